@@ -1,0 +1,38 @@
+# Everything a fresh machine needs: `make run` (the job on the sample) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: install run evaluate test test-slow lint bench dagster clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/dedup run --config configs/sample.yaml
+
+evaluate: $(STAMP)
+	$(BIN)/dedup evaluate --config configs/sample.yaml --truth-column truth_client_id
+
+test: $(STAMP)
+	$(BIN)/ruff check dedup_pipeline assets tests benchmarks
+	$(BIN)/python -m pytest
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_pipeline.py --records 100000
+
+dagster: $(STAMP)
+	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev -w workspace.yaml
+
+clean:
+	rm -rf output .dagster_home

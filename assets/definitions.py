@@ -1,0 +1,58 @@
+"""The Dagster definitions of lead-dedup, built from a pipeline configuration.
+
+``dagster dev -w workspace.yaml`` loads `defs` from the configuration named by the
+``DEDUP_CONFIG`` environment variable (``configs/sample.yaml`` by default).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
+
+from assets.checks import CHECKS
+from assets.io_manager import WarehouseIOManager
+from assets.pipeline import build_pipeline_assets
+from assets.reporting import exports, run_report
+from assets.resources import DuckDBWarehouse, PipelineSettings
+from assets.sources import build_source_assets
+from dedup_pipeline.config import load_config
+
+__all__ = ["FULL_SWEEP_JOB", "build_definitions", "defs"]
+
+FULL_SWEEP_JOB = "full_sweep"
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "sample.yaml"
+
+
+def build_definitions(config_path: str | Path) -> Definitions:
+    """Build assets, checks, resources and the full-sweep job for one configuration."""
+    config_path = Path(config_path).resolve()
+    config = load_config(config_path)
+    warehouse = DuckDBWarehouse.from_config(config.warehouse)
+    assets = [
+        *build_source_assets(config.sources),
+        *build_pipeline_assets(config),
+        exports,
+        run_report,
+    ]
+    full_sweep = define_asset_job(
+        FULL_SWEEP_JOB,
+        selection=AssetSelection.all(),
+        description="Read every export, match all contacts and rebuild every output.",
+    )
+    return Definitions(
+        assets=assets,
+        asset_checks=CHECKS,
+        jobs=[full_sweep],
+        resources={
+            "settings": PipelineSettings(config_path=str(config_path)),
+            "warehouse": warehouse,
+            "io_manager": WarehouseIOManager(warehouse=warehouse),
+        },
+        # One process owns the warehouse file for the whole run (DuckDB allows one writer).
+        executor=in_process_executor,
+    )
+
+
+defs = build_definitions(os.environ.get("DEDUP_CONFIG", DEFAULT_CONFIG))

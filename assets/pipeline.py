@@ -1,0 +1,210 @@
+"""The flow after reading: normalize -> match -> decide -> golden profiles -> instructions."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    AssetOut,
+    MetadataValue,
+    Output,
+    asset,
+    multi_asset,
+)
+
+from assets.resources import DuckDBWarehouse, PipelineSettings
+from assets.sources import quarantine_asset_name, raw_asset_name
+from dedup_pipeline.config import PipelineConfig
+from dedup_pipeline.match import match_contacts
+from dedup_pipeline.normalize import normalize_contacts
+from dedup_pipeline.review import decide_clusters
+from dedup_pipeline.schema import QUARANTINE_SCHEMA, SOURCE_RECORD_SCHEMA
+from dedup_pipeline.survivorship import build_golden_profiles, build_merge_instructions
+
+__all__ = ["build_pipeline_assets"]
+
+
+def _markdown(frame: pl.DataFrame, limit: int = 20) -> MetadataValue:
+    head = frame.head(limit)
+    lines = ["| " + " | ".join(head.columns) + " |", "|" + "---|" * head.width]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in head.iter_rows()]
+    return MetadataValue.md("\n".join(lines))
+
+
+def build_pipeline_assets(config: PipelineConfig) -> list:
+    """Return the stage assets; their inputs depend on the configured sources."""
+    raw_ins = {raw_asset_name(s): AssetIn(raw_asset_name(s)) for s in config.sources}
+    quarantine_ins = {
+        quarantine_asset_name(s): AssetIn(quarantine_asset_name(s)) for s in config.sources
+    }
+
+    @asset(ins=raw_ins, group_name="contacts")
+    def source_records(context: AssetExecutionContext, **raw: pl.DataFrame) -> Output:
+        """Source records of all exports, in the canonical contact schema."""
+        frame = pl.concat(
+            [raw[name].select(list(SOURCE_RECORD_SCHEMA)) for name in sorted(raw)],
+            how="vertical",
+        )
+        per_source = frame.group_by("source").len().sort("source")
+        return Output(
+            frame, metadata={"records": frame.height, "per_source": _markdown(per_source)}
+        )
+
+    @asset(ins=quarantine_ins, group_name="contacts")
+    def quarantine(**quarantined: pl.DataFrame) -> Output:
+        """Input rows that could not become source records, with the reason."""
+        frame = pl.concat(
+            [quarantined[name].select(list(QUARANTINE_SCHEMA)) for name in sorted(quarantined)]
+        )
+        reasons = frame.group_by("source", "reason").len().sort("len", descending=True)
+        return Output(frame, metadata={"quarantined": frame.height, "reasons": _markdown(reasons)})
+
+    @multi_asset(
+        group_name="contacts",
+        outs={
+            "contacts": AssetOut(description="Source records with normalised match fields."),
+            "phone_values": AssetOut(description="Every distinct raw phone and its E.164 form."),
+            "email_values": AssetOut(description="Every distinct raw e-mail and its validity."),
+        },
+    )
+    def normalized_contacts(settings: PipelineSettings, source_records: pl.DataFrame):
+        regions = {s.name: s.default_region for s in settings.config.sources}
+        result = normalize_contacts(source_records, default_regions=regions)
+        contacts = result.contacts
+        yield Output(
+            contacts,
+            output_name="contacts",
+            metadata={
+                "records": contacts.height,
+                "with_valid_phone": contacts.filter(pl.col("phones_e164").list.len() > 0).height,
+                "with_valid_email": contacts.filter(
+                    pl.col("emails_normalized").list.len() > 0
+                ).height,
+            },
+        )
+        phones = result.phone_values
+        yield Output(
+            phones,
+            output_name="phone_values",
+            metadata={
+                "distinct": phones.height,
+                "invalid": phones.filter(~pl.col("phone_valid")).height,
+            },
+        )
+        emails = result.email_values
+        yield Output(
+            emails,
+            output_name="email_values",
+            metadata={
+                "distinct": emails.height,
+                "invalid": emails.filter(~pl.col("email_valid")).height,
+            },
+        )
+
+    @multi_asset(
+        group_name="matching",
+        outs={
+            "scored_pairs": AssetOut(description="Candidate pairs scored by the Splink model."),
+            "match_clusters": AssetOut(description="Splink clusters at both thresholds."),
+            "blocking_counts": AssetOut(description="Pairs generated per blocking rule."),
+            "shared_identifiers": AssetOut(
+                description="Phones, e-mails and names too common to block on."
+            ),
+        },
+    )
+    def splink_matching(
+        context: AssetExecutionContext,
+        settings: PipelineSettings,
+        warehouse: DuckDBWarehouse,
+        contacts: pl.DataFrame,
+    ):
+        config = settings.config
+        result, shared = match_contacts(
+            contacts, match=config.match, decision=config.decision, warehouse=warehouse.settings
+        )
+        model_path = config.output.directory / "splink_model.json"
+        model_path.parent.mkdir(parents=True, exist_ok=True)
+        model_path.write_text(json.dumps(result.model, indent=2), encoding="utf-8")
+        yield Output(
+            result.scored_pairs,
+            output_name="scored_pairs",
+            metadata={"pairs": result.scored_pairs.height, "model": str(model_path)},
+        )
+        yield Output(result.clusters, output_name="match_clusters")
+        yield Output(
+            result.comparison_counts,
+            output_name="blocking_counts",
+            metadata={"counts": _markdown(result.comparison_counts)},
+        )
+        yield Output(
+            shared, output_name="shared_identifiers", metadata={"top": _markdown(shared, 10)}
+        )
+
+    @multi_asset(
+        group_name="clusters",
+        outs={
+            "clusters": AssetOut(description="Each record's client cluster and its outcome."),
+            "review_queue": AssetOut(description="Cluster proposals a reviewer must decide."),
+        },
+    )
+    def cluster_decisions(
+        settings: PipelineSettings, match_clusters: pl.DataFrame, scored_pairs: pl.DataFrame
+    ):
+        decisions = decide_clusters(match_clusters, scored_pairs, config=settings.config.decision)
+        outcomes = decisions.clusters.unique("cluster_id").group_by("outcome").len().sort("outcome")
+        yield Output(
+            decisions.clusters,
+            output_name="clusters",
+            metadata={
+                "clusters": decisions.clusters.get_column("cluster_id").n_unique(),
+                "outcomes": _markdown(outcomes),
+            },
+        )
+        yield Output(
+            decisions.review_queue,
+            output_name="review_queue",
+            metadata={"proposals": decisions.review_queue.height},
+        )
+
+    @asset(group_name="golden")
+    def golden_profiles(
+        settings: PipelineSettings, contacts: pl.DataFrame, clusters: pl.DataFrame
+    ) -> Output:
+        """One golden client profile per client cluster."""
+        profiles = build_golden_profiles(contacts, clusters, config=settings.config.survivorship)
+        return Output(profiles, metadata={"profiles": profiles.height})
+
+    @asset(group_name="golden")
+    def merge_instructions(
+        settings: PipelineSettings,
+        contacts: pl.DataFrame,
+        clusters: pl.DataFrame,
+        golden_profiles: pl.DataFrame,
+    ) -> Output:
+        """What each CRM must do: merge duplicates into a survivor and set golden values."""
+        config = settings.config
+        instructions = build_merge_instructions(
+            contacts,
+            clusters,
+            golden_profiles,
+            config=config.survivorship,
+            merge_targets=[s.name for s in config.sources if s.merge_target],
+        )
+        per_action = instructions.group_by("source", "action").len().sort("source", "action")
+        return Output(
+            instructions,
+            metadata={"instructions": instructions.height, "per_action": _markdown(per_action)},
+        )
+
+    return [
+        source_records,
+        quarantine,
+        normalized_contacts,
+        splink_matching,
+        cluster_decisions,
+        golden_profiles,
+        merge_instructions,
+    ]

@@ -1,0 +1,150 @@
+"""File exports and the run report."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import polars as pl
+from dagster import AssetExecutionContext, AssetKey, MetadataValue, Output, asset
+
+from assets.resources import PipelineSettings
+from assets.sources import raw_asset_name
+from dedup_pipeline.report import (
+    RunReport,
+    SourceSummary,
+    account_for_records,
+    outcome_counts,
+)
+from dedup_pipeline.sinks import write_exports
+
+__all__ = ["exports", "run_report"]
+
+_EXPORTED = (
+    "golden_profiles",
+    "clusters",
+    "merge_instructions",
+    "review_queue",
+    "quarantine",
+    "contacts",
+    "scored_pairs",
+)
+
+
+@asset(group_name="outputs")
+def exports(
+    settings: PipelineSettings,
+    golden_profiles: pl.DataFrame,
+    clusters: pl.DataFrame,
+    merge_instructions: pl.DataFrame,
+    review_queue: pl.DataFrame,
+    quarantine: pl.DataFrame,
+    contacts: pl.DataFrame,
+    scored_pairs: pl.DataFrame,
+) -> Output:
+    """Parquet, CSV and JSONL files for people and other systems."""
+    tables = dict(
+        zip(
+            _EXPORTED,
+            (
+                golden_profiles,
+                clusters,
+                merge_instructions,
+                review_queue,
+                quarantine,
+                contacts,
+                scored_pairs,
+            ),
+            strict=True,
+        )
+    )
+    written = write_exports(tables, settings.config.output.directory)
+    frame = pl.DataFrame(
+        {"export": list(written), "path": [str(path) for path in written.values()]}
+    )
+    return Output(frame, metadata={"directory": str(settings.config.output.directory)})
+
+
+def _stage_seconds(context: AssetExecutionContext) -> dict[str, float]:
+    stats = context.instance.get_run_step_stats(context.run.run_id)
+    return {
+        stat.step_key: round(stat.end_time - stat.start_time, 3)
+        for stat in stats
+        if stat.start_time is not None and stat.end_time is not None
+    }
+
+
+def _source_summaries(
+    context: AssetExecutionContext, settings: PipelineSettings, quarantine: pl.DataFrame
+) -> list[SourceSummary]:
+    summaries = []
+    for source in settings.config.sources:
+        event = context.instance.get_latest_materialization_event(AssetKey(raw_asset_name(source)))
+        metadata = (
+            event.asset_materialization.metadata if event and event.asset_materialization else {}
+        )
+
+        def value(key: str, metadata=metadata):
+            entry = metadata.get(key)
+            return entry.value if entry is not None else None
+
+        summaries.append(
+            SourceSummary(
+                name=source.name,
+                file=str(source.path),
+                rows_read=int(value("rows_read") or 0),
+                records=int(value("records") or 0),
+                quarantined=quarantine.filter(pl.col("source") == source.name).height,
+                encoding=value("encoding") or None,
+                delimiter=value("delimiter") or None,
+            )
+        )
+    return summaries
+
+
+@asset(group_name="outputs")
+def run_report(
+    context: AssetExecutionContext,
+    settings: PipelineSettings,
+    clusters: pl.DataFrame,
+    review_queue: pl.DataFrame,
+    quarantine: pl.DataFrame,
+    golden_profiles: pl.DataFrame,
+    merge_instructions: pl.DataFrame,
+    scored_pairs: pl.DataFrame,
+    exports: pl.DataFrame,
+) -> Output:
+    """Where every input record went, the outcomes, stage timings and output paths."""
+    config = settings.config
+    sources = _source_summaries(context, settings, quarantine)
+    accounting = account_for_records(sources, clusters, quarantine)
+    stats = _stage_seconds(context)
+    report_path = config.output.directory / "run_report.json"
+    outputs = dict(zip(exports.get_column("export"), exports.get_column("path"), strict=True))
+    outputs["warehouse"] = str(config.warehouse.path)
+    outputs["run_report.json"] = str(report_path)
+    report = RunReport(
+        run_id=context.run.run_id,
+        config_path=settings.config_path,
+        finished_at=datetime.now(UTC),
+        sources=sources,
+        accounting=accounting,
+        golden_profiles=golden_profiles.height,
+        merge_instructions=merge_instructions.height,
+        scored_pairs=scored_pairs.height,
+        stage_seconds=stats,
+        outputs=outputs,
+        **outcome_counts(clusters, review_queue),
+    )
+    report.write(report_path)
+    frame = pl.DataFrame({"run_id": [report.run_id], "report_json": [report.model_dump_json()]})
+    return Output(
+        frame,
+        metadata={
+            "records_in": accounting.records_in,
+            "quarantined": accounting.quarantined,
+            "clusters": report.clusters,
+            "auto_merged_clusters": report.clusters_auto_merged,
+            "review_clusters": report.clusters_to_review,
+            "report": MetadataValue.path(str(report_path)),
+        },
+    )

@@ -1,0 +1,69 @@
+"""Resources: the pipeline configuration and the DuckDB warehouse, as swappable classes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+
+import duckdb
+from dagster import ConfigurableResource
+
+from dedup_pipeline.config import PipelineConfig, WarehouseConfig, load_config
+from dedup_pipeline.duckdb_connection import connect
+
+__all__ = ["DuckDBWarehouse", "PipelineSettings"]
+
+
+class PipelineSettings(ConfigurableResource):
+    """The YAML configuration a run follows."""
+
+    config_path: str
+
+    @cached_property
+    def config(self) -> PipelineConfig:
+        """The validated configuration."""
+        return load_config(self.config_path)
+
+
+class DuckDBWarehouse(ConfigurableResource):
+    """The embedded DuckDB warehouse file, opened by one process at a time.
+
+    Jobs run with the in-process executor, so a run's steps open the file one after the
+    other and never contend for DuckDB's single-writer lock.
+    """
+
+    path: str
+    memory_limit: str = "8GB"
+    temp_directory: str
+    threads: int | None = None
+
+    @classmethod
+    def from_config(cls, config: WarehouseConfig) -> DuckDBWarehouse:
+        """Build the resource from the ``warehouse`` section of a pipeline config."""
+        return cls(
+            path=str(config.path),
+            memory_limit=config.memory_limit,
+            temp_directory=str(config.temp_directory),
+            threads=config.threads,
+        )
+
+    @property
+    def settings(self) -> WarehouseConfig:
+        """The limits DuckDB runs with."""
+        return WarehouseConfig(
+            path=Path(self.path),
+            memory_limit=self.memory_limit,
+            temp_directory=Path(self.temp_directory),
+            threads=self.threads,
+        )
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Open the warehouse file; closed when the block ends."""
+        connection = connect(self.settings, database=self.path)
+        try:
+            yield connection
+        finally:
+            connection.close()

@@ -1,0 +1,91 @@
+"""Run the asset graph in process: what `dedup run` and the tests call.
+
+The CLI does not orchestrate anything itself; it executes the same `full_sweep` job that
+Dagster schedules, so there is one definition of the flow.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from dagster import DagsterInstance
+
+from assets.definitions import FULL_SWEEP_JOB, build_definitions
+from dedup_pipeline.config import load_config
+from dedup_pipeline.report import RunReport
+
+__all__ = ["RunFailedError", "StepEvent", "run_full_sweep"]
+
+
+class RunFailedError(RuntimeError):
+    """A step of the run failed; the message carries the step and its error."""
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """A step started, succeeded or failed."""
+
+    step: str
+    status: str  # "started" | "succeeded" | "failed"
+
+
+_STATUS = {"STEP_START": "started", "STEP_SUCCESS": "succeeded", "STEP_FAILURE": "failed"}
+
+
+class _StepEventHandler(logging.Handler):
+    def __init__(self, callback: Callable[[StepEvent], None]) -> None:
+        super().__init__()
+        self._callback = callback
+
+    def emit(self, record: logging.LogRecord) -> None:
+        meta = getattr(record, "dagster_meta", None)
+        event = getattr(meta, "dagster_event", None) if meta is not None else None
+        if event is None and isinstance(meta, dict):
+            event = meta.get("dagster_event")
+        if event is None or event.event_type_value not in _STATUS:
+            return
+        self._callback(StepEvent(step=event.step_key or "", status=_STATUS[event.event_type_value]))
+
+
+def run_full_sweep(
+    config_path: str | Path, *, on_step: Callable[[StepEvent], None] | None = None
+) -> RunReport:
+    """Materialise every asset for ``config_path`` and return the run report.
+
+    Raises
+    ------
+    RunFailedError
+        When any step or asset check fails.
+    """
+    config = load_config(config_path)
+    definitions = build_definitions(config_path)
+    job = definitions.get_job_def(FULL_SWEEP_JOB)
+    dagster_logger = logging.getLogger("dagster")
+    handler = _StepEventHandler(on_step) if on_step is not None else None
+    if handler is not None:
+        dagster_logger.addHandler(handler)
+    try:
+        with DagsterInstance.ephemeral() as instance:
+            result = job.execute_in_process(instance=instance, raise_on_error=False)
+    finally:
+        if handler is not None:
+            dagster_logger.removeHandler(handler)
+    if not result.success:
+        failures = [
+            f"{event.step_key}: {event.step_failure_data.error.message.strip()}"
+            for event in result.all_events
+            if event.is_step_failure and event.step_failure_data and event.step_failure_data.error
+        ]
+        raise RunFailedError("run failed\n" + "\n".join(failures or ["(no step error recorded)"]))
+    failed_checks = [
+        evaluation.check_name
+        for evaluation in result.get_asset_check_evaluations()
+        if not evaluation.passed
+    ]
+    if failed_checks:
+        raise RunFailedError("asset checks failed: " + ", ".join(sorted(failed_checks)))
+    report_path = config.output.directory / "run_report.json"
+    return RunReport.model_validate_json(report_path.read_text(encoding="utf-8"))

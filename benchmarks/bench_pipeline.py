@@ -1,0 +1,112 @@
+"""Benchmark the full sweep on generated data: per-stage wall time and peak memory.
+
+    python benchmarks/bench_pipeline.py --records 100000
+    python benchmarks/bench_pipeline.py --records 1000000 --memory-limit 12GB
+
+Generates about ``--records`` records with the sample generator (two per client on
+average), runs the same asset graph as ``dedup run`` and prints a table. Peak memory is
+the process's resident set size (DuckDB runs in process), sampled every 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from assets.run import StepEvent, run_full_sweep  # noqa: E402
+from dedup_pipeline.samples import generate_sample  # noqa: E402
+
+CONFIG_TEMPLATE = (ROOT / "configs" / "sample.yaml").read_text(encoding="utf-8")
+
+
+class RssSampler:
+    """Track resident memory per pipeline step from a background thread."""
+
+    def __init__(self) -> None:
+        self._process = psutil.Process()
+        self._current: str | None = None
+        self.peaks: dict[str, int] = {}
+        self.overall = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            rss = self._process.memory_info().rss
+            self.overall = max(self.overall, rss)
+            if self._current is not None:
+                self.peaks[self._current] = max(self.peaks.get(self._current, 0), rss)
+
+    def on_step(self, event: StepEvent) -> None:
+        self._current = event.step if event.status == "started" else None
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--memory-limit", default="8GB", help="DuckDB memory_limit")
+    parser.add_argument("--workdir", type=Path, default=ROOT / "benchmarks" / "out")
+    args = parser.parse_args(argv)
+
+    workdir = args.workdir / f"n{args.records}"
+    data = workdir / "data"
+    started = time.perf_counter()
+    files = generate_sample(data, n_clients=max(1, args.records // 2), seed=args.seed)
+    generated = time.perf_counter() - started
+    config = (
+        CONFIG_TEMPLATE.replace("../data/sample/", "data/")
+        .replace("../output/sample", "output")
+        .replace("memory_limit: 4GB", f"memory_limit: {args.memory_limit}")
+    )
+    config_path = workdir / "config.yaml"
+    config_path.write_text(config, encoding="utf-8")
+
+    with RssSampler() as sampler:
+        started = time.perf_counter()
+        report = run_full_sweep(config_path, on_step=sampler.on_step)
+        total = time.perf_counter() - started
+
+    mib = 1024 * 1024
+    print(f"\nrecords in: {report.accounting.records_in:,}  (generated in {generated:.1f}s: {files})")
+    print(f"{'stage':<28}{'wall s':>10}{'peak RSS MiB':>16}")
+    for stage, seconds in report.stage_seconds.items():
+        print(f"{stage:<28}{seconds:>10.2f}{sampler.peaks.get(stage, 0) / mib:>16.0f}")
+    print(f"{'total (incl. Dagster)':<28}{total:>10.2f}{sampler.overall / mib:>16.0f}")
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"process max RSS (getrusage): {maxrss:.0f} MiB")
+    print(
+        f"clusters {report.clusters:,}; auto-merged {report.clusters_auto_merged:,}; "
+        f"review {report.clusters_to_review:,}; pairs {report.scored_pairs:,}"
+    )
+    summary = {
+        "records": report.accounting.records_in,
+        "total_seconds": round(total, 2),
+        "peak_rss_mib": round(sampler.overall / mib),
+        "stage_seconds": report.stage_seconds,
+        "stage_peak_rss_mib": {k: round(v / mib) for k, v in sampler.peaks.items()},
+    }
+    (workdir / "benchmark.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

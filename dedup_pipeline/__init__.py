@@ -1,0 +1,3 @@
+"""lead-dedup: find duplicate clients across CRM exports and build golden client profiles."""
+
+__version__ = "0.1.0"

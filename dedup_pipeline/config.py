@@ -1,0 +1,434 @@
+"""Typed configuration, loaded from YAML.
+
+`load_config` turns a YAML file into a `PipelineConfig`. Relative paths in the file are
+resolved against the directory of the YAML file, so a run does not depend on the working
+directory. Invalid files raise `ConfigError` naming the file and the offending field.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import phonenumbers
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "ColumnMapping",
+    "ConfigError",
+    "DecisionConfig",
+    "FieldRule",
+    "MatchConfig",
+    "OutputConfig",
+    "PipelineConfig",
+    "SourceConfig",
+    "SourceFormat",
+    "SurvivorshipConfig",
+    "SurvivorshipRule",
+    "WarehouseConfig",
+    "load_config",
+]
+
+_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class ConfigError(ValueError):
+    """A configuration file is missing, unreadable or invalid."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceFormat(StrEnum):
+    """File formats a source export may have."""
+
+    CSV = "csv"
+    XLSX = "xlsx"
+    PARQUET = "parquet"
+    JSON = "json"
+    JSONL = "jsonl"
+
+
+_SUFFIX_FORMATS = {
+    ".csv": SourceFormat.CSV,
+    ".tsv": SourceFormat.CSV,
+    ".txt": SourceFormat.CSV,
+    ".xlsx": SourceFormat.XLSX,
+    ".parquet": SourceFormat.PARQUET,
+    ".pq": SourceFormat.PARQUET,
+    ".json": SourceFormat.JSON,
+    ".jsonl": SourceFormat.JSONL,
+    ".ndjson": SourceFormat.JSONL,
+}
+
+
+def _as_list(value: Any) -> Any:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return value
+
+
+class ColumnMapping(_Model):
+    """Which export columns feed each canonical contact field.
+
+    ``phones`` and ``emails`` take one column or a list of columns ("Рабочий телефон",
+    "Мобильный телефон", ...); a cell may itself hold several values separated by ``,`` or
+    ``;``. Columns not mapped here are kept as passthrough attributes.
+    """
+
+    source_record_id: str
+    first_name: str | None = None
+    middle_name: str | None = None
+    last_name: str | None = None
+    full_name: str | None = None
+    phones: list[str] = Field(default_factory=list)
+    emails: list[str] = Field(default_factory=list)
+    company: str | None = None
+    city: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    _normalise_lists = field_validator("phones", "emails", mode="before")(_as_list)
+
+    @model_validator(mode="after")
+    def _has_identifying_field(self) -> ColumnMapping:
+        if not (self.first_name or self.last_name or self.full_name or self.phones or self.emails):
+            raise ValueError("map at least one of first_name, last_name, full_name, phones, emails")
+        return self
+
+    def mapped_columns(self) -> list[str]:
+        """Return every export column the mapping reads, in a stable order."""
+        columns: list[str] = [self.source_record_id]
+        for field_name in (
+            "first_name",
+            "middle_name",
+            "last_name",
+            "full_name",
+            "company",
+            "city",
+            "created_at",
+            "updated_at",
+        ):
+            value = getattr(self, field_name)
+            if value is not None:
+                columns.append(value)
+        columns.extend(self.phones)
+        columns.extend(self.emails)
+        return list(dict.fromkeys(columns))
+
+
+class SourceConfig(_Model):
+    """One contact export: where it is, how to read it, how its columns map."""
+
+    name: str = Field(description="Short identifier, e.g. 'bitrix24'; lower-case, digits, _.")
+    path: Path
+    format: SourceFormat | None = Field(
+        default=None, description="Inferred from the file suffix when omitted."
+    )
+    columns: ColumnMapping
+    default_region: str = Field(
+        default="RU", description="Region for phone numbers written without a country code."
+    )
+    encoding: str | None = Field(default=None, description="CSV encoding; detected when omitted.")
+    delimiter: str | None = Field(
+        default=None, description="CSV delimiter; detected among ',', ';' and tab when omitted."
+    )
+    sheet: str | None = Field(default=None, description="XLSX sheet; the first when omitted.")
+    timestamp_formats: list[str] = Field(
+        default_factory=list,
+        description="strftime formats tried for created/updated columns before the defaults.",
+    )
+    merge_target: bool = Field(
+        default=True,
+        description="Write merge instructions for this source (false for feeds like web forms).",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not _NAME_PATTERN.match(value):
+            raise ValueError(
+                f"{value!r} is not a valid source name (lower-case letters, digits and _)"
+            )
+        return value
+
+    @field_validator("default_region")
+    @classmethod
+    def _check_region(cls, value: str) -> str:
+        region = value.upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not a phone region known to phonenumbers (e.g. RU, US)")
+        return region
+
+    @field_validator("delimiter")
+    @classmethod
+    def _check_delimiter(cls, value: str | None) -> str | None:
+        if value is not None and len(value) != 1:
+            raise ValueError("delimiter must be a single character")
+        return value
+
+    @property
+    def resolved_format(self) -> SourceFormat:
+        """The declared format, or the one the file suffix implies."""
+        if self.format is not None:
+            return self.format
+        try:
+            return _SUFFIX_FORMATS[self.path.suffix.lower()]
+        except KeyError:
+            raise ConfigError(
+                f"source {self.name!r}: cannot infer the format of {self.path}; set 'format'"
+            ) from None
+
+
+class MatchConfig(_Model):
+    """Probabilistic matching with Splink."""
+
+    candidate_threshold: float = Field(
+        default=0.5, ge=0, le=1, description="Scored pairs below this probability are dropped."
+    )
+    probability_two_random_records_match: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="Prior match probability; estimated from exact matches when omitted.",
+    )
+    max_pairs_for_u: int = Field(default=2_000_000, gt=0)
+    max_comparisons_per_rule: int = Field(
+        default=50_000_000,
+        gt=0,
+        description="Refuse to predict when a blocking rule would generate more pairs than this.",
+    )
+    max_block_size: int = Field(
+        default=200,
+        gt=1,
+        description=(
+            "Blocking values shared by more records than this (a switchboard phone, info@) "
+            "are not used to generate pairs; the records are still compared on other rules."
+        ),
+    )
+    seed: int = 42
+
+
+class DecisionConfig(_Model):
+    """Thresholds that give each candidate cluster its outcome."""
+
+    auto_merge_threshold: float = Field(default=0.99, ge=0, le=1)
+    review_threshold: float = Field(default=0.8, ge=0, le=1)
+    max_cluster_size: int = Field(
+        default=20, gt=1, description="Larger clusters are never merged automatically."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DecisionConfig:
+        if self.review_threshold > self.auto_merge_threshold:
+            raise ValueError("review_threshold must not exceed auto_merge_threshold")
+        return self
+
+
+class SurvivorshipRule(StrEnum):
+    """How the golden value of a field is chosen among a cluster's records."""
+
+    SOURCE_PRIORITY = "source_priority"
+    MOST_RECENT = "most_recent"
+    OLDEST = "oldest"
+    MOST_COMPLETE = "most_complete"
+    MOST_FREQUENT = "most_frequent"
+    LONGEST = "longest"
+    UNION = "union"
+
+
+GOLDEN_SCALAR_FIELDS: tuple[str, ...] = (
+    "first_name",
+    "middle_name",
+    "last_name",
+    "full_name",
+    "company",
+    "city",
+)
+GOLDEN_LIST_FIELDS: tuple[str, ...] = ("phones", "emails")
+GoldenField = Literal[
+    "first_name", "middle_name", "last_name", "full_name", "company", "city", "phones", "emails"
+]
+
+
+class FieldRule(_Model):
+    """The rule for one golden field."""
+
+    rule: SurvivorshipRule
+
+
+def _rule_shorthand(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"rule": value}
+    return value
+
+
+class SurvivorshipConfig(_Model):
+    """Per-field rules that build the golden profile.
+
+    Ties under any rule are broken by source priority, then by the most recent update,
+    then by record id, so the result is deterministic.
+    """
+
+    source_priority: list[str] = Field(
+        default_factory=list, description="Sources from most to least trusted."
+    )
+    survivor: SurvivorshipRule = Field(
+        default=SurvivorshipRule.SOURCE_PRIORITY,
+        description="Which record of a cluster survives a merge in its CRM.",
+    )
+    default_rule: SurvivorshipRule = SurvivorshipRule.MOST_COMPLETE
+    fields: dict[GoldenField, Annotated[FieldRule, Field()]] = Field(default_factory=dict)
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _expand_shorthand(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: _rule_shorthand(rule) for key, rule in value.items()}
+        return value
+
+    @field_validator("survivor")
+    @classmethod
+    def _survivor_rule_picks_a_record(cls, value: SurvivorshipRule) -> SurvivorshipRule:
+        if value in (SurvivorshipRule.UNION, SurvivorshipRule.LONGEST):
+            raise ValueError(f"{value.value!r} cannot choose a survivor record")
+        return value
+
+    @model_validator(mode="after")
+    def _rules_fit_fields(self) -> SurvivorshipConfig:
+        for field_name, field_rule in self.fields.items():
+            if field_rule.rule is SurvivorshipRule.UNION and field_name not in GOLDEN_LIST_FIELDS:
+                raise ValueError(f"fields.{field_name}: 'union' applies to phones and emails only")
+        return self
+
+    def rule_for(self, field_name: str) -> SurvivorshipRule:
+        """Return the configured rule of a golden field (union for lists by default)."""
+        if field_name in self.fields:
+            return self.fields[field_name].rule  # type: ignore[index]
+        if field_name in GOLDEN_LIST_FIELDS:
+            return SurvivorshipRule.UNION
+        return self.default_rule
+
+
+class WarehouseConfig(_Model):
+    """The embedded DuckDB warehouse and the resources DuckDB may use."""
+
+    path: Path = Path("output/warehouse.duckdb")
+    memory_limit: str = Field(default="8GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB)$")
+    threads: int | None = Field(default=None, gt=0)
+    temp_directory: Path = Path("output/duckdb_tmp")
+
+
+class OutputConfig(_Model):
+    """Where exported tables and the run report go."""
+
+    directory: Path = Path("output")
+
+
+class PipelineConfig(_Model):
+    """A whole lead-dedup run."""
+
+    sources: list[SourceConfig] = Field(min_length=1)
+    match: MatchConfig = Field(default_factory=MatchConfig)
+    decision: DecisionConfig = Field(default_factory=DecisionConfig)
+    survivorship: SurvivorshipConfig = Field(default_factory=SurvivorshipConfig)
+    warehouse: WarehouseConfig = Field(default_factory=WarehouseConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> PipelineConfig:
+        names = [source.name for source in self.sources]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"source names must be unique; repeated: {', '.join(duplicates)}")
+        unknown = [name for name in self.survivorship.source_priority if name not in names]
+        if unknown:
+            raise ValueError(
+                "survivorship.source_priority names undeclared source(s): " + ", ".join(unknown)
+            )
+        return self
+
+    def source(self, name: str) -> SourceConfig:
+        """Return the source called ``name``."""
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise KeyError(name)
+
+    def resolve_paths(self, base_dir: Path) -> PipelineConfig:
+        """Return a copy whose relative paths are anchored at ``base_dir``."""
+
+        def anchor(path: Path) -> Path:
+            return path if path.is_absolute() else (base_dir / path).resolve()
+
+        sources = [
+            source.model_copy(update={"path": anchor(source.path)}) for source in self.sources
+        ]
+        warehouse = self.warehouse.model_copy(
+            update={
+                "path": anchor(self.warehouse.path),
+                "temp_directory": anchor(self.warehouse.temp_directory),
+            }
+        )
+        output = self.output.model_copy(update={"directory": anchor(self.output.directory)})
+        return self.model_copy(
+            update={"sources": sources, "warehouse": warehouse, "output": output}
+        )
+
+
+def _format_location(location: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in location:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "<top level>"
+
+
+def load_config(path: str | Path) -> PipelineConfig:
+    """Read and validate a pipeline configuration file.
+
+    Parameters
+    ----------
+    path
+        A YAML file. Relative paths inside it are resolved against its directory.
+
+    Raises
+    ------
+    ConfigError
+        When the file is missing, is not valid YAML, or does not describe a valid run; the
+        message names the file and each offending field.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read configuration: {exc}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        config = PipelineConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = [f"  {_format_location(error['loc'])}: {error['msg']}" for error in exc.errors()]
+        raise ConfigError(f"{path}: invalid configuration\n" + "\n".join(problems)) from None
+    return config.resolve_paths(path.resolve().parent)

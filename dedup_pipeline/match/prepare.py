@@ -1,0 +1,123 @@
+"""Turn contacts into the table Splink compares, with skewed blocking values removed."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from dedup_pipeline.normalize.contacts import CONTACT_SCHEMA
+from dedup_pipeline.schema import require_columns
+
+__all__ = ["MATCH_INPUT_SCHEMA", "SHARED_IDENTIFIER_SCHEMA", "prepare_match_input"]
+
+_LIST = pl.List(pl.String())
+
+#: The columns Splink sees. Empty lists are null so that Splink's null levels apply.
+MATCH_INPUT_SCHEMA: dict[str, pl.DataType] = {
+    "record_id": pl.String(),
+    "source": pl.String(),
+    "first_name": pl.String(),
+    "last_name": pl.String(),
+    "full_name": pl.String(),
+    "company": pl.String(),
+    "city": pl.String(),
+    "phones": _LIST,
+    "emails": _LIST,
+    "phones_block": _LIST,
+    "emails_block": _LIST,
+    "phone_key": pl.String(),
+    "email_key": pl.String(),
+    "name_key": pl.String(),
+}
+
+#: Identifier values held by too many records to generate pairs from.
+SHARED_IDENTIFIER_SCHEMA: dict[str, pl.DataType] = {
+    "kind": pl.String(),
+    "value": pl.String(),
+    "record_count": pl.UInt32(),
+}
+
+
+def _frequent_values(contacts: pl.DataFrame, column: str, kind: str, limit: int) -> pl.DataFrame:
+    counts = (
+        contacts.select("record_id", pl.col(column).alias("value"))
+        .explode("value")
+        .drop_nulls("value")
+        .unique()
+        .group_by("value")
+        .agg(record_count=pl.len().cast(pl.UInt32))
+    )
+    return counts.filter(pl.col("record_count") > limit).select(
+        pl.lit(kind).alias("kind"), "value", "record_count"
+    )
+
+
+def _without(column: str, excluded: pl.DataFrame) -> pl.Expr:
+    values = excluded.get_column("value").implode()
+    return pl.col(column).list.set_difference(values.first())
+
+
+def prepare_match_input(
+    contacts: pl.DataFrame, *, max_block_size: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Build Splink's input table and the list of shared identifiers.
+
+    Parameters
+    ----------
+    contacts
+        Normalised contacts (`CONTACT_SCHEMA`).
+    max_block_size
+        A phone, e-mail or full name held by more records than this does not generate
+        candidate pairs: a switchboard or ``info@`` mailbox would otherwise pair every
+        record that carries it with every other (quadratic blow-up). Such records are
+        still compared when another rule pairs them.
+
+    Returns
+    -------
+    tuple of polars.DataFrame
+        The match input (`MATCH_INPUT_SCHEMA`) and the shared identifiers
+        (`SHARED_IDENTIFIER_SCHEMA`) left out of blocking.
+    """
+    require_columns(contacts, CONTACT_SCHEMA, table="contacts")
+    named = contacts.with_columns(
+        name_key=pl.when(
+            pl.col("first_name_norm").is_not_null() & pl.col("last_name_norm").is_not_null()
+        )
+        .then(pl.concat_str("first_name_norm", "last_name_norm", separator=" "))
+        .otherwise(None)
+    )
+    shared_phones = _frequent_values(named, "phones_e164", "phone", max_block_size)
+    shared_emails = _frequent_values(named, "emails_normalized", "email", max_block_size)
+    shared_names = _frequent_values(
+        named.with_columns(pl.concat_list("name_key").list.drop_nulls()),
+        "name_key",
+        "name",
+        max_block_size,
+    )
+    shared = pl.concat([shared_phones, shared_emails, shared_names]).sort(
+        "record_count", descending=True
+    )
+
+    def null_if_empty(expr: pl.Expr) -> pl.Expr:
+        return pl.when(expr.list.len() > 0).then(expr).otherwise(None)
+
+    match_input = named.select(
+        "record_id",
+        "source",
+        pl.col("first_name_norm").alias("first_name"),
+        pl.col("last_name_norm").alias("last_name"),
+        pl.col("full_name_norm").alias("full_name"),
+        pl.col("company_norm").alias("company"),
+        pl.col("city_norm").alias("city"),
+        null_if_empty(pl.col("phones_e164")).alias("phones"),
+        null_if_empty(pl.col("emails_normalized")).alias("emails"),
+        null_if_empty(_without("phones_e164", shared_phones)).alias("phones_block"),
+        null_if_empty(_without("emails_normalized", shared_emails)).alias("emails_block"),
+        pl.when(pl.col("name_key").is_in(shared_names.get_column("value").implode()))
+        .then(None)
+        .otherwise(pl.col("name_key"))
+        .alias("name_key"),
+    ).with_columns(
+        phone_key=pl.col("phones_block").list.first(),
+        email_key=pl.col("emails_block").list.first(),
+    )
+    return match_input.select(list(MATCH_INPUT_SCHEMA)), shared

@@ -1,0 +1,197 @@
+"""Give every cluster an outcome: auto-merge, review, keep apart, or unique.
+
+The rules, in order:
+
+1. Records connected by pairs at or above ``auto_merge_threshold`` form a *client cluster*.
+   A client cluster larger than ``max_cluster_size`` is not trusted (long chains through
+   shared identifiers look like this): its records stay separate and go to review.
+2. Records connected at or above ``review_threshold`` form a *review proposal* when that
+   connects two or more client clusters (or touches an oversized one): a person decides.
+3. Outcome of each client cluster: ``auto_merge`` (two or more records), ``review`` (a single
+   record that belongs to a review proposal), ``keep_apart`` (a single record that had
+   candidate pairs, all too weak to review) or ``unique`` (no candidate pair at all).
+
+A record belongs to exactly one client cluster; review proposals never merge anything by
+themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from dedup_pipeline.config import DecisionConfig
+from dedup_pipeline.schema import require_columns
+
+__all__ = [
+    "CLUSTER_SCHEMA",
+    "REVIEW_QUEUE_SCHEMA",
+    "ClusterDecisions",
+    "Outcome",
+    "decide_clusters",
+]
+
+
+class Outcome:
+    """Cluster outcomes (plain strings in tables)."""
+
+    AUTO_MERGE = "auto_merge"
+    REVIEW = "review"
+    KEEP_APART = "keep_apart"
+    UNIQUE = "unique"
+
+
+#: One row per source record: the client cluster it belongs to and that cluster's outcome.
+CLUSTER_SCHEMA: dict[str, pl.DataType] = {
+    "record_id": pl.String(),
+    "cluster_id": pl.String(),
+    "cluster_size": pl.UInt32(),
+    "outcome": pl.String(),
+    "confidence": pl.Float64(),
+    "review_cluster_id": pl.String(),
+}
+
+#: One row per review proposal.
+REVIEW_QUEUE_SCHEMA: dict[str, pl.DataType] = {
+    "review_cluster_id": pl.String(),
+    "record_ids": pl.List(pl.String()),
+    "record_count": pl.UInt32(),
+    "client_cluster_count": pl.UInt32(),
+    "confidence": pl.Float64(),
+    "reason": pl.String(),
+    "priority": pl.UInt32(),
+}
+
+
+@dataclass(frozen=True)
+class ClusterDecisions:
+    """Output of `decide_clusters`: ``clusters`` (`CLUSTER_SCHEMA`) and ``review_queue``."""
+
+    clusters: pl.DataFrame
+    review_queue: pl.DataFrame
+
+
+def _weakest_member_tie(members: pl.DataFrame, pairs: pl.DataFrame, group: str) -> pl.DataFrame:
+    """Per group: the weakest of each member's strongest tie inside the group.
+
+    A value of 0.995 means every record is tied to some other record of its group with a
+    match probability of at least 0.995.
+    """
+    left = pairs.join(members, left_on="record_id_l", right_on="record_id").rename(
+        {group: "group_l"}
+    )
+    within = left.join(members, left_on="record_id_r", right_on="record_id").filter(
+        pl.col("group_l") == pl.col(group)
+    )
+    ends = pl.concat(
+        [
+            within.select(pl.col("record_id_l").alias("record_id"), group, "match_probability"),
+            within.select(pl.col("record_id_r").alias("record_id"), group, "match_probability"),
+        ]
+    )
+    strongest = ends.group_by("record_id", group).agg(pl.col("match_probability").max())
+    return strongest.group_by(group).agg(confidence=pl.col("match_probability").min())
+
+
+def decide_clusters(
+    match_clusters: pl.DataFrame, scored_pairs: pl.DataFrame, *, config: DecisionConfig
+) -> ClusterDecisions:
+    """Turn Splink's clusters into client clusters, outcomes and a review queue.
+
+    Parameters
+    ----------
+    match_clusters
+        ``record_id``, ``strong_cluster_id`` and ``candidate_cluster_id`` per record, as
+        produced by the match stage at the auto-merge and review thresholds.
+    scored_pairs
+        Scored candidate pairs (``record_id_l``, ``record_id_r``, ``match_probability``).
+    config
+        Thresholds and the maximum size of an automatic merge.
+    """
+    require_columns(
+        match_clusters,
+        ["record_id", "strong_cluster_id", "candidate_cluster_id"],
+        table="match clusters",
+    )
+    require_columns(
+        scored_pairs, ["record_id_l", "record_id_r", "match_probability"], table="scored pairs"
+    )
+    pairs = scored_pairs.select("record_id_l", "record_id_r", "match_probability")
+    sized = match_clusters.with_columns(
+        strong_size=pl.len().over("strong_cluster_id").cast(pl.UInt32)
+    ).with_columns(oversized=pl.col("strong_size") > config.max_cluster_size)
+    assigned = sized.with_columns(
+        cluster_id=pl.when(pl.col("oversized"))
+        .then(pl.col("record_id"))
+        .otherwise(pl.col("strong_cluster_id"))
+    ).with_columns(cluster_size=pl.len().over("cluster_id").cast(pl.UInt32))
+
+    proposals = (
+        assigned.group_by("candidate_cluster_id")
+        .agg(
+            record_ids=pl.col("record_id").sort(),
+            record_count=pl.len().cast(pl.UInt32),
+            client_cluster_count=pl.col("cluster_id").n_unique().cast(pl.UInt32),
+            oversized=pl.col("oversized").any(),
+        )
+        .filter((pl.col("client_cluster_count") > 1) | pl.col("oversized"))
+        .rename({"candidate_cluster_id": "review_cluster_id"})
+    )
+    review_confidence = _weakest_member_tie(
+        assigned.select("record_id", pl.col("candidate_cluster_id").alias("review_cluster_id")),
+        pairs,
+        "review_cluster_id",
+    )
+    review_queue = (
+        proposals.join(review_confidence, on="review_cluster_id", how="left")
+        .with_columns(
+            reason=pl.when(pl.col("oversized"))
+            .then(
+                pl.format(
+                    "strongly linked group of more than {} records (max_cluster_size)",
+                    pl.lit(config.max_cluster_size),
+                )
+            )
+            .otherwise(
+                pl.format(
+                    "{} client clusters linked by pairs between the review and auto-merge "
+                    "thresholds",
+                    pl.col("client_cluster_count"),
+                )
+            )
+        )
+        # Big, uncertain proposals first: they hide the most duplicates and the most risk.
+        .sort(["record_count", "confidence", "review_cluster_id"], descending=[True, False, False])
+        .with_row_index("priority", offset=1)
+        .with_columns(pl.col("priority").cast(pl.UInt32))
+        .select(list(REVIEW_QUEUE_SCHEMA))
+    )
+
+    in_review = assigned.join(
+        review_queue.select("review_cluster_id"),
+        left_on="candidate_cluster_id",
+        right_on="review_cluster_id",
+        how="semi",
+    ).select("record_id", pl.col("candidate_cluster_id").alias("review_cluster_id"))
+    has_candidates = pl.concat([pairs["record_id_l"], pairs["record_id_r"]]).unique()
+    confidence = _weakest_member_tie(
+        assigned.select("record_id", "cluster_id"), pairs, "cluster_id"
+    )
+    clusters = (
+        assigned.join(in_review, on="record_id", how="left")
+        .join(confidence, on="cluster_id", how="left")
+        .with_columns(
+            outcome=pl.when(pl.col("cluster_size") > 1)
+            .then(pl.lit(Outcome.AUTO_MERGE))
+            .when(pl.col("review_cluster_id").is_not_null())
+            .then(pl.lit(Outcome.REVIEW))
+            .when(pl.col("record_id").is_in(has_candidates.implode()))
+            .then(pl.lit(Outcome.KEEP_APART))
+            .otherwise(pl.lit(Outcome.UNIQUE)),
+            confidence=pl.when(pl.col("cluster_size") > 1).then(pl.col("confidence")),
+        )
+        .select(list(CLUSTER_SCHEMA))
+        .sort("cluster_id", "record_id")
+    )
+    return ClusterDecisions(clusters=clusters, review_queue=review_queue)

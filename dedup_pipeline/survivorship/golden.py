@@ -1,0 +1,258 @@
+"""Golden client profiles: one row per client cluster, each value traced to its record.
+
+Every rule is a sort order over the candidate values of a cluster; the first value wins.
+Ties are broken by source priority, then the most recent update, then the record id, so
+a run on the same input always builds the same profile.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from dedup_pipeline.config import (
+    GOLDEN_LIST_FIELDS,
+    GOLDEN_SCALAR_FIELDS,
+    SurvivorshipConfig,
+    SurvivorshipRule,
+)
+from dedup_pipeline.normalize.contacts import CONTACT_SCHEMA
+from dedup_pipeline.schema import require_columns
+
+__all__ = ["GOLDEN_PROFILE_SCHEMA", "build_golden_profiles", "record_rank_columns"]
+
+_LIST = pl.List(pl.String())
+
+#: One row per client cluster.
+GOLDEN_PROFILE_SCHEMA: dict[str, pl.DataType] = {
+    "cluster_id": pl.String(),
+    "outcome": pl.String(),
+    "record_count": pl.UInt32(),
+    "record_ids": _LIST,
+    "sources": _LIST,
+    **{
+        name: dtype
+        for field in GOLDEN_SCALAR_FIELDS
+        for name, dtype in ((field, pl.String()), (f"{field}_source_record_id", pl.String()))
+    },
+    **{
+        name: _LIST
+        for field in GOLDEN_LIST_FIELDS
+        for name in (field, f"{field}_source_record_ids")
+    },
+    "first_seen_at": pl.Datetime("us"),
+    "last_updated_at": pl.Datetime("us"),
+}
+
+# Which normalised column decides "the same value" for most_frequent.
+_KEY_COLUMN = {
+    "first_name": "first_name_norm",
+    "middle_name": "middle_name_norm",
+    "last_name": "last_name_norm",
+    "full_name": "full_name_norm",
+    "company": "company_norm",
+    "city": "city_norm",
+}
+_NAME_FIELDS = ("first_name", "middle_name", "last_name", "full_name")
+
+
+def _display_value(field: str) -> pl.Expr:
+    """The value shown on the golden profile.
+
+    Names typed in one case ("ИВАНОВ", "иванов") are title-cased; carefully typed ones
+    ("McDonald") are kept. Names only present inside a full name come from its split.
+    """
+    key = pl.col(_KEY_COLUMN[field])
+    if field not in _NAME_FIELDS:
+        return pl.when(key.is_not_null()).then(pl.col(field).str.strip_chars())
+    raw = pl.col(field).str.strip_chars()
+    single_case = (raw == raw.str.to_uppercase()) | (raw == raw.str.to_lowercase())
+    return (
+        pl.when(key.is_null())
+        .then(None)
+        .when(raw.is_null() | single_case)
+        .then(key.str.to_titlecase())
+        .otherwise(raw)
+    )
+
+
+def record_rank_columns(contacts: pl.DataFrame, source_priority: list[str]) -> pl.DataFrame:
+    """Add the per-record sort keys every rule uses.
+
+    ``source_rank`` (lower is more trusted; unlisted sources last), ``recency`` (update time,
+    falling back to creation), ``age`` (creation time) and ``completeness`` (how many
+    contact fields the record fills).
+    """
+    ranks = pl.DataFrame(
+        {"source": source_priority, "source_rank": list(range(len(source_priority)))},
+        schema={"source": pl.String, "source_rank": pl.Int32},
+    )
+    filled = [pl.col(f"{field}_norm").is_not_null().cast(pl.Int32) for field in _KEY_COLUMN]
+    filled += [
+        (pl.col("phones_e164").list.len() > 0).cast(pl.Int32),
+        (pl.col("emails_normalized").list.len() > 0).cast(pl.Int32),
+    ]
+    return contacts.join(ranks, on="source", how="left").with_columns(
+        pl.col("source_rank").fill_null(len(source_priority)),
+        recency=pl.coalesce("updated_at", "created_at"),
+        age=pl.col("created_at"),
+        completeness=pl.sum_horizontal(filled),
+    )
+
+
+def _rule_order(rule: SurvivorshipRule) -> tuple[list[str | pl.Expr], list[bool]]:
+    tie_break: list[str | pl.Expr] = ["source_rank", "recency", "record_id"]
+    tie_desc = [False, True, False]
+    by: list[str | pl.Expr]
+    if rule is SurvivorshipRule.SOURCE_PRIORITY:
+        by, desc = [], []
+    elif rule is SurvivorshipRule.MOST_RECENT:
+        by, desc = ["recency"], [True]
+    elif rule is SurvivorshipRule.OLDEST:
+        by, desc = ["age"], [False]
+    elif rule is SurvivorshipRule.MOST_COMPLETE:
+        by, desc = ["completeness"], [True]
+    elif rule is SurvivorshipRule.MOST_FREQUENT:
+        by, desc = ["frequency"], [True]
+    elif rule is SurvivorshipRule.LONGEST:
+        by, desc = [pl.col("value").str.len_chars()], [True]
+    else:  # pragma: no cover - union is handled by _list_field
+        raise ValueError(f"{rule} does not pick a single value")
+    return by + tie_break, desc + tie_desc
+
+
+def _scalar_field(ranked: pl.DataFrame, field: str, rule: SurvivorshipRule) -> pl.DataFrame:
+    candidates = (
+        ranked.select(
+            "cluster_id",
+            "record_id",
+            "source_rank",
+            "recency",
+            "age",
+            "completeness",
+            _display_value(field).alias("value"),
+            pl.col(_KEY_COLUMN[field]).alias("key"),
+        )
+        .drop_nulls("value")
+        .with_columns(frequency=pl.len().over("cluster_id", "key"))
+    )
+    by, descending = _rule_order(rule)
+    return (
+        candidates.sort(by, descending=descending, nulls_last=True)
+        .group_by("cluster_id", maintain_order=True)
+        .first()
+        .select(
+            "cluster_id",
+            pl.col("value").alias(field),
+            pl.col("record_id").alias(f"{field}_source_record_id"),
+        )
+    )
+
+
+def _list_field(ranked: pl.DataFrame, field: str, rule: SurvivorshipRule) -> pl.DataFrame:
+    column = {"phones": "phones_e164", "emails": "emails_normalized"}[field]
+    exploded = (
+        ranked.select(
+            "cluster_id",
+            "record_id",
+            "source_rank",
+            "recency",
+            "age",
+            "completeness",
+            pl.col(column).alias("value"),
+        )
+        .explode("value")
+        .drop_nulls("value")
+    )
+    if rule is SurvivorshipRule.UNION:
+        # Every distinct value, most trusted first; each traced to the record it came from.
+        ordered = exploded.sort(
+            ["source_rank", "recency", "record_id"],
+            descending=[False, True, False],
+            nulls_last=True,
+        )
+        values = ordered.unique(["cluster_id", "value"], keep="first", maintain_order=True)
+        return values.group_by("cluster_id", maintain_order=True).agg(
+            pl.col("value").alias(field),
+            pl.col("record_id").alias(f"{field}_source_record_ids"),
+        )
+    # A single-value rule on a list field keeps the whole list of the winning record.
+    per_record = exploded.group_by(
+        "cluster_id",
+        "record_id",
+        "source_rank",
+        "recency",
+        "age",
+        "completeness",
+        maintain_order=True,
+    ).agg(pl.col("value"))
+    per_record = per_record.with_columns(
+        frequency=pl.lit(1),
+        value_length=pl.col("value").list.len(),
+    )
+    by, descending = _rule_order(rule)
+    by = [pl.col("value_length") if isinstance(b, pl.Expr) else b for b in by]
+    winners = (
+        per_record.sort(by, descending=descending, nulls_last=True)
+        .group_by("cluster_id", maintain_order=True)
+        .first()
+    )
+    return winners.select(
+        "cluster_id",
+        pl.col("value").alias(field),
+        pl.col("record_id")
+        .repeat_by(pl.col("value").list.len())
+        .alias(f"{field}_source_record_ids"),
+    )
+
+
+def build_golden_profiles(
+    contacts: pl.DataFrame, clusters: pl.DataFrame, *, config: SurvivorshipConfig
+) -> pl.DataFrame:
+    """Build one golden profile per client cluster.
+
+    Parameters
+    ----------
+    contacts
+        Normalised contacts (`CONTACT_SCHEMA`).
+    clusters
+        ``record_id``, ``cluster_id`` and ``outcome`` per record (`CLUSTER_SCHEMA`).
+    config
+        The per-field rules and the source priority.
+
+    Returns
+    -------
+    polars.DataFrame
+        `GOLDEN_PROFILE_SCHEMA`: for each field the chosen value and the record that
+        supplied it (a list of records for union fields).
+    """
+    require_columns(contacts, CONTACT_SCHEMA, table="contacts")
+    require_columns(clusters, ["record_id", "cluster_id", "outcome"], table="clusters")
+    ranked = record_rank_columns(
+        contacts.join(clusters.select("record_id", "cluster_id"), on="record_id", how="inner"),
+        config.source_priority,
+    )
+    profiles = (
+        clusters.sort("record_id")
+        .join(contacts.select("record_id", "source", "created_at", "updated_at"), on="record_id")
+        .group_by("cluster_id")
+        .agg(
+            outcome=pl.col("outcome").first(),
+            record_count=pl.len().cast(pl.UInt32),
+            record_ids=pl.col("record_id"),
+            sources=pl.col("source").unique().sort(),
+            first_seen_at=pl.col("created_at").min(),
+            last_updated_at=pl.coalesce("updated_at", "created_at").max(),
+        )
+    )
+    for field in GOLDEN_SCALAR_FIELDS:
+        profiles = profiles.join(
+            _scalar_field(ranked, field, config.rule_for(field)), on="cluster_id", how="left"
+        )
+    for field in GOLDEN_LIST_FIELDS:
+        profiles = profiles.join(
+            _list_field(ranked, field, config.rule_for(field)), on="cluster_id", how="left"
+        ).with_columns(
+            pl.col(field).fill_null(pl.lit([], dtype=_LIST)),
+            pl.col(f"{field}_source_record_ids").fill_null(pl.lit([], dtype=_LIST)),
+        )
+    return profiles.select(list(GOLDEN_PROFILE_SCHEMA)).sort("cluster_id")

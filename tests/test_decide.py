@@ -1,0 +1,85 @@
+import polars as pl
+
+from dedup_pipeline.config import DecisionConfig
+from dedup_pipeline.review import Outcome, decide_clusters
+
+
+def pairs(*rows):
+    return pl.DataFrame(
+        rows, schema=["record_id_l", "record_id_r", "match_probability"], orient="row"
+    )
+
+
+def match_clusters(rows):
+    return pl.DataFrame(
+        rows, schema=["record_id", "strong_cluster_id", "candidate_cluster_id"], orient="row"
+    )
+
+
+CONFIG = DecisionConfig(auto_merge_threshold=0.99, review_threshold=0.8, max_cluster_size=3)
+
+
+def outcome_of(decisions, record_id):
+    row = decisions.clusters.filter(pl.col("record_id") == record_id).row(0, named=True)
+    return row["outcome"], row["cluster_id"], row["review_cluster_id"]
+
+
+def test_strong_pair_is_auto_merged_with_its_confidence():
+    decisions = decide_clusters(
+        match_clusters([("a", "a", "a"), ("b", "a", "a"), ("c", "c", "c")]),
+        pairs(("a", "b", 0.995)),
+        config=CONFIG,
+    )
+    assert outcome_of(decisions, "a") == (Outcome.AUTO_MERGE, "a", None)
+    assert outcome_of(decisions, "b") == (Outcome.AUTO_MERGE, "a", None)
+    assert outcome_of(decisions, "c") == (Outcome.UNIQUE, "c", None)
+    merged = decisions.clusters.filter(pl.col("cluster_id") == "a")
+    assert merged.get_column("confidence").to_list() == [0.995, 0.995]
+    assert decisions.review_queue.is_empty()
+
+
+def test_pair_in_review_band_is_not_merged_but_queued():
+    decisions = decide_clusters(
+        match_clusters([("a", "a", "a"), ("b", "b", "a")]),
+        pairs(("a", "b", 0.9)),
+        config=CONFIG,
+    )
+    assert outcome_of(decisions, "a") == (Outcome.REVIEW, "a", "a")
+    assert outcome_of(decisions, "b") == (Outcome.REVIEW, "b", "a")
+    queue = decisions.review_queue.row(0, named=True)
+    assert queue["record_ids"] == ["a", "b"]
+    assert queue["client_cluster_count"] == 2
+    assert queue["confidence"] == 0.9
+
+
+def test_weak_candidates_are_kept_apart():
+    decisions = decide_clusters(
+        match_clusters([("a", "a", "a"), ("b", "b", "b")]),
+        pairs(("a", "b", 0.6)),
+        config=CONFIG,
+    )
+    assert outcome_of(decisions, "a")[0] == Outcome.KEEP_APART
+    assert decisions.review_queue.is_empty()
+
+
+def test_oversized_strong_cluster_goes_to_review_unmerged():
+    ids = ["a", "b", "c", "d"]
+    decisions = decide_clusters(
+        match_clusters([(i, "a", "a") for i in ids]),
+        pairs(("a", "b", 0.999), ("b", "c", 0.999), ("c", "d", 0.999)),
+        config=CONFIG,
+    )
+    assert decisions.clusters.get_column("cluster_id").to_list() == ids
+    assert set(decisions.clusters.get_column("outcome")) == {Outcome.REVIEW}
+    assert "max_cluster_size" in decisions.review_queue.row(0, named=True)["reason"]
+
+
+def test_every_record_gets_exactly_one_cluster():
+    decisions = decide_clusters(
+        match_clusters([("a", "a", "a"), ("b", "a", "a"), ("c", "c", "a"), ("d", "d", "d")]),
+        pairs(("a", "b", 0.999), ("b", "c", 0.85)),
+        config=CONFIG,
+    )
+    assert decisions.clusters.get_column("record_id").to_list() == ["a", "b", "c", "d"]
+    assert outcome_of(decisions, "c") == (Outcome.REVIEW, "c", "a")
+    assert outcome_of(decisions, "a") == (Outcome.AUTO_MERGE, "a", "a")

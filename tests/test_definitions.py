@@ -1,0 +1,60 @@
+"""`dagster dev -w workspace.yaml` loads these definitions."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from dagster import AssetKey
+
+from assets.definitions import FULL_SWEEP_JOB, build_definitions
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_definitions_load_for_the_sample_config():
+    defs = build_definitions(ROOT / "configs" / "sample.yaml")
+    keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert {
+        "raw_bitrix24",
+        "raw_hubspot",
+        "raw_webform",
+        "quarantine_bitrix24",
+        "source_records",
+        "contacts",
+        "scored_pairs",
+        "clusters",
+        "golden_profiles",
+        "merge_instructions",
+        "review_queue",
+        "run_report",
+    } <= keys
+    assert defs.get_job_def(FULL_SWEEP_JOB) is not None
+    checks = defs.resolve_asset_graph().asset_check_keys
+    assert {c.name for c in checks} >= {
+        "every_record_in_exactly_one_cluster",
+        "one_golden_profile_per_cluster",
+        "no_oversized_merge",
+    }
+    assert AssetKey("golden_profiles") in {c.asset_key for c in checks}
+
+
+def test_workspace_file_loads_with_dagster_cli():
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate",
+         "-w", "workspace.yaml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_library_does_not_import_dagster():
+    code = (
+        "import sys, importlib, pkgutil, dedup_pipeline\n"
+        "for m in pkgutil.walk_packages(dedup_pipeline.__path__, 'dedup_pipeline.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "assert 'dagster' not in sys.modules, 'dedup_pipeline imported dagster'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=120)

@@ -1,0 +1,171 @@
+"""Splink matching on a small hand-made population with known duplicates."""
+
+import random
+
+import duckdb
+import polars as pl
+import pytest
+from splink import DuckDBAPI
+
+from dedup_pipeline.config import MatchConfig
+from dedup_pipeline.match import (
+    BlockingExplosionError,
+    prepare_match_input,
+    score_and_cluster,
+)
+from dedup_pipeline.normalize import normalize_contacts
+from tests.conftest import records_frame, source_record
+
+FIRST = [
+    "Иван",
+    "Пётр",
+    "Анна",
+    "Мария",
+    "Олег",
+    "Юлия",
+    "Сергей",
+    "Ольга",
+    "Денис",
+    "Елена",
+    "Никита",
+    "Полина",
+    "Роман",
+    "Вера",
+    "Глеб",
+]
+LAST = [
+    "Петров",
+    "Смирнов",
+    "Кузнецов",
+    "Попов",
+    "Соколов",
+    "Лебедев",
+    "Козлов",
+    "Новиков",
+    "Морозов",
+    "Волков",
+    "Зайцев",
+    "Павлов",
+    "Семенов",
+    "Голубев",
+    "Виноградов",
+    "Богданов",
+]
+
+
+def population(people: int = 160, seed: int = 3) -> tuple[pl.DataFrame, dict[str, int]]:
+    rng = random.Random(seed)
+    records, truth = [], {}
+    for person in range(people):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        phone = f"+7912{person:07d}"
+        email = f"client{person}@mail.ru"
+        copies = 2 if person % 2 == 0 else 1
+        for copy in range(copies):
+            source = "crm" if copy == 0 else "web"
+            rid = f"{person}-{copy}"
+            fields = {"first_name": first, "last_name": last, "city": "Москва"}
+            if copy == 1:
+                fields["phones"] = [f"8 ({phone[2:5]}) {phone[5:8]}-{phone[8:10]}-{phone[10:]}"]
+                fields["emails"] = [email.upper()] if person % 4 == 0 else []
+            else:
+                fields["phones"] = [phone]
+                fields["emails"] = [email]
+            records.append(source_record(source, rid, **fields))
+            truth[f"{source}:{rid}"] = person
+    return records_frame(*records), truth
+
+
+@pytest.fixture(scope="module")
+def matched():
+    records, truth = population()
+    contacts = normalize_contacts(records).contacts
+    match_input, shared = prepare_match_input(contacts, max_block_size=50)
+    result = score_and_cluster(
+        match_input,
+        db_api=DuckDBAPI(duckdb.connect()),
+        config=MatchConfig(),
+        auto_merge_threshold=0.99,
+        review_threshold=0.8,
+    )
+    return result, truth, shared
+
+
+def test_known_duplicates_share_a_strong_cluster(matched):
+    result, truth, _ = matched
+    clusters = dict(result.clusters.select("record_id", "strong_cluster_id").iter_rows())
+    duplicated_people = [p for p in range(0, 160, 2)]
+    together = sum(clusters[f"crm:{p}-0"] == clusters[f"web:{p}-1"] for p in duplicated_people)
+    assert together / len(duplicated_people) >= 0.95
+    assert result.clusters.height == len(truth)
+
+
+def test_distinct_people_are_not_merged(matched):
+    result, truth, _ = matched
+    merged = result.clusters.group_by("strong_cluster_id").agg(pl.col("record_id"))
+    for members in merged.get_column("record_id"):
+        assert len({truth[m] for m in members}) == 1
+
+
+def test_pairs_carry_match_weights_per_comparison(matched):
+    result, _, _ = matched
+    assert {"mw_phones", "mw_emails", "mw_city"} <= set(result.scored_pairs.columns)
+    assert set(result.scored_pairs.get_column("match_key")) <= {
+        "same phone",
+        "same e-mail",
+        "same first and last name",
+        "first and last name swapped",
+    }
+    assert result.comparison_counts.get_column("blocking_rule").to_list()[0] == "same phone"
+
+
+def test_trained_model_can_be_reused(matched):
+    result, _, _ = matched
+    records, _ = population(people=20, seed=9)
+    contacts = normalize_contacts(records).contacts
+    match_input, _ = prepare_match_input(contacts, max_block_size=50)
+    again = score_and_cluster(
+        match_input,
+        db_api=DuckDBAPI(duckdb.connect()),
+        config=MatchConfig(),
+        auto_merge_threshold=0.99,
+        review_threshold=0.8,
+        model=result.model,
+    )
+    # 20 people, every other one with a second record: 30 records, 20 clients.
+    assert again.clusters.height == 30
+    assert again.clusters.get_column("strong_cluster_id").n_unique() == 20
+
+
+def test_switchboard_phone_is_not_used_for_blocking():
+    records = records_frame(
+        *[
+            source_record("crm", str(i), first_name=f"Name{i}", phones=["+74951234567"])
+            for i in range(6)
+        ]
+    )
+    contacts = normalize_contacts(records).contacts
+    match_input, shared = prepare_match_input(contacts, max_block_size=5)
+    assert shared.row(0, named=True) == {
+        "kind": "phone",
+        "value": "+74951234567",
+        "record_count": 6,
+    }
+    assert match_input.get_column("phones_block").null_count() == 6
+    assert match_input.get_column("phones").null_count() == 0  # still compared
+
+
+def test_blocking_explosion_is_refused():
+    records = records_frame(
+        *[source_record("crm", str(i), first_name="Иван", last_name="Иванов") for i in range(30)]
+    )
+    contacts = normalize_contacts(records).contacts
+    match_input, _ = prepare_match_input(contacts, max_block_size=1000)
+    with pytest.raises(BlockingExplosionError, match="same first and last name.*435 pairs"):
+        score_and_cluster(
+            match_input,
+            db_api=DuckDBAPI(duckdb.connect()),
+            config=MatchConfig(max_comparisons_per_rule=100),
+            auto_merge_threshold=0.99,
+            review_threshold=0.8,
+        )

@@ -1,0 +1,76 @@
+import polars as pl
+
+from dedup_pipeline.normalize import (
+    normalize_contacts,
+    normalize_email_values,
+    normalize_phone_values,
+)
+from tests.conftest import records_frame, source_record
+
+
+def test_phone_formats_of_one_number_share_one_e164():
+    raw = ["8 (912) 345-67-89", "+7 912 345 67 89", "89123456789", "9123456789", "+7(912)3456789"]
+    values = normalize_phone_values(pl.DataFrame({"phone_raw": raw, "region": ["RU"] * 5}))
+    assert values.get_column("phone_e164").unique().to_list() == ["+79123456789"]
+    assert values.get_column("phone_valid").all()
+    assert set(values.get_column("phone_type")) == {"mobile"}
+
+
+def test_default_region_applies_to_national_numbers():
+    values = normalize_phone_values(
+        pl.DataFrame({"phone_raw": ["(415) 555-2671", "020 7946 0958"], "region": ["US", "GB"]})
+    ).sort("phone_raw")
+    assert values.get_column("phone_e164").to_list() == ["+14155552671", "+442079460958"]
+
+
+def test_invalid_phones_are_flagged_not_dropped():
+    values = normalize_phone_values(
+        pl.DataFrame({"phone_raw": ["123", "call me", "+7 000 000"], "region": ["RU"] * 3})
+    )
+    assert values.height == 3
+    assert not values.get_column("phone_valid").any()
+    assert values.get_column("phone_problem").null_count() == 0
+
+
+def test_emails_are_validated_and_lowercased_without_dns():
+    values = normalize_email_values(
+        pl.Series(["Ivan.Petrov@Mail.RU", " <anna@example.com> ", "bad@@x", "no-at-sign"])
+    ).sort("email_raw")
+    by_raw = {row["email_raw"]: row for row in values.iter_rows(named=True)}
+    assert by_raw["Ivan.Petrov@Mail.RU"]["email_normalized"] == "ivan.petrov@mail.ru"
+    assert by_raw["Ivan.Petrov@Mail.RU"]["email_domain"] == "mail.ru"
+    assert by_raw[" <anna@example.com> "]["email_normalized"] == "anna@example.com"
+    assert by_raw["bad@@x"]["email_valid"] is False
+    assert by_raw["no-at-sign"]["email_problem"]
+
+
+def test_contacts_keep_every_record_and_split_valid_from_invalid():
+    records = records_frame(
+        source_record(
+            "crm",
+            "1",
+            first_name=" Иван ",
+            last_name="ПЕТРОВ",
+            phones=["8 (912) 345-67-89", "+79123456789", "123"],
+            emails=["Ivan.Petrov@Mail.RU", "bad@@x"],
+            company="ООО «Ромашка»",
+            city=" Москва ",
+        ),
+        source_record("web", "2", full_name="Петров Иван Сергеевич"),
+        source_record("web", "3"),
+    )
+    contacts = normalize_contacts(records, default_regions={"crm": "RU"}).contacts
+    assert contacts.height == 3
+    first = contacts.row(0, named=True)
+    assert first["first_name_norm"] == "иван"
+    assert first["last_name_norm"] == "петров"
+    assert first["phones_e164"] == ["+79123456789"]
+    assert first["phones_invalid"] == ["123"]
+    assert first["emails_normalized"] == ["ivan.petrov@mail.ru"]
+    assert first["emails_invalid"] == ["bad@@x"]
+    assert first["company_norm"] == "ооо ромашка"
+    assert first["city_norm"] == "москва"
+    full_only = contacts.row(1, named=True)
+    assert full_only["full_name_norm"] == "петров иван сергеевич"
+    empty = contacts.row(2, named=True)
+    assert empty["phones_e164"] == [] and empty["first_name_norm"] is None
