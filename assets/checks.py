@@ -1,7 +1,5 @@
 """Asset checks: the guarantees every run must keep."""
 
-from __future__ import annotations
-
 import polars as pl
 from dagster import AssetCheckResult, AssetIn, asset_check
 

@@ -9,7 +9,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
+from dagster import (
+    AssetSelection,
+    Definitions,
+    LoggerDefinition,
+    define_asset_job,
+    in_process_executor,
+)
 
 from assets.checks import CHECKS
 from assets.io_manager import WarehouseIOManager
@@ -25,8 +31,13 @@ FULL_SWEEP_JOB = "full_sweep"
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "sample.yaml"
 
 
-def build_definitions(config_path: str | Path) -> Definitions:
-    """Build assets, checks, resources and the full-sweep job for one configuration."""
+def build_definitions(
+    config_path: str | Path, *, loggers: dict[str, LoggerDefinition] | None = None
+) -> Definitions:
+    """Build assets, checks, resources and the full-sweep job for one configuration.
+
+    ``loggers`` replaces Dagster's console logger (the CLI shows its own progress).
+    """
     config_path = Path(config_path).resolve()
     config = load_config(config_path)
     warehouse = DuckDBWarehouse.from_config(config.warehouse)
@@ -52,6 +63,7 @@ def build_definitions(config_path: str | Path) -> Definitions:
         },
         # One process owns the warehouse file for the whole run (DuckDB allows one writer).
         executor=in_process_executor,
+        loggers=loggers,
     )
 
 

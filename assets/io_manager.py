@@ -1,7 +1,5 @@
 """Asset values live as tables in the DuckDB warehouse."""
 
-from __future__ import annotations
-
 import polars as pl
 from dagster import ConfigurableIOManager, InputContext, OutputContext, ResourceDependency
 

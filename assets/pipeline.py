@@ -1,7 +1,5 @@
 """The flow after reading: normalize -> match -> decide -> golden profiles -> instructions."""
 
-from __future__ import annotations
-
 import json
 
 import polars as pl

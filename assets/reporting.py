@@ -1,7 +1,5 @@
 """File exports and the run report."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 
 import polars as pl

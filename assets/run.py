@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dagster import DagsterInstance
+from dagster import DagsterInstance, LoggerDefinition, logger
 
 from assets.definitions import FULL_SWEEP_JOB, build_definitions
 from dedup_pipeline.config import load_config
@@ -50,6 +50,26 @@ class _StepEventHandler(logging.Handler):
         self._callback(StepEvent(step=event.step_key or "", status=_STATUS[event.event_type_value]))
 
 
+def _progress_logger(on_step: Callable[[StepEvent], None] | None) -> LoggerDefinition:
+    """A Dagster logger that reports step events and prints only warnings and errors."""
+
+    @logger(description="Step progress for the CLI; warnings and errors to stderr.")
+    def progress(_init_context) -> logging.Logger:
+        python_logger = logging.getLogger("lead_dedup.run")
+        python_logger.setLevel(logging.DEBUG)
+        python_logger.propagate = False
+        python_logger.handlers.clear()
+        errors = logging.StreamHandler()
+        errors.setLevel(logging.WARNING)
+        errors.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        python_logger.addHandler(errors)
+        if on_step is not None:
+            python_logger.addHandler(_StepEventHandler(on_step))
+        return python_logger
+
+    return progress
+
+
 def run_full_sweep(
     config_path: str | Path, *, on_step: Callable[[StepEvent], None] | None = None
 ) -> RunReport:
@@ -61,18 +81,15 @@ def run_full_sweep(
         When any step or asset check fails.
     """
     config = load_config(config_path)
-    definitions = build_definitions(config_path)
-    job = definitions.get_job_def(FULL_SWEEP_JOB)
-    dagster_logger = logging.getLogger("dagster")
-    handler = _StepEventHandler(on_step) if on_step is not None else None
-    if handler is not None:
-        dagster_logger.addHandler(handler)
-    try:
-        with DagsterInstance.ephemeral() as instance:
-            result = job.execute_in_process(instance=instance, raise_on_error=False)
-    finally:
-        if handler is not None:
-            dagster_logger.removeHandler(handler)
+    definitions = build_definitions(config_path, loggers={"progress": _progress_logger(on_step)})
+    job = definitions.resolve_job_def(FULL_SWEEP_JOB)
+    with DagsterInstance.ephemeral() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            # Naming the logger in run config makes Dagster use it instead of its console one.
+            run_config={"loggers": {"progress": {}}},
+        )
     if not result.success:
         failures = [
             f"{event.step_key}: {event.step_failure_data.error.message.strip()}"

@@ -1,12 +1,10 @@
 """One asset pair per configured export: its source records and its quarantined rows."""
 
-from __future__ import annotations
-
 from dagster import AssetExecutionContext, AssetOut, Output, multi_asset
-from dedup_pipeline.sources import read_source
 
 from assets.resources import PipelineSettings
 from dedup_pipeline.config import SourceConfig
+from dedup_pipeline.sources import read_source
 
 __all__ = ["build_source_assets", "quarantine_asset_name", "raw_asset_name"]
 

@@ -86,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         total = time.perf_counter() - started
 
     mib = 1024 * 1024
-    print(f"\nrecords in: {report.accounting.records_in:,}  (generated in {generated:.1f}s: {files})")
+    print(
+        f"\nrecords in: {report.accounting.records_in:,}  (generated in {generated:.1f}s: {files})"
+    )
     print(f"{'stage':<28}{'wall s':>10}{'peak RSS MiB':>16}")
     for stage, seconds in report.stage_seconds.items():
         print(f"{stage:<28}{seconds:>10.2f}{sampler.peaks.get(stage, 0) / mib:>16.0f}")

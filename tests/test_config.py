@@ -41,7 +41,7 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path):
 
 
 def test_missing_file_is_named(tmp_path):
-    with pytest.raises(ConfigError, match="nope.yaml: configuration file not found"):
+    with pytest.raises(ConfigError, match=r"nope.yaml: configuration file not found"):
         load_config(tmp_path / "nope.yaml")
 
 
@@ -64,7 +64,7 @@ def test_invalid_fields_are_named(tmp_path, patch, message):
 
 def test_unknown_source_in_priority_is_rejected(tmp_path):
     text = MINIMAL + "survivorship:\n  source_priority: [crm, amo]\n"
-    with pytest.raises(ConfigError, match="undeclared source.*amo"):
+    with pytest.raises(ConfigError, match=r"undeclared source.*amo"):
         load_config(write(tmp_path, text))
 
 

@@ -28,7 +28,7 @@ def test_definitions_load_for_the_sample_config():
         "review_queue",
         "run_report",
     } <= keys
-    assert defs.get_job_def(FULL_SWEEP_JOB) is not None
+    assert defs.resolve_job_def(FULL_SWEEP_JOB) is not None
     checks = defs.resolve_asset_graph().asset_check_keys
     assert {c.name for c in checks} >= {
         "every_record_in_exactly_one_cluster",
@@ -40,8 +40,13 @@ def test_definitions_load_for_the_sample_config():
 
 def test_workspace_file_loads_with_dagster_cli():
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate",
-         "-w", "workspace.yaml"],
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "definitions",
+            "validate",
+            "-w",
+            "workspace.yaml",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

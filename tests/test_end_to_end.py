@@ -14,7 +14,9 @@ from dedup_pipeline.duckdb_connection import connect
 from dedup_pipeline.sinks import read_table
 from dedup_pipeline.survivorship.instructions import MergeInstruction
 
-BITRIX_HEADER = "ID;Имя;Фамилия;Рабочий телефон;Рабочий e-mail;Компания;Город;Дата создания;Дата изменения"
+BITRIX_HEADER = (
+    "ID;Имя;Фамилия;Рабочий телефон;Рабочий e-mail;Компания;Город;Дата создания;Дата изменения"
+)
 FILLER_FIRST = ["Олег", "Мария", "Денис", "Ольга", "Роман", "Вера", "Глеб", "Нина", "Артём", "Зоя"]
 FILLER_LAST = ["Волков", "Зайцев", "Павлов", "Семенов", "Голубев", "Орлов", "Титов", "Фролов"]
 
@@ -136,7 +138,9 @@ def test_every_record_is_accounted_for(sweep):
 
 def test_known_duplicates_share_one_golden_profile(sweep):
     _, tables, _ = sweep
-    ivan = {cluster_of(tables, r) for r in ("bitrix24:1", "bitrix24:2", "hubspot:901", "webform:L-1")}
+    ivan = {
+        cluster_of(tables, r) for r in ("bitrix24:1", "bitrix24:2", "hubspot:901", "webform:L-1")
+    }
     anna = {cluster_of(tables, r) for r in ("bitrix24:3", "hubspot:902")}
     assert len(ivan) == 1 and len(anna) == 1
     profiles = tables["golden_profiles"]
@@ -154,9 +158,11 @@ def test_known_distinct_clients_stay_apart(sweep):
 
 def test_survivorship_rules_chose_the_expected_values(sweep):
     _, tables, _ = sweep
-    ivan = tables["golden_profiles"].filter(
-        pl.col("cluster_id") == cluster_of(tables, "bitrix24:1")
-    ).row(0, named=True)
+    ivan = (
+        tables["golden_profiles"]
+        .filter(pl.col("cluster_id") == cluster_of(tables, "bitrix24:1"))
+        .row(0, named=True)
+    )
     assert ivan["first_name"] == "Иван"
     assert ivan["company"] == "ООО «Ромашка»"
     assert ivan["company_source_record_id"] == "bitrix24:1"

@@ -161,7 +161,7 @@ def test_blocking_explosion_is_refused():
     )
     contacts = normalize_contacts(records).contacts
     match_input, _ = prepare_match_input(contacts, max_block_size=1000)
-    with pytest.raises(BlockingExplosionError, match="same first and last name.*435 pairs"):
+    with pytest.raises(BlockingExplosionError, match=r"same first and last name.*435 pairs"):
         score_and_cluster(
             match_input,
             db_api=DuckDBAPI(duckdb.connect()),

@@ -1,0 +1,202 @@
+"""CSV exports: detection, DuckDB parsing with rejects, exact line numbers.
+
+DuckDB parses the (UTF-8) file in parallel with ``store_rejects``, so rows with the wrong
+number of fields, unterminated quotes or invalid bytes land in its reject table instead of
+failing the read. DuckDB reports no line numbers for good rows and its ``line`` column
+drifts after quoted newlines, so line numbers come from a newline index of the file:
+
+* a rejected row sits on the first non-blank line at its reported byte offset;
+* good rows, in file order, take the remaining non-blank data lines.
+
+This is exact when no field holds an embedded newline. When some do, each good row is
+assumed to span ``1 + its newline count`` lines, which is exact unless a quoted field
+contains a blank line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import tempfile
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from dedup_pipeline.schema import empty_quarantine
+from dedup_pipeline.sources.base import RawTable, SourceError, quarantine_frame
+from dedup_pipeline.sources.encoding import (
+    LineIndex,
+    detect_delimiter,
+    detect_encoding,
+    read_sample,
+    to_utf8,
+)
+
+__all__ = ["read_csv_export"]
+
+_MAX_LINE_BYTES = 64 << 20
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _header(text: str, delimiter: str, path: Path) -> list[str]:
+    try:
+        row = next(csv.reader(io.StringIO(text), delimiter=delimiter, quotechar='"'), [])
+    except csv.Error as exc:
+        raise SourceError(f"{path}: cannot parse the header line: {exc}") from None
+    names = [name.strip().lstrip("\ufeff").strip() for name in row]
+    if not any(names):
+        raise SourceError(f"{path}: the file has no header line")
+    # DuckDB needs unique, non-empty names; the mapping refers to the header as written.
+    seen: dict[str, int] = {}
+    unique: list[str] = []
+    for position, name in enumerate(names, start=1):
+        name = name or f"column_{position}"
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        unique.append(name if count == 0 else f"{name}_{count + 1}")
+    return unique
+
+
+def _rejects_to_quarantine(
+    rejects: pl.DataFrame, lines: LineIndex, source: str, path: Path
+) -> tuple[pl.DataFrame, np.ndarray]:
+    """Return quarantine rows for DuckDB's rejects and the lines those rows occupy."""
+    if rejects.height == 0:
+        return empty_quarantine(), np.empty(0, np.int64)
+    rejects = (
+        rejects.sort("line_byte_position", "byte_position")
+        .unique("line_byte_position", keep="first", maintain_order=True)
+        .with_columns(
+            leading=pl.col("csv_line").str.len_bytes()
+            - pl.col("csv_line").str.strip_chars_start("\r\n").str.len_bytes(),
+            raw=pl.col("csv_line").str.strip_chars("\r\n"),
+            expected=pl.col("error_message").str.extract(r"Expected Number of Columns: (\d+)"),
+            found=pl.col("error_message").str.extract(r"Found: (\d+)"),
+        )
+    )
+    reason = (
+        pl.when(pl.col("expected").is_not_null() & pl.col("found").is_not_null())
+        .then(pl.format("malformed row: expected {} fields, found {}", "expected", "found"))
+        .when(pl.col("error_type") == "UNQUOTED VALUE")
+        .then(pl.lit("malformed row: unterminated quote"))
+        .when(pl.col("error_type") == "INVALID ENCODING")
+        .then(pl.lit("malformed row: invalid UTF-8 byte sequence"))
+        .otherwise(pl.concat_str(pl.lit("malformed row: "), pl.col("error_message")))
+    )
+    rejects = rejects.with_columns(reason=reason)
+    # DuckDB's row start may point at the line break before the row (CRLF files, blank
+    # lines); skipping the leading break characters and blank lines lands on the row.
+    positions = (rejects["line_byte_position"] + rejects["leading"]).to_numpy().astype(np.int64)
+    data_lines = lines.data_lines()
+    if data_lines.size == 0:
+        data_lines = np.array([2], np.int64)
+    first = np.searchsorted(data_lines, lines.line_of(positions), side="left")
+    row_lines = data_lines[np.minimum(first, data_lines.size - 1)]
+    spans = rejects["raw"].fill_null("").str.count_matches("\n").to_numpy().astype(np.int64)
+    occupied = np.repeat(row_lines, spans + 1) + _ranges(spans + 1)
+    quarantine = quarantine_frame(
+        source,
+        path,
+        source_row=pl.Series(row_lines),
+        reason=rejects["reason"],
+        raw=rejects["raw"],
+    )
+    return quarantine, occupied
+
+
+def _ranges(lengths: np.ndarray) -> np.ndarray:
+    """Return ``0..n-1`` for each n in ``lengths``, concatenated."""
+    total = int(lengths.sum())
+    if total == 0:
+        return np.empty(0, np.int64)
+    offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.arange(total, dtype=np.int64) - offsets
+
+
+def _good_row_lines(frame: pl.DataFrame, lines: LineIndex, occupied: np.ndarray) -> pl.Series:
+    available = lines.data_lines()
+    if occupied.size:
+        available = available[~np.isin(available, occupied)]
+    count = frame.height
+    if count == 0:
+        return pl.Series("source_row", [], dtype=pl.Int64)
+    if available.size == count:
+        return pl.Series("source_row", available)
+    # More lines than rows: some fields span lines. Count their newlines.
+    spans = 1 + frame.select(
+        pl.sum_horizontal(pl.all().str.count_matches("\n").fill_null(0))
+    ).to_series().to_numpy().astype(np.int64)
+    offsets = np.cumsum(spans) - spans
+    if available.size == 0:
+        return pl.Series("source_row", offsets + 2)
+    return pl.Series("source_row", available[np.minimum(offsets, available.size - 1)])
+
+
+def read_csv_export(
+    path: Path, source: str, *, encoding: str | None, delimiter: str | None
+) -> RawTable:
+    """Read a delimited text export; malformed rows become quarantine rows.
+
+    Parameters
+    ----------
+    path
+        The export.
+    source
+        Source name, for quarantine rows.
+    encoding, delimiter
+        Declared values; detected when None.
+    """
+    sample = read_sample(path)
+    if encoding is None:
+        encoding = detect_encoding(sample)
+        if encoding is None:
+            raise SourceError(f"{path}: cannot detect the text encoding; set 'encoding'")
+    try:
+        encoding = codecs.lookup(encoding).name
+    except LookupError:
+        raise SourceError(f"{path}: unknown encoding {encoding!r}") from None
+    sample_text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(sample)
+    sample_text = sample_text.lstrip("\ufeff")
+    if delimiter is None:
+        delimiter = detect_delimiter(sample_text)
+    columns = _header(sample_text, delimiter, path)
+    reported_encoding = "utf-8" if encoding == "utf-8-sig" else encoding
+
+    with tempfile.TemporaryDirectory(prefix="lead_dedup_csv_") as workdir:
+        utf8_path, lines = to_utf8(path, encoding, Path(workdir))
+        column_spec = "{" + ", ".join(f"{_sql_string(name)}: 'VARCHAR'" for name in columns) + "}"
+        query = (
+            f"SELECT * FROM read_csv({_sql_string(str(utf8_path))}, header = true, "
+            f"auto_detect = false, columns = {column_spec}, all_varchar = true, "
+            f"delim = {_sql_string(delimiter)}, quote = '\"', escape = '\"', "
+            f"store_rejects = true, max_line_size = {_MAX_LINE_BYTES})"
+        )
+        connection = duckdb.connect()
+        try:
+            # Row order must follow the file for line numbers to line up.
+            connection.execute("SET preserve_insertion_order = true")
+            frame = connection.sql(query).pl()
+            rejects = connection.sql(
+                "SELECT line_byte_position, byte_position, error_type::VARCHAR AS error_type, "
+                "csv_line, error_message FROM reject_errors"
+            ).pl()
+        except duckdb.Error as exc:
+            raise SourceError(f"{path}: cannot parse as CSV: {exc}") from None
+        finally:
+            connection.close()
+
+    quarantine, occupied = _rejects_to_quarantine(rejects, lines, source, path)
+    source_rows = _good_row_lines(frame, lines, occupied)
+    return RawTable(
+        frame=frame,
+        source_rows=source_rows,
+        rejected=quarantine,
+        encoding=reported_encoding,
+        delimiter=delimiter,
+    )
