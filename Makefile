@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pipeline.py --records 100000
 
 dagster: $(STAMP)
+	mkdir -p .dagster_home
 	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev -w workspace.yaml
 
 clean:

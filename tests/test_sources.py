@@ -333,3 +333,38 @@ def test_empty_json_exports(tmp_path: Path, name: str, text: str) -> None:
     result = read_source(_config(path, source_record_id="ID", full_name="Name"))
     _check(result)
     assert result.rows_read == 0
+
+
+def test_unquoted_delimiter_with_trailing_delimiter_is_quarantined(tmp_path: Path) -> None:
+    # A company name holding the delimiter and an empty last field: DuckDB alone would
+    # accept the row with every column after the company shifted by one.
+    path = _write(
+        tmp_path / "bitrix.csv",
+        "ID;Компания;Город;truth\r\n"
+        "1;ООО Ромашка;Москва;C1\r\n"
+        "2;Рога и Копыта; филиал Север;Москва;\r\n"
+        '3;"А; Б";Казань;\r\n'  # a quoted delimiter and an empty last field: fine
+        "4;ИП Сидоров;Тверь;C4\r\n",
+        encoding="cp1251",
+    )
+    result = read_source(_config(path, source_record_id="ID", full_name="Компания"))
+    _check(result)
+    assert result.records["source_record_id"].to_list() == ["1", "3", "4"]
+    assert result.records["source_row"].to_list() == [2, 4, 5]
+    row = result.quarantine.row(0, named=True)
+    assert row["source_row"] == 3
+    assert row["reason"] == "malformed row: expected 4 fields, found 5"
+    assert row["raw"] == "2;Рога и Копыта; филиал Север;Москва;"
+
+
+def test_two_extra_fields_are_counted(tmp_path: Path) -> None:
+    path = _write(tmp_path / "x.csv", "ID,Name,Phone\n1,a,1\n2,b,2,x,y\n")
+    result = read_source(_config(path, source_record_id="ID", full_name="Name", phones="Phone"))
+    assert result.quarantine["reason"].to_list() == ["malformed row: expected 3 fields, found 5"]
+
+
+def test_tiny_cp1251_file_is_detected(tmp_path: Path) -> None:
+    path = _write(tmp_path / "tiny.csv", "ID;Имя\n1;Иван\n2;Пётр\n", encoding="cp1251")
+    result = read_source(_config(path, source_record_id="ID", first_name="Имя"))
+    assert result.encoding == "cp1251"
+    assert result.records["first_name"].to_list() == ["Иван", "Пётр"]

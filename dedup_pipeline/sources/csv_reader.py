@@ -18,6 +18,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 import tempfile
 from pathlib import Path
 
@@ -69,8 +70,12 @@ def _rejects_to_quarantine(
     """Return quarantine rows for DuckDB's rejects and the lines those rows occupy."""
     if rejects.height == 0:
         return empty_quarantine(), np.empty(0, np.int64)
+    # DuckDB logs one error per extra field; the last one carries the real field count.
     rejects = (
-        rejects.sort("line_byte_position", "byte_position")
+        rejects.with_columns(
+            found_count=pl.col("error_message").str.extract(r"Found: (\d+)").cast(pl.Int64)
+        )
+        .sort(["line_byte_position", "found_count"], descending=[False, True], nulls_last=True)
         .unique("line_byte_position", keep="first", maintain_order=True)
         .with_columns(
             leading=pl.col("csv_line").str.len_bytes()
@@ -138,6 +143,43 @@ def _good_row_lines(frame: pl.DataFrame, lines: LineIndex, occupied: np.ndarray)
     return pl.Series("source_row", available[np.minimum(offsets, available.size - 1)])
 
 
+def _extra_trailing_field_lines(utf8_path: Path, delimiter: str, column_count: int) -> pl.DataFrame:
+    """Lines with one field too many that end in the delimiter.
+
+    DuckDB accepts ``a;b;c;`` under a three-column header as if the trailing delimiter
+    were decoration, which silently shifts the columns of a row whose text contained an
+    unquoted delimiter (``Рога и Копыта; филиал``). Such lines are found here, with
+    quoted sections blanked out before counting, so they can be quarantined.
+    """
+    data = utf8_path.read_bytes()
+    ending = re.compile(re.escape(delimiter.encode()) + rb"\r?(?:\n|$)")
+    if not ending.search(data):
+        return pl.DataFrame(schema={"source_row": pl.Int64, "raw": pl.String, "reason": pl.String})
+    text = pl.Series("raw", data.split(b"\n"), dtype=pl.Binary).cast(pl.String, strict=False)
+    del data
+    quoted = r'"(?:[^"]|"")*"'
+    return (
+        pl.DataFrame(text)
+        .with_row_index("source_row", offset=1)
+        .with_columns(pl.col("source_row").cast(pl.Int64), pl.col("raw").str.strip_suffix("\r"))
+        .filter(pl.col("raw").str.ends_with(delimiter))
+        .with_columns(
+            found=pl.col("raw")
+            .str.replace_all(quoted, "")
+            .str.count_matches(delimiter, literal=True)
+            + 1
+        )
+        .filter(pl.col("found") > column_count)
+        .select(
+            "source_row",
+            "raw",
+            reason=pl.format(
+                "malformed row: expected {} fields, found {}", pl.lit(column_count), "found"
+            ),
+        )
+    )
+
+
 def read_csv_export(
     path: Path, source: str, *, encoding: str | None, delimiter: str | None
 ) -> RawTable:
@@ -191,8 +233,22 @@ def read_csv_export(
         finally:
             connection.close()
 
+        shifted = _extra_trailing_field_lines(utf8_path, delimiter, len(columns))
+
     quarantine, occupied = _rejects_to_quarantine(rejects, lines, source, path)
     source_rows = _good_row_lines(frame, lines, occupied)
+    if shifted.height:
+        bad = source_rows.is_in(shifted.get_column("source_row").implode())
+        shifted = shifted.join(source_rows.filter(bad).to_frame(), on="source_row")
+        frame, source_rows = frame.filter(~bad), source_rows.filter(~bad)
+        extra = quarantine_frame(
+            source,
+            path,
+            source_row=shifted.get_column("source_row"),
+            reason=shifted.get_column("reason"),
+            raw=shifted.get_column("raw"),
+        )
+        quarantine = pl.concat([quarantine, extra]).sort("source_row")
     return RawTable(
         frame=frame,
         source_rows=source_rows,

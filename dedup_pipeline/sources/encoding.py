@@ -28,6 +28,22 @@ CANDIDATE_DELIMITERS: tuple[str, ...] = (",", ";", "\t")
 # Russian CRM exports are overwhelmingly cp1251, so it wins near-ties.
 _PREFERRED_FALLBACK = "cp1251"
 _TIE_MARGIN = 0.05
+# Encodings contact exports come in. Restricting the search keeps short Russian samples
+# from losing to Central European code pages, and the looser chaos threshold lets
+# charset-normalizer consider cp1251 at all on a header and two rows.
+_CANDIDATE_ENCODINGS = [
+    "utf_8",
+    "cp1251",
+    "koi8_r",
+    "cp866",
+    "mac_cyrillic",
+    "iso8859_5",
+    "cp1252",
+    "latin_1",
+    "utf_16",
+    "utf_32",
+]
+_CHAOS_THRESHOLD = 0.5
 
 
 def read_sample(path: Path, size: int = SAMPLE_BYTES) -> bytes:
@@ -50,7 +66,9 @@ def detect_encoding(sample: bytes) -> str | None:
         pass
     else:
         return "utf-8"
-    matches = charset_normalizer.from_bytes(sample)
+    matches = charset_normalizer.from_bytes(
+        sample, cp_isolation=_CANDIDATE_ENCODINGS, threshold=_CHAOS_THRESHOLD
+    )
     best = matches.best()
     if best is None:
         return None
