@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import resource
 import sys
 import threading
@@ -80,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     config_path = workdir / "config.yaml"
     config_path.write_text(config, encoding="utf-8")
 
+    for name in ("splink", "dagster"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     with RssSampler() as sampler:
         started = time.perf_counter()
         report = run_full_sweep(config_path, on_step=sampler.on_step)
@@ -87,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
 
     mib = 1024 * 1024
     print(
-        f"\nrecords in: {report.accounting.records_in:,}  (generated in {generated:.1f}s: {files})"
+        f"\nrecords in: {report.accounting.records_in:,} "
+        f"({files.n_records:,} records of {files.n_clients:,} clients, "
+        f"{files.n_bad_rows} bad rows; generated in {generated:.1f}s)"
     )
     print(f"{'stage':<28}{'wall s':>10}{'peak RSS MiB':>16}")
     for stage, seconds in report.stage_seconds.items():

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from dedup_pipeline.config import ConfigError, load_config
@@ -23,8 +24,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: paths and error messages stay on one line, copyable as they are.
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="Pipeline configuration (YAML).", exists=False)
@@ -43,7 +45,7 @@ def _execute(config: Path):
     try:
         load_config(config)
     except ConfigError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     _quiet_libraries()
     started: dict[str, float] = {}
@@ -61,7 +63,7 @@ def _execute(config: Path):
         with console.status("running…"):
             return run_full_sweep(config, on_step=on_step)
     except RunFailedError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
 
 
@@ -93,7 +95,7 @@ def _summary(report) -> None:
     for name, path in report.outputs.items():
         if name.endswith(".parquet") and name.split(".")[0] in ("contacts", "scored_pairs"):
             continue
-        console.print(f"  {name:<28} {path}")
+        console.print(f"  {name:<28} {escape(str(path))}")
 
 
 @app.command()
@@ -127,7 +129,7 @@ def evaluate(
     try:
         truth = truth_from_attributes(records, truth_column)
     except TruthColumnError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     overall = pairwise_scores(clusters, truth)
     merged = clusters.filter(clusters["outcome"] == Outcome.AUTO_MERGE)

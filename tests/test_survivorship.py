@@ -168,3 +168,11 @@ def test_committed_json_schema_matches_the_model():
 
     committed = Path(__file__).resolve().parent.parent / "docs" / "merge_instruction.schema.json"
     assert committed.read_text(encoding="utf-8") == merge_instruction_json_schema()
+
+
+def test_single_value_rule_on_a_list_field_keeps_one_records_list(contacts, clusters):
+    fields = {**CONFIG.model_dump()["fields"], "phones": {"rule": "most_recent"}}
+    config = SurvivorshipConfig(source_priority=CONFIG.source_priority, fields=fields)
+    row = golden_row(contacts, clusters, config)
+    assert row["phones"] == ["+79161112233"]  # bitrix24:2, updated in 2025
+    assert row["phones_source_record_ids"] == ["bitrix24:2"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import email_validator
 import polars as pl
 
+from dedup_pipeline.normalize._parallel import map_values
+
 __all__ = ["EMAIL_VALUES_SCHEMA", "normalize_email_values"]
 
 #: One row per distinct raw e-mail.
@@ -50,7 +52,7 @@ def normalize_email_values(values: pl.Series | pl.DataFrame) -> pl.DataFrame:
         email_key=pl.col("email_raw").str.strip_chars().str.strip_chars("<>").str.to_lowercase()
     )
     keys = keyed.get_column("email_key").unique()
-    validated = [_validate(key) for key in keys.to_list()]
+    validated = map_values(_validate, keys.to_list())
     results = pl.DataFrame(
         {
             "email_key": keys,

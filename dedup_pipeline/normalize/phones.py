@@ -5,6 +5,8 @@ from __future__ import annotations
 import phonenumbers
 import polars as pl
 
+from dedup_pipeline.normalize._parallel import map_values
+
 __all__ = ["PHONE_VALUES_SCHEMA", "normalize_phone_values", "phone_parse_key"]
 
 #: One row per distinct (raw phone, default region) pair.
@@ -46,6 +48,10 @@ def _parse(key: str, region: str) -> tuple[str | None, bool, str | None, str | N
     return e164, True, number_type, None
 
 
+def _parse_pair(pair: tuple[str, str]) -> tuple[str | None, bool, str | None, str | None]:
+    return _parse(*pair)
+
+
 def normalize_phone_values(values: pl.DataFrame) -> pl.DataFrame:
     """Parse distinct raw phones into E.164.
 
@@ -66,7 +72,7 @@ def normalize_phone_values(values: pl.DataFrame) -> pl.DataFrame:
     keyed = distinct.with_columns(phone_key=phone_parse_key(pl.col("phone_raw")))
     keys = keyed.select("phone_key", "region").unique()
     # Python runs once per distinct parse key, never per record.
-    parsed = [_parse(key, region) for key, region in keys.iter_rows()]
+    parsed = map_values(_parse_pair, list(keys.iter_rows()))
     results = keys.with_columns(
         pl.Series("phone_e164", [p[0] for p in parsed], dtype=pl.String),
         pl.Series("phone_valid", [p[1] for p in parsed], dtype=pl.Boolean),

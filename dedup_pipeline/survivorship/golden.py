@@ -53,6 +53,8 @@ _KEY_COLUMN = {
     "city": "city_norm",
 }
 _NAME_FIELDS = ("first_name", "middle_name", "last_name", "full_name")
+# What every rule may sort on, per candidate value (see `record_rank_columns`).
+_RANK_COLUMNS = ("cluster_id", "record_id", "source_rank", "recency", "age", "completeness")
 
 
 def _display_value(field: str) -> pl.Expr:
@@ -123,12 +125,7 @@ def _rule_order(rule: SurvivorshipRule) -> tuple[list[str | pl.Expr], list[bool]
 def _scalar_field(ranked: pl.DataFrame, field: str, rule: SurvivorshipRule) -> pl.DataFrame:
     candidates = (
         ranked.select(
-            "cluster_id",
-            "record_id",
-            "source_rank",
-            "recency",
-            "age",
-            "completeness",
+            *_RANK_COLUMNS,
             _display_value(field).alias("value"),
             pl.col(_KEY_COLUMN[field]).alias("key"),
         )
@@ -151,15 +148,7 @@ def _scalar_field(ranked: pl.DataFrame, field: str, rule: SurvivorshipRule) -> p
 def _list_field(ranked: pl.DataFrame, field: str, rule: SurvivorshipRule) -> pl.DataFrame:
     column = {"phones": "phones_e164", "emails": "emails_normalized"}[field]
     exploded = (
-        ranked.select(
-            "cluster_id",
-            "record_id",
-            "source_rank",
-            "recency",
-            "age",
-            "completeness",
-            pl.col(column).alias("value"),
-        )
+        ranked.select(*_RANK_COLUMNS, pl.col(column).alias("value"))
         .explode("value")
         .drop_nulls("value")
     )
@@ -176,15 +165,7 @@ def _list_field(ranked: pl.DataFrame, field: str, rule: SurvivorshipRule) -> pl.
             pl.col("record_id").alias(f"{field}_source_record_ids"),
         )
     # A single-value rule on a list field keeps the whole list of the winning record.
-    per_record = exploded.group_by(
-        "cluster_id",
-        "record_id",
-        "source_rank",
-        "recency",
-        "age",
-        "completeness",
-        maintain_order=True,
-    ).agg(pl.col("value"))
+    per_record = exploded.group_by(*_RANK_COLUMNS, maintain_order=True).agg(pl.col("value"))
     per_record = per_record.with_columns(
         frequency=pl.lit(1),
         value_length=pl.col("value").list.len(),

@@ -1,0 +1,51 @@
+import json
+
+from typer.testing import CliRunner
+
+from dedup_pipeline.cli import app
+from tests.test_end_to_end import CONFIG, write_exports
+
+runner = CliRunner()
+
+
+def test_run_prints_the_summary_and_evaluate_scores(tmp_path):
+    write_exports(tmp_path)
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG, encoding="utf-8")
+    result = runner.invoke(app, ["run", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    for label in ("records in", "quarantined", "auto-merged clusters", "golden profiles"):
+        assert label in result.output
+    assert "balanced" in result.output
+    assert "merge_instructions.jsonl" in result.output
+
+    # The test exports have no truth column: a clear error, not a crash.
+    result = runner.invoke(app, ["evaluate", "--config", str(config), "--truth-column", "nope"])
+    assert result.exit_code == 2
+    assert "no source record has a passthrough column 'nope'" in result.output
+
+
+def test_invalid_config_exits_with_a_clear_error(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("sources: []\n", encoding="utf-8")
+    result = runner.invoke(app, ["run", "--config", str(config)])
+    assert result.exit_code == 2
+    assert "bad.yaml: invalid configuration" in result.output
+
+
+def test_instruction_schema_is_printed():
+    result = runner.invoke(app, ["instruction-schema"])
+    assert result.exit_code == 0
+    assert json.loads(result.output)["title"] == "MergeInstruction"
+
+
+def test_config_error_keeps_field_locations_visible(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text(
+        "sources:\n  - {name: crm, path: a.csv, default_region: XX,"
+        " columns: {source_record_id: ID, phones: P}}\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["run", "--config", str(config)])
+    assert result.exit_code == 2
+    assert "sources[0].default_region" in result.output

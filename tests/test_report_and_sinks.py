@@ -1,0 +1,69 @@
+import polars as pl
+import pytest
+
+from dedup_pipeline.report import AccountingError, SourceSummary, account_for_records
+from dedup_pipeline.schema import empty_quarantine
+from dedup_pipeline.sinks import flatten_for_csv, read_table, write_table
+from dedup_pipeline.sinks.files import write_exports
+
+
+def summaries(rows_read: int) -> list[SourceSummary]:
+    return [
+        SourceSummary(name="crm", file="crm.csv", rows_read=rows_read, records=3, quarantined=0)
+    ]
+
+
+def clusters(*record_ids: str) -> pl.DataFrame:
+    return pl.DataFrame({"record_id": list(record_ids), "cluster_id": ["c"] * len(record_ids)})
+
+
+def test_accounting_balances_when_every_row_is_somewhere():
+    accounting = account_for_records(summaries(3), clusters("a", "b", "c"), empty_quarantine())
+    assert accounting.balanced
+    assert (accounting.records_in, accounting.records_clustered) == (3, 3)
+
+
+def test_a_lost_record_fails_the_run():
+    with pytest.raises(AccountingError, match="4 rows read but 3 clustered"):
+        account_for_records(summaries(4), clusters("a", "b", "c"), empty_quarantine())
+
+
+def test_a_record_in_two_clusters_fails_the_run():
+    with pytest.raises(AccountingError, match="more than one cluster"):
+        account_for_records(summaries(3), clusters("a", "a", "b"), empty_quarantine())
+
+
+def test_csv_flattening_joins_lists_and_splits_structs():
+    frame = pl.DataFrame(
+        {
+            "ids": [["1", "2"]],
+            "set_fields": [{"city": "Москва", "phones": ["+79123456789", "+79161112233"]}],
+        }
+    )
+    flat = flatten_for_csv(frame)
+    assert flat.row(0, named=True) == {
+        "ids": "1|2",
+        "set_fields.city": "Москва",
+        "set_fields.phones": "+79123456789|+79161112233",
+    }
+
+
+def test_exports_write_parquet_for_all_and_csv_for_people(tmp_path):
+    tables = {"golden_profiles": pl.DataFrame({"a": [1]}), "contacts": pl.DataFrame({"b": [2]})}
+    written = write_exports(tables, tmp_path)
+    assert set(written) == {"golden_profiles.parquet", "golden_profiles.csv", "contacts.parquet"}
+    assert pl.read_parquet(written["contacts.parquet"]).item() == 2
+
+
+def test_warehouse_round_trip_keeps_types(tmp_path):
+    import duckdb
+
+    connection = duckdb.connect(str(tmp_path / "w.duckdb"))
+    frame = pl.DataFrame(
+        {"id": ["a"], "phones": [["+7912"]], "size": pl.Series([3], dtype=pl.UInt32)}
+    )
+    write_table(connection, "golden", frame)
+    write_table(connection, "golden", frame)  # replaced, not appended
+    assert read_table(connection, "golden").equals(frame)
+    with pytest.raises(ValueError, match="not a valid warehouse table name"):
+        write_table(connection, "x; drop table golden", frame)
