@@ -14,12 +14,13 @@ from dagster import (
 )
 
 from assets.resources import DuckDBWarehouse, PipelineSettings
-from assets.sources import quarantine_asset_name, raw_asset_name
+from assets.sources import issues_asset_name, quarantine_asset_name, raw_asset_name
 from dedup_pipeline.config import PipelineConfig
 from dedup_pipeline.match import match_contacts
 from dedup_pipeline.normalize import normalize_contacts
 from dedup_pipeline.review import decide_clusters
 from dedup_pipeline.schema import QUARANTINE_SCHEMA, SOURCE_RECORD_SCHEMA
+from dedup_pipeline.sources import ISSUE_SCHEMA
 from dedup_pipeline.survivorship import build_golden_profiles, build_merge_instructions
 
 __all__ = ["build_pipeline_assets"]
@@ -59,6 +60,15 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
         )
         reasons = frame.group_by("source", "reason").len().sort("len", descending=True)
         return Output(frame, metadata={"quarantined": frame.height, "reasons": _markdown(reasons)})
+
+    issue_ins = {issues_asset_name(s): AssetIn(issues_asset_name(s)) for s in config.sources}
+
+    @asset(ins=issue_ins, group_name="contacts")
+    def value_issues(**issues: pl.DataFrame) -> Output:
+        """Values of kept records that could not be used (e.g. an unparseable timestamp)."""
+        frame = pl.concat([issues[name].select(list(ISSUE_SCHEMA)) for name in sorted(issues)])
+        problems = frame.group_by("field", "problem").len().sort("len", descending=True)
+        return Output(frame, metadata={"issues": frame.height, "problems": _markdown(problems)})
 
     @multi_asset(
         group_name="contacts",
@@ -200,6 +210,7 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
     return [
         source_records,
         quarantine,
+        value_issues,
         normalized_contacts,
         splink_matching,
         cluster_decisions,

@@ -23,6 +23,7 @@ _EXPORTED = (
     "merge_instructions",
     "review_queue",
     "quarantine",
+    "value_issues",
     "contacts",
     "scored_pairs",
 )
@@ -36,6 +37,7 @@ def exports(
     merge_instructions: pl.DataFrame,
     review_queue: pl.DataFrame,
     quarantine: pl.DataFrame,
+    value_issues: pl.DataFrame,
     contacts: pl.DataFrame,
     scored_pairs: pl.DataFrame,
 ) -> Output:
@@ -49,6 +51,7 @@ def exports(
                 merge_instructions,
                 review_queue,
                 quarantine,
+                value_issues,
                 contacts,
                 scored_pairs,
             ),
@@ -109,6 +112,7 @@ def run_report(
     golden_profiles: pl.DataFrame,
     merge_instructions: pl.DataFrame,
     scored_pairs: pl.DataFrame,
+    value_issues: pl.DataFrame,
     exports: pl.DataFrame,
 ) -> Output:
     """Where every input record went, the outcomes, stage timings and output paths."""
@@ -127,6 +131,7 @@ def run_report(
         sources=sources,
         accounting=accounting,
         golden_profiles=golden_profiles.height,
+        value_issues=value_issues.height,
         merge_instructions=merge_instructions.height,
         scored_pairs=scored_pairs.height,
         stage_seconds=stats,

@@ -6,7 +6,17 @@ from assets.resources import PipelineSettings
 from dedup_pipeline.config import SourceConfig
 from dedup_pipeline.sources import read_source
 
-__all__ = ["build_source_assets", "quarantine_asset_name", "raw_asset_name"]
+__all__ = [
+    "build_source_assets",
+    "issues_asset_name",
+    "quarantine_asset_name",
+    "raw_asset_name",
+]
+
+
+def issues_asset_name(source: SourceConfig) -> str:
+    """Asset name of a source's value problems (in records that were kept)."""
+    return f"issues_{source.name}"
 
 
 def raw_asset_name(source: SourceConfig) -> str:
@@ -27,6 +37,9 @@ def _source_asset(source: SourceConfig):
             raw_asset_name(source): AssetOut(description=f"Source records of {source.path.name}"),
             quarantine_asset_name(source): AssetOut(
                 description=f"Rows of {source.path.name} that could not be read"
+            ),
+            issues_asset_name(source): AssetOut(
+                description=f"Unusable values in kept records of {source.path.name}"
             ),
         },
     )
@@ -53,6 +66,11 @@ def _source_asset(source: SourceConfig):
             result.quarantine,
             output_name=quarantine_asset_name(source),
             metadata={"quarantined": result.quarantine.height},
+        )
+        yield Output(
+            result.issues,
+            output_name=issues_asset_name(source),
+            metadata={"issues": result.issues.height},
         )
 
     return read_export

@@ -75,6 +75,7 @@ def _summary(report) -> None:
     for label, value in (
         ("records in", accounting.records_in),
         ("quarantined", accounting.quarantined),
+        ("values flagged unusable", report.value_issues),
         ("records clustered", accounting.records_clustered),
         ("clusters (clients)", report.clusters),
         ("auto-merged clusters", report.clusters_auto_merged),

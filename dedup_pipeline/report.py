@@ -62,6 +62,9 @@ class RunReport(BaseModel):
     records_to_review: int
     records_kept_apart: int
     golden_profiles: int
+    value_issues: int = Field(
+        default=0, description="Unusable values in kept records (e.g. bad timestamps)."
+    )
     merge_instructions: int
     scored_pairs: int
     stage_seconds: dict[str, float]

@@ -19,6 +19,8 @@ def test_definitions_load_for_the_sample_config():
         "raw_hubspot",
         "raw_webform",
         "quarantine_bitrix24",
+        "issues_bitrix24",
+        "value_issues",
         "source_records",
         "contacts",
         "scored_pairs",

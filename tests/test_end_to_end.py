@@ -31,6 +31,7 @@ def write_exports(directory: Path) -> None:
         "4;Пётр;Петров;+7 903 777-88-99;petr.petrov@gmail.com;;Москва;"
         "11.11.2022 10:00:00;11.11.2022 10:00:00",
         ";Без;Номера;+7 903 000-00-00;;;;;",  # no id: quarantined
+        "5;Ирина;Лосева;+7 903 555-44-33;;;Тула;вчера;",  # kept, timestamp flagged
     ]
     for i in range(80):
         first, last = FILLER_FIRST[i % 10], FILLER_LAST[i % 8]
@@ -112,7 +113,13 @@ def sweep(tmp_path_factory):
     connection = connect(config.warehouse, database=config.warehouse.path)
     tables = {
         name: read_table(connection, name)
-        for name in ("clusters", "golden_profiles", "merge_instructions", "quarantine")
+        for name in (
+            "clusters",
+            "golden_profiles",
+            "merge_instructions",
+            "quarantine",
+            "value_issues",
+        )
     }
     connection.close()
     return report, tables, directory / "out"
@@ -125,15 +132,28 @@ def cluster_of(tables, record_id: str) -> str:
 
 def test_every_record_is_accounted_for(sweep):
     report, tables, _ = sweep
-    # 85 bitrix rows + 2 hubspot + 3 web-form lines; the id-less row and the broken line
+    # 86 bitrix rows + 2 hubspot + 3 web-form lines; the id-less row and the broken line
     # are quarantined.
-    assert report.accounting.records_in == 90
+    assert report.accounting.records_in == 91
     assert report.accounting.quarantined == 2
-    assert report.accounting.records_clustered == 88
+    assert report.accounting.records_clustered == 89
     assert report.accounting.balanced
     reasons = tables["quarantine"].get_column("reason").to_list()
     assert any("missing source record id" in reason for reason in reasons)
     assert any("invalid JSON" in reason for reason in reasons)
+
+
+def test_unusable_values_are_flagged_and_the_record_kept(sweep):
+    report, tables, out = sweep
+    issue = tables["value_issues"].row(0, named=True)
+    assert (issue["record_id"], issue["field"], issue["raw"]) == (
+        "bitrix24:5",
+        "created_at",
+        "вчера",
+    )
+    assert report.value_issues == 1
+    assert tables["clusters"].filter(pl.col("record_id") == "bitrix24:5").height == 1
+    assert (out / "value_issues.csv").exists()
 
 
 def test_known_duplicates_share_one_golden_profile(sweep):

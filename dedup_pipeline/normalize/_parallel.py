@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -14,6 +15,13 @@ R = TypeVar("R")
 
 # Below this many values a worker pool costs more than it saves.
 _PARALLEL_MIN_VALUES = 20_000
+
+
+def _reset_signals() -> None:
+    # Forked workers inherit the parent's handlers; Dagster's SIGTERM handler raises, and
+    # running it in a worker while the pool shuts down prints a spurious traceback.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _apply_chunk(args: tuple[Callable[[T], R], Sequence[T]]) -> list[R]:
@@ -32,6 +40,15 @@ def map_values(func: Callable[[T], R], values: Sequence[T]) -> list[R]:
         return [func(value) for value in values]
     size = -(-len(values) // (workers * 4))
     chunks = [(func, values[start : start + size]) for start in range(0, len(values), size)]
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_reset_signals)
+    try:
         parts = pool.map(_apply_chunk, chunks)
+    except BaseException:
+        pool.terminate()
+        raise
+    else:
+        # close + join lets the workers exit on their own instead of being sent SIGTERM.
+        pool.close()
+    finally:
+        pool.join()
     return [result for part in parts for result in part]

@@ -39,6 +39,7 @@ def write_exports(
         "merge_instructions",
         "review_queue",
         "quarantine",
+        "value_issues",
     ),
 ) -> dict[str, Path]:
     """Write each table as Parquet, the ones people open as CSV, instructions as JSONL.
