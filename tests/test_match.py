@@ -169,3 +169,24 @@ def test_blocking_explosion_is_refused():
             auto_merge_threshold=0.99,
             review_threshold=0.8,
         )
+
+
+def test_role_mailbox_is_not_evidence_of_identity():
+    records = records_frame(
+        source_record("crm", "1", first_name="Анна", emails=["info@romashka.ru", "anna@mail.ru"]),
+        source_record("crm", "2", first_name="Олег", emails=["INFO@romashka.ru"]),
+        source_record("crm", "3", first_name="Вера", emails=["vera.info@mail.ru"]),
+    )
+    contacts = normalize_contacts(records).contacts
+    match_input, shared = prepare_match_input(contacts, max_block_size=50)
+    emails = dict(match_input.select("record_id", "emails").iter_rows())
+    assert emails == {
+        "crm:1": ["anna@mail.ru"],
+        "crm:2": None,
+        "crm:3": ["vera.info@mail.ru"],  # a personal address that merely contains "info"
+    }
+    assert shared.filter(pl.col("kind") == "role e-mail").rows() == [
+        ("role e-mail", "info@romashka.ru", 2)
+    ]
+    # The mailbox stays on the contact (and so on the golden profile).
+    assert contacts.row(1, named=True)["emails_normalized"] == ["info@romashka.ru"]

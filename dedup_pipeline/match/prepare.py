@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from dedup_pipeline.match.identifiers import is_role_mailbox
 from dedup_pipeline.normalize.contacts import CONTACT_SCHEMA
 from dedup_pipeline.schema import require_columns
 
@@ -69,7 +70,8 @@ def prepare_match_input(
         A phone, e-mail or full name held by more records than this does not generate
         candidate pairs: a switchboard or ``info@`` mailbox would otherwise pair every
         record that carries it with every other (quadratic blow-up). Such records are
-        still compared when another rule pairs them.
+        still compared when another rule pairs them. Role mailboxes (``info@``, ``sales@``)
+        are left out of matching altogether: they identify a function, not a person.
 
     Returns
     -------
@@ -78,7 +80,18 @@ def prepare_match_input(
         (`SHARED_IDENTIFIER_SCHEMA`) left out of blocking.
     """
     require_columns(contacts, CONTACT_SCHEMA, table="contacts")
+    role = is_role_mailbox(pl.element())
+    role_mailboxes = (
+        contacts.select(pl.col("emails_normalized").list.eval(pl.element().filter(role)))
+        .explode("emails_normalized")
+        .drop_nulls()
+        .group_by(pl.col("emails_normalized").alias("value"))
+        .agg(record_count=pl.len().cast(pl.UInt32))
+        .select(pl.lit("role e-mail").alias("kind"), "value", "record_count")
+    )
     named = contacts.with_columns(
+        pl.col("emails_normalized").list.eval(pl.element().filter(~role)),
+    ).with_columns(
         name_key=pl.when(
             pl.col("first_name_norm").is_not_null() & pl.col("last_name_norm").is_not_null()
         )
@@ -93,7 +106,7 @@ def prepare_match_input(
         "name",
         max_block_size,
     )
-    shared = pl.concat([shared_phones, shared_emails, shared_names]).sort(
+    shared = pl.concat([shared_phones, shared_emails, shared_names, role_mailboxes]).sort(
         "record_count", descending=True
     )
 
