@@ -74,3 +74,26 @@ def test_contacts_keep_every_record_and_split_valid_from_invalid():
     assert full_only["full_name_norm"] == "петров иван сергеевич"
     empty = contacts.row(2, named=True)
     assert empty["phones_e164"] == [] and empty["first_name_norm"] is None
+
+
+def test_transliteration_keys_bring_scripts_together():
+    from dedup_pipeline.normalize import transliterate_name
+
+    names = ["юлия", "iuliia", "алексей", "alexey", "aleksey", "михаил", "mikhail", "зоя", "zoia"]
+    keys = pl.DataFrame({"name": names}).select(transliterate_name(pl.col("name")))["name"]
+    key = dict(zip(names, keys, strict=True))
+    assert key["юлия"] == key["iuliia"]
+    assert key["алексей"] == key["alexey"] == key["aleksey"]
+    assert key["михаил"] == key["mikhail"]
+    assert key["зоя"] == key["zoia"]
+
+
+def test_contacts_carry_name_keys():
+    records = records_frame(
+        source_record("crm", "1", first_name="Юлия", last_name="Кузнецова"),
+        source_record("hub", "2", first_name="Iuliia", last_name="Kuznetsova"),
+    )
+    contacts = normalize_contacts(records).contacts
+    assert contacts["first_name_key"].n_unique() == 1
+    assert contacts["last_name_key"].n_unique() == 1
+    assert contacts["first_name_norm"].to_list() == ["юлия", "iuliia"]  # display kept

@@ -93,9 +93,9 @@ def prepare_match_input(
         pl.col("emails_normalized").list.eval(pl.element().filter(~role)),
     ).with_columns(
         name_key=pl.when(
-            pl.col("first_name_norm").is_not_null() & pl.col("last_name_norm").is_not_null()
+            pl.col("first_name_key").is_not_null() & pl.col("last_name_key").is_not_null()
         )
-        .then(pl.concat_str("first_name_norm", "last_name_norm", separator=" "))
+        .then(pl.concat_str("first_name_key", "last_name_key", separator=" "))
         .otherwise(None)
     )
     shared_phones = _frequent_values(named, "phones_e164", "phone", max_block_size)
@@ -116,8 +116,9 @@ def prepare_match_input(
     match_input = named.select(
         "record_id",
         "source",
-        pl.col("first_name_norm").alias("first_name"),
-        pl.col("last_name_norm").alias("last_name"),
+        # Script-independent keys: "Юлия Кузнецова" and "Yulia Kuznetsova" compare close.
+        pl.col("first_name_key").alias("first_name"),
+        pl.col("last_name_key").alias("last_name"),
         pl.col("full_name_norm").alias("full_name"),
         pl.col("company_norm").alias("company"),
         pl.col("city_norm").alias("city"),

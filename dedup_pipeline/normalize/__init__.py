@@ -3,7 +3,12 @@
 from dedup_pipeline.normalize.contacts import CONTACT_SCHEMA, NormalizedContacts, normalize_contacts
 from dedup_pipeline.normalize.emails import EMAIL_VALUES_SCHEMA, normalize_email_values
 from dedup_pipeline.normalize.phones import PHONE_VALUES_SCHEMA, normalize_phone_values
-from dedup_pipeline.normalize.text import normalize_company, normalize_name, normalize_text
+from dedup_pipeline.normalize.text import (
+    normalize_company,
+    normalize_name,
+    normalize_text,
+    transliterate_name,
+)
 
 __all__ = [
     "CONTACT_SCHEMA",
@@ -16,4 +21,5 @@ __all__ = [
     "normalize_name",
     "normalize_phone_values",
     "normalize_text",
+    "transliterate_name",
 ]

@@ -9,7 +9,12 @@ import polars as pl
 
 from dedup_pipeline.normalize.emails import EMAIL_VALUES_SCHEMA, normalize_email_values
 from dedup_pipeline.normalize.phones import PHONE_VALUES_SCHEMA, normalize_phone_values
-from dedup_pipeline.normalize.text import normalize_company, normalize_name, normalize_text
+from dedup_pipeline.normalize.text import (
+    normalize_company,
+    normalize_name,
+    normalize_text,
+    transliterate_name,
+)
 from dedup_pipeline.schema import SOURCE_RECORD_SCHEMA, require_columns
 
 __all__ = ["CONTACT_SCHEMA", "NormalizedContacts", "normalize_contacts"]
@@ -23,6 +28,8 @@ CONTACT_SCHEMA: dict[str, pl.DataType] = {
     "middle_name_norm": pl.String(),
     "last_name_norm": pl.String(),
     "full_name_norm": pl.String(),
+    "first_name_key": pl.String(),
+    "last_name_key": pl.String(),
     "company_norm": pl.String(),
     "city_norm": pl.String(),
     "phones_e164": _LIST,
@@ -163,6 +170,10 @@ def normalize_contacts(
             *_name_parts(),
             company_norm=normalize_company(pl.col("company")),
             city_norm=normalize_text(pl.col("city")),
+        )
+        .with_columns(
+            first_name_key=transliterate_name(pl.col("first_name_norm")),
+            last_name_key=transliterate_name(pl.col("last_name_norm")),
         )
         .join(phones, on="record_id", how="left")
         .join(emails, on="record_id", how="left")
