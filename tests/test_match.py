@@ -190,3 +190,60 @@ def test_role_mailbox_is_not_evidence_of_identity():
     ]
     # The mailbox stays on the contact (and so on the golden profile).
     assert contacts.row(1, named=True)["emails_normalized"] == ["info@romashka.ru"]
+
+
+def test_name_conflict_sql_flags_only_clearly_different_people():
+    import duckdb as db
+
+    from dedup_pipeline.match import name_conflict_sql
+
+    rows = [
+        ("mary", "baker", "james", "brown", True),  # colleagues on one switchboard
+        ("ivan", "petrov", "ivan", "petrov", False),
+        ("nicholas", "brown", "patricia", "brown", False),  # same surname: not this rule
+        ("ivanov", "serezha", "sergei", "ivanov", False),  # swapped order, diminutive
+        ("olga", None, "anna", "petrova", False),  # a missing name is no evidence
+    ]
+    connection = db.connect()
+    connection.execute(
+        "create table p (first_name_l text, last_name_l text, first_name_r text, "
+        "last_name_r text, expected boolean)"
+    )
+    connection.executemany("insert into p values (?, ?, ?, ?, ?)", rows)
+    sql = name_conflict_sql("jaro_winkler_similarity")
+    got = connection.sql(f"select coalesce({sql}, false) = expected from p").fetchall()
+    assert got == [(True,)] * len(rows)
+
+
+def test_shared_phone_and_mailbox_do_not_merge_different_names():
+    records, _ = population()
+    colleagues = records_frame(
+        source_record(
+            "crm", "x1", first_name="Мария", last_name="Кузнецова",
+            phones=["+74951112233", "+74951112244"], emails=["romashka.office1@mail.ru"],
+            company="Ромашка", city="Москва",
+        ),
+        source_record(
+            "crm", "x2", first_name="Олег", last_name="Смирнов",
+            phones=["+74951112233", "+74951112244"], emails=["romashka.office1@mail.ru"],
+            company="Ромашка", city="Москва",
+        ),
+    )  # fmt: skip
+    contacts = normalize_contacts(pl.concat([records, colleagues])).contacts
+    match_input, _ = prepare_match_input(contacts, max_block_size=50)
+    result = score_and_cluster(
+        match_input,
+        db_api=DuckDBAPI(duckdb.connect()),
+        config=MatchConfig(),
+        auto_merge_threshold=0.9,
+        review_threshold=0.8,
+    )
+    pair = result.scored_pairs.filter(
+        (pl.col("record_id_l") == "crm:x1") & (pl.col("record_id_r") == "crm:x2")
+    ).row(0, named=True)
+    # Above the auto-merge threshold, yet two different names: not merged automatically.
+    assert pair["match_probability"] >= 0.9 and pair["names_conflict"]
+    clusters = {r["record_id"]: r for r in result.clusters.iter_rows(named=True)}
+    assert clusters["crm:x1"]["strong_cluster_id"] != clusters["crm:x2"]["strong_cluster_id"]
+    # Still linked for a reviewer to see.
+    assert clusters["crm:x1"]["candidate_cluster_id"] == clusters["crm:x2"]["candidate_cluster_id"]

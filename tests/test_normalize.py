@@ -97,3 +97,20 @@ def test_contacts_carry_name_keys():
     assert contacts["first_name_key"].n_unique() == 1
     assert contacts["last_name_key"].n_unique() == 1
     assert contacts["first_name_norm"].to_list() == ["юлия", "iuliia"]  # display kept
+
+
+def test_full_names_are_split_by_their_patronymic():
+    records = records_frame(
+        source_record("web", "1", full_name="Петров Иван Сергеевич"),
+        source_record("web", "2", full_name="Иван Сергеевич Петров"),
+        source_record("web", "3", full_name="Иван Петров"),
+        source_record("web", "4", full_name="Popova Olga Dmitrievna"),
+    )
+    contacts = normalize_contacts(records).contacts
+    parts = contacts.select("first_name_norm", "middle_name_norm", "last_name_norm").rows()
+    assert parts == [
+        ("иван", "сергеевич", "петров"),
+        ("иван", "сергеевич", "петров"),
+        ("иван", None, "петров"),
+        ("olga", "dmitrievna", "popova"),
+    ]

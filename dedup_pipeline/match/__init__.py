@@ -6,6 +6,7 @@ from dedup_pipeline.match.model import (
     BlockingExplosionError,
     MatchResult,
     build_settings,
+    name_conflict_sql,
     score_and_cluster,
 )
 from dedup_pipeline.match.prepare import (
@@ -24,6 +25,7 @@ __all__ = [
     "MatchResult",
     "build_settings",
     "match_contacts",
+    "name_conflict_sql",
     "prepare_match_input",
     "score_and_cluster",
 ]

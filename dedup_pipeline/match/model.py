@@ -22,10 +22,12 @@ from dedup_pipeline.schema import require_columns
 
 __all__ = [
     "BLOCKING_RULE_NAMES",
+    "NAME_CONFLICT_SIMILARITY",
     "SCORED_PAIRS_SCHEMA",
     "BlockingExplosionError",
     "MatchResult",
     "build_settings",
+    "name_conflict_sql",
     "score_and_cluster",
 ]
 
@@ -61,6 +63,33 @@ def _training_rules() -> list[Any]:
     ]
 
 
+#: Name similarity below which two present names count as different people's.
+NAME_CONFLICT_SIMILARITY = 0.8
+
+
+def name_conflict_sql(jaro_winkler: str) -> str:
+    """SQL that is true when a pair's names clearly belong to different people.
+
+    Both records have first and last names, and neither the first names nor the last
+    names are alike, in the given order or swapped. Such a pair may still be linked by a
+    shared phone or mailbox, but that is what switchboards and shared inboxes look like:
+    it is never merged automatically.
+    """
+    threshold = NAME_CONFLICT_SIMILARITY
+
+    def alike(left: str, right: str) -> str:
+        return f"{jaro_winkler}({left}, {right}) >= {threshold}"
+
+    return (
+        "(first_name_l is not null and first_name_r is not null "
+        "and last_name_l is not null and last_name_r is not null "
+        f"and not ({alike('first_name_l', 'first_name_r')} "
+        f"or {alike('last_name_l', 'last_name_r')} "
+        f"or {alike('first_name_l', 'last_name_r')} "
+        f"or {alike('last_name_l', 'first_name_r')}))"
+    )
+
+
 class BlockingExplosionError(RuntimeError):
     """A blocking rule would generate more candidate pairs than allowed."""
 
@@ -90,7 +119,8 @@ def build_settings(config: MatchConfig) -> SettingsCreator:
         ],
         additional_columns_to_retain=["source"],
         retain_intermediate_calculation_columns=True,
-        retain_matching_columns=False,
+        # The guard against conflicting names reads the compared names of each pair.
+        retain_matching_columns=True,
     )
 
 
@@ -224,8 +254,10 @@ def score_and_cluster(
     )
     # Splink 5 reports each comparison's contribution as an ``mw_*`` match-weight column:
     # that is the "why" a reviewer sees for a pair.
+    conflict = name_conflict_sql(db_api.sql_dialect.jaro_winkler_function_name)
     pair_columns = [
         *SCORED_PAIRS_SCHEMA,
+        f"{conflict} as names_conflict",
         *(name for name in _column_names(predictions) if name.startswith("mw_")),
     ]
     scored_pairs = _to_polars(predictions, pair_columns).with_columns(
@@ -234,8 +266,9 @@ def score_and_cluster(
         .replace_strict(dict(enumerate(BLOCKING_RULE_NAMES)), return_dtype=pl.String)
     )
 
+    mergeable = predictions.query_sql(f"select * from {{this}} where not {conflict}")
     strong = linker.clustering.cluster_pairwise_predictions_at_threshold(
-        predictions, threshold_match_probability=auto_merge_threshold
+        mergeable, threshold_match_probability=auto_merge_threshold
     )
     candidate = linker.clustering.cluster_pairwise_predictions_at_threshold(
         predictions, threshold_match_probability=review_threshold

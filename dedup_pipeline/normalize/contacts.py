@@ -110,27 +110,40 @@ def _emails(records: pl.DataFrame):
     return per_record, values
 
 
+# Russian patronymics ("Сергеевич", "Ильинична", "Sergeevich"): they fix the order of a
+# three-part full name, which CRMs store as "Last First Patronymic" as often as not.
+_PATRONYMIC = r"(ович|евич|ич|овна|евна|ична|инична|ovich|evich|ich|ovna|evna|ichna|inichna)$"
+
+
 def _name_parts() -> list[pl.Expr]:
     first = normalize_name(pl.col("first_name"))
     middle = normalize_name(pl.col("middle_name"))
     last = normalize_name(pl.col("last_name"))
     full = normalize_name(pl.col("full_name"))
     tokens = full.str.split(" ")
+    count = tokens.list.len()
+    token = [tokens.list.get(i, null_on_oob=True) for i in range(3)]
     has_parts = first.is_not_null() | last.is_not_null()
-    # A record that only has a full name ("Иван Петров") still needs first and last names
-    # to be compared with structured records; token order is refined by the match stage.
+    # A record that only has a full name still needs first and last names to be compared
+    # with structured records. Three parts ending in a patronymic read "Last First
+    # Patronymic"; a patronymic in the middle reads "First Patronymic Last"; otherwise the
+    # first token is taken as the first name (the match stage also tries swapped order).
+    last_first_patronymic = (count == 3) & token[2].str.contains(_PATRONYMIC)
+    first_patronymic_last = (count == 3) & token[1].str.contains(_PATRONYMIC)
+    split_first = pl.when(last_first_patronymic).then(token[1]).otherwise(tokens.list.first())
+    split_middle = (
+        pl.when(last_first_patronymic)
+        .then(token[2])
+        .when(first_patronymic_last | (count == 3))
+        .then(token[1])
+    )
+    split_last = (
+        pl.when(last_first_patronymic).then(token[0]).when(count > 1).then(tokens.list.last())
+    )
     return [
-        pl.when(has_parts).then(first).otherwise(tokens.list.first()).alias("first_name_norm"),
-        pl.when(has_parts | (tokens.list.len() < 3))
-        .then(middle)
-        .otherwise(tokens.list.get(1, null_on_oob=True))
-        .alias("middle_name_norm"),
-        pl.when(has_parts)
-        .then(last)
-        .when(tokens.list.len() > 1)
-        .then(tokens.list.last())
-        .otherwise(None)
-        .alias("last_name_norm"),
+        pl.when(has_parts).then(first).otherwise(split_first).alias("first_name_norm"),
+        pl.when(has_parts).then(middle).otherwise(split_middle).alias("middle_name_norm"),
+        pl.when(has_parts).then(last).otherwise(split_last).alias("last_name_norm"),
         pl.coalesce(full, pl.concat_str([first, middle, last], separator=" ", ignore_nulls=True))
         .pipe(normalize_text)
         .alias("full_name_norm"),
