@@ -76,19 +76,23 @@ def population(people: int = 160, seed: int = 3) -> tuple[pl.DataFrame, dict[str
     return records_frame(*records), truth
 
 
+def score(match_input: pl.DataFrame, **options):
+    """Score on a fresh in-memory DuckDB with the default thresholds unless overridden."""
+    settings = {
+        "config": MatchConfig(),
+        "auto_merge_threshold": 0.99,
+        "review_threshold": 0.8,
+        **options,
+    }
+    return score_and_cluster(match_input, db_api=DuckDBAPI(duckdb.connect()), **settings)
+
+
 @pytest.fixture(scope="module")
 def matched():
     records, truth = population()
     contacts = normalize_contacts(records).contacts
     match_input, shared = prepare_match_input(contacts, max_block_size=50)
-    result = score_and_cluster(
-        match_input,
-        db_api=DuckDBAPI(duckdb.connect()),
-        config=MatchConfig(),
-        auto_merge_threshold=0.99,
-        review_threshold=0.8,
-    )
-    return result, truth, shared
+    return score(match_input), truth, shared
 
 
 def test_known_duplicates_share_a_strong_cluster(matched):
@@ -124,14 +128,7 @@ def test_trained_model_can_be_reused(matched):
     records, _ = population(people=20, seed=9)
     contacts = normalize_contacts(records).contacts
     match_input, _ = prepare_match_input(contacts, max_block_size=50)
-    again = score_and_cluster(
-        match_input,
-        db_api=DuckDBAPI(duckdb.connect()),
-        config=MatchConfig(),
-        auto_merge_threshold=0.99,
-        review_threshold=0.8,
-        model=result.model,
-    )
+    again = score(match_input, model=result.model)
     # 20 people, every other one with a second record: 30 records, 20 clients.
     assert again.clusters.height == 30
     assert again.clusters.get_column("strong_cluster_id").n_unique() == 20
@@ -162,13 +159,7 @@ def test_blocking_explosion_is_refused():
     contacts = normalize_contacts(records).contacts
     match_input, _ = prepare_match_input(contacts, max_block_size=1000)
     with pytest.raises(BlockingExplosionError, match=r"same first and last name.*435 pairs"):
-        score_and_cluster(
-            match_input,
-            db_api=DuckDBAPI(duckdb.connect()),
-            config=MatchConfig(max_comparisons_per_rule=100),
-            auto_merge_threshold=0.99,
-            review_threshold=0.8,
-        )
+        score(match_input, config=MatchConfig(max_comparisons_per_rule=100))
 
 
 def test_role_mailbox_is_not_evidence_of_identity():
@@ -231,13 +222,7 @@ def test_shared_phone_and_mailbox_do_not_merge_different_names():
     )  # fmt: skip
     contacts = normalize_contacts(pl.concat([records, colleagues])).contacts
     match_input, _ = prepare_match_input(contacts, max_block_size=50)
-    result = score_and_cluster(
-        match_input,
-        db_api=DuckDBAPI(duckdb.connect()),
-        config=MatchConfig(),
-        auto_merge_threshold=0.9,
-        review_threshold=0.8,
-    )
+    result = score(match_input, auto_merge_threshold=0.9)
     pair = result.scored_pairs.filter(
         (pl.col("record_id_l") == "crm:x1") & (pl.col("record_id_r") == "crm:x2")
     ).row(0, named=True)
