@@ -183,25 +183,26 @@ def test_role_mailbox_is_not_evidence_of_identity():
     assert contacts.row(1, named=True)["emails_normalized"] == ["info@romashka.ru"]
 
 
-def test_name_conflict_sql_flags_only_clearly_different_people():
+def test_name_conflict_sql_flags_names_of_different_people():
     import duckdb as db
 
     from dedup_pipeline.match import name_conflict_sql
 
     rows = [
-        ("mary", "baker", "james", "brown", True),  # colleagues on one switchboard
-        ("ivan", "petrov", "ivan", "petrov", False),
-        ("nicholas", "brown", "patricia", "brown", False),  # same surname: not this rule
-        ("ivanov", "serezha", "sergei", "ivanov", False),  # swapped order, diminutive
-        ("olga", None, "anna", "petrova", False),  # a missing name is no evidence
+        ("mary", "baker", [], "james", "brown", [], True),  # colleagues on one switchboard
+        ("ivan", "petrov", [], "ivan", "petrov", [], False),
+        ("nicholas", "brown", [], "patricia", "brown", [], True),  # family, one home phone
+        ("sasha", "petrov", ["aleksandr", "sasha"], "aleksandr", "petrov", ["aleksandr"], False),
+        ("ivanov", "serezha", [], "sergei", "ivanov", [], False),  # swapped, diminutive
+        ("olga", None, [], "anna", "petrova", [], False),  # a missing name is no evidence
     ]
     connection = db.connect()
     connection.execute(
-        "create table p (first_name_l text, last_name_l text, first_name_r text, "
-        "last_name_r text, expected boolean)"
+        "create table p (first_name_l text, last_name_l text, first_name_variants_l text[], "
+        "first_name_r text, last_name_r text, first_name_variants_r text[], expected boolean)"
     )
-    connection.executemany("insert into p values (?, ?, ?, ?, ?)", rows)
-    sql = name_conflict_sql("jaro_winkler_similarity")
+    connection.executemany("insert into p values (?, ?, ?, ?, ?, ?, ?)", rows)
+    sql = name_conflict_sql("jaro_winkler_similarity", "duckdb")
     got = connection.sql(f"select coalesce({sql}, false) = expected from p").fetchall()
     assert got == [(True,)] * len(rows)
 

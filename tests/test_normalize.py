@@ -114,3 +114,19 @@ def test_full_names_are_split_by_their_patronymic():
         ("иван", None, "петров"),
         ("olga", "dmitrievna", "popova"),
     ]
+
+
+def test_diminutives_and_nicknames_share_a_variant():
+    from dedup_pipeline.normalize.nicknames import first_name_variants
+
+    names = pl.Series(["саша", "sasha", "александр", "bob", "robert", "женя", "евгения", None])
+    variants = dict(zip(names.to_list(), first_name_variants(names).to_list(), strict=True))
+
+    def related(a: str, b: str) -> bool:
+        return bool(set(variants[a]) & set(variants[b]))
+
+    assert related("саша", "александр") and related("sasha", "александр")
+    assert related("bob", "robert")
+    assert related("женя", "евгения")
+    assert not related("александр", "robert")
+    assert variants[None] is None

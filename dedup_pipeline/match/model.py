@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
+import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import Linker, SettingsCreator, block_on
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
@@ -67,26 +68,37 @@ def _training_rules() -> list[Any]:
 NAME_CONFLICT_SIMILARITY = 0.8
 
 
-def name_conflict_sql(jaro_winkler: str) -> str:
-    """SQL that is true when a pair's names clearly belong to different people.
+def name_conflict_sql(jaro_winkler: str, sql_dialect: str = "duckdb") -> str:
+    """SQL that is true when a pair's names belong to different people.
 
-    Both records have first and last names, and neither the first names nor the last
-    names are alike, in the given order or swapped. Such a pair may still be linked by a
-    shared phone or mailbox, but that is what switchboards and shared inboxes look like:
-    it is never merged automatically.
+    Both records have first and last names, and either nothing is alike (first or last
+    names, in the given order or swapped: colleagues on one switchboard), or the last
+    names are alike but the first names are neither alike nor nicknames of one another
+    (family members sharing a home phone). Such a pair may share phones and mailboxes,
+    but it is never merged automatically.
     """
     threshold = NAME_CONFLICT_SIMILARITY
 
     def alike(left: str, right: str) -> str:
         return f"{jaro_winkler}({left}, {right}) >= {threshold}"
 
+    nicknames = (
+        cll.ArrayIntersectLevel("first_name_variants", 1)
+        .get_comparison_level(sql_dialect)
+        .sql_condition
+    )
+    strangers = (
+        f"not ({alike('first_name_l', 'first_name_r')} or {alike('last_name_l', 'last_name_r')}"
+        f" or {alike('first_name_l', 'last_name_r')} or {alike('last_name_l', 'first_name_r')})"
+    )
+    relatives = (
+        f"({alike('last_name_l', 'last_name_r')} and not {alike('first_name_l', 'first_name_r')}"
+        f" and not coalesce({nicknames}, false))"
+    )
     return (
         "(first_name_l is not null and first_name_r is not null "
         "and last_name_l is not null and last_name_r is not null "
-        f"and not ({alike('first_name_l', 'first_name_r')} "
-        f"or {alike('last_name_l', 'last_name_r')} "
-        f"or {alike('first_name_l', 'last_name_r')} "
-        f"or {alike('last_name_l', 'first_name_r')}))"
+        f"and ({strangers} or {relatives}))"
     )
 
 
@@ -103,6 +115,31 @@ def _prediction_rules() -> list[Any]:
     ]
 
 
+def _name_comparison() -> cl.CustomComparison:
+    """Splink's forename/surname comparison plus a level for nicknames ("Саша" ~ "Александр")."""
+    return cl.CustomComparison(
+        output_column_name="first_name_last_name",
+        comparison_levels=[
+            cll.And(cll.NullLevel("first_name"), cll.NullLevel("last_name")),
+            cll.And(cll.ExactMatchLevel("first_name"), cll.ExactMatchLevel("last_name")),
+            cll.ColumnsReversedLevel("first_name", "last_name", symmetrical=True),
+            cll.And(
+                cll.JaroWinklerLevel("first_name", 0.92), cll.JaroWinklerLevel("last_name", 0.92)
+            ),
+            cll.And(
+                cll.ArrayIntersectLevel("first_name_variants", 1),
+                cll.JaroWinklerLevel("last_name", 0.88),
+            ).configure(label_for_charts="First name a nickname of the other, last name alike"),
+            cll.And(
+                cll.JaroWinklerLevel("first_name", 0.88), cll.JaroWinklerLevel("last_name", 0.88)
+            ),
+            cll.ExactMatchLevel("last_name").configure(tf_adjustment_column="last_name"),
+            cll.ExactMatchLevel("first_name").configure(tf_adjustment_column="first_name"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
 def build_settings(config: MatchConfig) -> SettingsCreator:
     """Return the Splink settings of the contact model."""
     return SettingsCreator(
@@ -111,7 +148,7 @@ def build_settings(config: MatchConfig) -> SettingsCreator:
         probability_two_random_records_match=config.probability_two_random_records_match or 1e-4,
         blocking_rules_to_generate_predictions=_prediction_rules(),
         comparisons=[
-            cl.ForenameSurnameComparison("first_name", "last_name"),
+            _name_comparison(),
             cl.ArrayIntersectAtSizes("phones", [1]),
             cl.ArrayIntersectAtSizes("emails", [1]),
             cl.JaroWinklerAtThresholds("company", [0.9]),
@@ -254,7 +291,8 @@ def score_and_cluster(
     )
     # Splink 5 reports each comparison's contribution as an ``mw_*`` match-weight column:
     # that is the "why" a reviewer sees for a pair.
-    conflict = name_conflict_sql(db_api.sql_dialect.jaro_winkler_function_name)
+    dialect = db_api.sql_dialect
+    conflict = name_conflict_sql(dialect.jaro_winkler_function_name, dialect.sql_dialect_str)
     pair_columns = [
         *SCORED_PAIRS_SCHEMA,
         f"{conflict} as names_conflict",

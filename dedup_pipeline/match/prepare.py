@@ -18,6 +18,7 @@ MATCH_INPUT_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(),
     "first_name": pl.String(),
     "last_name": pl.String(),
+    "first_name_variants": pl.List(pl.String()),
     "full_name": pl.String(),
     "company": pl.String(),
     "city": pl.String(),
@@ -119,6 +120,7 @@ def prepare_match_input(
         # Script-independent keys: "Юлия Кузнецова" and "Yulia Kuznetsova" compare close.
         pl.col("first_name_key").alias("first_name"),
         pl.col("last_name_key").alias("last_name"),
+        "first_name_variants",
         pl.col("full_name_norm").alias("full_name"),
         pl.col("company_norm").alias("company"),
         pl.col("city_norm").alias("city"),

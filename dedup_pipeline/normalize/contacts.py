@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from dedup_pipeline.normalize.emails import EMAIL_VALUES_SCHEMA, normalize_email_values
+from dedup_pipeline.normalize.nicknames import first_name_variants
 from dedup_pipeline.normalize.phones import PHONE_VALUES_SCHEMA, normalize_phone_values
 from dedup_pipeline.normalize.text import (
     normalize_company,
@@ -30,6 +31,7 @@ CONTACT_SCHEMA: dict[str, pl.DataType] = {
     "full_name_norm": pl.String(),
     "first_name_key": pl.String(),
     "last_name_key": pl.String(),
+    "first_name_variants": _LIST,
     "company_norm": pl.String(),
     "city_norm": pl.String(),
     "phones_e164": _LIST,
@@ -187,6 +189,9 @@ def normalize_contacts(
         .with_columns(
             first_name_key=transliterate_name(pl.col("first_name_norm")),
             last_name_key=transliterate_name(pl.col("last_name_norm")),
+        )
+        .with_columns(
+            first_name_variants=pl.col("first_name_norm").map_batches(first_name_variants)
         )
         .join(phones, on="record_id", how="left")
         .join(emails, on="record_id", how="left")
