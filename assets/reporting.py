@@ -83,20 +83,17 @@ def _source_summaries(
         metadata = (
             event.asset_materialization.metadata if event and event.asset_materialization else {}
         )
-
-        def value(key: str, metadata=metadata):
-            entry = metadata.get(key)
-            return entry.value if entry is not None else None
-
+        # A source without its reader's metadata counts 0 rows, so accounting fails loudly.
+        values = {key: entry.value for key, entry in metadata.items()}
         summaries.append(
             SourceSummary(
                 name=source.name,
                 file=str(source.path),
-                rows_read=int(value("rows_read") or 0),
-                records=int(value("records") or 0),
+                rows_read=int(values.get("rows_read", 0)),
+                records=int(values.get("records", 0)),
                 quarantined=quarantine.filter(pl.col("source") == source.name).height,
-                encoding=value("encoding") or None,
-                delimiter=value("delimiter") or None,
+                encoding=values.get("encoding") or None,
+                delimiter=values.get("delimiter") or None,
             )
         )
     return summaries

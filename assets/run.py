@@ -41,10 +41,8 @@ class _StepEventHandler(logging.Handler):
         self._callback = callback
 
     def emit(self, record: logging.LogRecord) -> None:
-        meta = getattr(record, "dagster_meta", None)
-        event = getattr(meta, "dagster_event", None) if meta is not None else None
-        if event is None and isinstance(meta, dict):
-            event = meta.get("dagster_event")
+        # Dagster attaches its event to each record as the ``dagster_meta`` dict.
+        event = getattr(record, "dagster_meta", {}).get("dagster_event")
         if event is None or event.event_type_value not in _STATUS:
             return
         self._callback(StepEvent(step=event.step_key or "", status=_STATUS[event.event_type_value]))

@@ -38,6 +38,7 @@ def is_role_mailbox(address: pl.Expr) -> pl.Expr:
     ``info.msk@`` count as well.
     """
     local = address.str.split("@").list.first()
-    stem = local.str.replace(r"[._\-+]?(msk|spb|ru|en|\d+)$", "").str.split_exact(".", 1)
-    first = stem.struct.field("field_0").str.replace_all(r"[\d_\-]+$", "")
-    return first.is_in(list(ROLE_MAILBOX_LOCAL_PARTS)) | local.is_in(list(ROLE_MAILBOX_LOCAL_PARTS))
+    stem = local.str.replace(r"[._\-+]?(msk|spb|ru|en|\d+)$", "").str.split(".").list.first()
+    stem = stem.str.replace_all(r"[\d_\-]+$", "")
+    roles = list(ROLE_MAILBOX_LOCAL_PARTS)
+    return stem.is_in(roles) | local.is_in(roles)

@@ -185,17 +185,20 @@ class MatchResult:
     model: dict[str, Any] = field(repr=False)
 
 
-def _count_comparisons(db_api: DatabaseAPI, table: Any, record_count: int) -> pl.DataFrame:
+def _pair_counts(table: Any, rules: list[Any], record_count: int) -> list[dict[str, Any]]:
     # Exact counts on moderate data; a deterministic sample estimate on large bases, where
     # an exact count would cost as much as the prediction it guards.
-    proportion = 1.0 if record_count <= 200_000 else 0.1
-    counts = count_comparisons_from_blocking_rules(
+    return count_comparisons_from_blocking_rules(
         table,
-        blocking_rules=_prediction_rules(),
+        blocking_rules=rules,
         link_type="dedupe_only",
         unique_id_column_name="record_id",
-        record_sample_proportion=proportion,
+        record_sample_proportion=1.0 if record_count <= 200_000 else 0.1,
     )
+
+
+def _count_comparisons(table: Any, record_count: int) -> pl.DataFrame:
+    counts = _pair_counts(table, _prediction_rules(), record_count)
     return pl.DataFrame(
         {
             "blocking_rule": list(BLOCKING_RULE_NAMES),
@@ -222,13 +225,7 @@ def _train(linker: Linker, table: Any, config: MatchConfig, record_count: int) -
     # block on: a shared phone trains names, e-mails, company and city; a shared name trains
     # phones and e-mails. Rules that yield too few pairs on this data are skipped.
     for rule in _training_rules():
-        pairs = count_comparisons_from_blocking_rules(
-            table,
-            blocking_rules=rule,
-            link_type="dedupe_only",
-            unique_id_column_name="record_id",
-            record_sample_proportion=1.0 if record_count <= 200_000 else 0.1,
-        )[0]["marginal_comparison_count"]
+        pairs = _pair_counts(table, [rule], record_count)[0]["marginal_comparison_count"]
         if pairs < _MIN_TRAINING_PAIRS:
             logger.info("EM rule %s skipped: %s pairs", rule, pairs)
             continue
@@ -272,7 +269,7 @@ def score_and_cluster(
     record_count = match_input.height
     table = db_api.register(match_input.to_arrow(), table_name="contacts_for_matching")
 
-    comparison_counts = _count_comparisons(db_api, table, record_count)
+    comparison_counts = _count_comparisons(table, record_count)
     too_many = comparison_counts.filter(pl.col("new_pairs") > config.max_comparisons_per_rule)
     if too_many.height:
         rule, pairs = too_many.row(0)[:2]
@@ -293,18 +290,20 @@ def score_and_cluster(
     # that is the "why" a reviewer sees for a pair.
     dialect = db_api.sql_dialect
     conflict = name_conflict_sql(dialect.jaro_winkler_function_name, dialect.sql_dialect_str)
+    # The conflict test runs once; both the pair export and the auto-merge graph read it.
+    flagged = predictions.query_sql(f"select *, {conflict} as names_conflict from {{this}}")
     pair_columns = [
         *SCORED_PAIRS_SCHEMA,
-        f"{conflict} as names_conflict",
+        "names_conflict",
         *(name for name in _column_names(predictions) if name.startswith("mw_")),
     ]
-    scored_pairs = _to_polars(predictions, pair_columns).with_columns(
+    scored_pairs = _to_polars(flagged, pair_columns).with_columns(
         pl.col("match_key")
         .cast(pl.Int64)
         .replace_strict(dict(enumerate(BLOCKING_RULE_NAMES)), return_dtype=pl.String)
     )
 
-    mergeable = predictions.query_sql(f"select * from {{this}} where not {conflict}")
+    mergeable = flagged.query_sql("select * from {this} where not names_conflict")
     strong = linker.clustering.cluster_pairwise_predictions_at_threshold(
         mergeable, threshold_match_probability=auto_merge_threshold
     )

@@ -40,10 +40,11 @@ SHARED_IDENTIFIER_SCHEMA: dict[str, pl.DataType] = {
 
 
 def _frequent_values(contacts: pl.DataFrame, column: str, kind: str, limit: int) -> pl.DataFrame:
+    values = contacts.select("record_id", pl.col(column).alias("value"))
+    if isinstance(values.schema["value"], pl.List):
+        values = values.explode("value")
     counts = (
-        contacts.select("record_id", pl.col(column).alias("value"))
-        .explode("value")
-        .drop_nulls("value")
+        values.drop_nulls("value")
         .unique()
         .group_by("value")
         .agg(record_count=pl.len().cast(pl.UInt32))
@@ -54,8 +55,7 @@ def _frequent_values(contacts: pl.DataFrame, column: str, kind: str, limit: int)
 
 
 def _without(column: str, excluded: pl.DataFrame) -> pl.Expr:
-    values = excluded.get_column("value").implode()
-    return pl.col(column).list.set_difference(values.first())
+    return pl.col(column).list.set_difference(pl.lit(excluded.get_column("value").implode()))
 
 
 def prepare_match_input(
@@ -101,12 +101,7 @@ def prepare_match_input(
     )
     shared_phones = _frequent_values(named, "phones_e164", "phone", max_block_size)
     shared_emails = _frequent_values(named, "emails_normalized", "email", max_block_size)
-    shared_names = _frequent_values(
-        named.with_columns(pl.concat_list("name_key").list.drop_nulls()),
-        "name_key",
-        "name",
-        max_block_size,
-    )
+    shared_names = _frequent_values(named, "name_key", "name", max_block_size)
     shared = pl.concat([shared_phones, shared_emails, shared_names, role_mailboxes]).sort(
         "record_count", descending=True
     )

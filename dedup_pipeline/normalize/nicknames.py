@@ -83,32 +83,22 @@ RUSSIAN_DIMINUTIVES: dict[str, tuple[str, ...]] = {
 
 
 @cache
-def _russian_canonicals() -> dict[str, frozenset[str]]:
-    """Transliteration key of each diminutive -> keys of the full names it shortens."""
+def _russian_canonicals() -> pl.DataFrame:
+    """Keys of each diminutive (``short``) and of the full names it shortens (``full``)."""
     pairs = [(short, full) for full, shorts in RUSSIAN_DIMINUTIVES.items() for short in shorts]
-    frame = pl.DataFrame(pairs, schema=["short", "full"], orient="row").select(
-        transliterate_name(normalize_name(pl.col(column))).alias(column)
-        for column in ("short", "full")
+    return (
+        pl.DataFrame(pairs, schema=["short", "full"], orient="row")
+        .select(
+            transliterate_name(normalize_name(pl.col(column))).alias(column)
+            for column in ("short", "full")
+        )
+        .unique()
     )
-    grouped = frame.group_by("short").agg(pl.col("full").unique())
-    return {short: frozenset(full) for short, full in grouped.iter_rows()}
 
 
 @cache
 def _nick_namer() -> NickNamer:
     return NickNamer()
-
-
-def _variants(name: str, key: str) -> list[str]:
-    variants = {key}
-    variants |= _russian_canonicals().get(key, frozenset())
-    # The English data is many-to-many ("robert" is listed as a form of "bill"); a
-    # nickname is shorter than the name it stands for, which keeps such links out.
-    english = [full for full in _nick_namer().canonicals_of(name) if len(full) > len(name)]
-    if english:
-        keys = pl.select(transliterate_name(pl.lit(pl.Series(english)))).to_series()
-        variants |= set(keys.to_list())
-    return sorted(variants)
 
 
 def first_name_variants(first_names: pl.Series) -> pl.Series:
@@ -125,11 +115,29 @@ def first_name_variants(first_names: pl.Series) -> pl.Series:
         For each name, the sorted transliteration keys of the name and of the full names
         it can be short for; null for a null name.
     """
-    distinct = first_names.drop_nulls().unique().to_frame("name")
-    distinct = distinct.with_columns(key=transliterate_name(pl.col("name")))
-    variants = [_variants(name, key) for name, key in distinct.iter_rows()]
-    lookup = distinct.select("name").with_columns(
-        pl.Series("variants", variants, dtype=pl.List(pl.String))
+    names = first_names.drop_nulls().unique()
+    namer = _nick_namer()
+    # The English data is many-to-many ("robert" is listed as a form of "bill"); a
+    # nickname is shorter than the name it stands for, which keeps such links out.
+    # NickNamer is a dictionary look-up, made once per distinct name.
+    english = [
+        (name, full)
+        for name in names.to_list()
+        for full in namer.canonicals_of(name)
+        if len(full) > len(name)
+    ]
+    own = names.to_frame("name").with_columns(variant=transliterate_name(pl.col("name")))
+    english_keys = pl.DataFrame(
+        english, schema={"name": pl.String, "full": pl.String}, orient="row"
+    ).select("name", variant=transliterate_name(pl.col("full")))
+    russian = own.join(_russian_canonicals(), left_on="variant", right_on="short").select(
+        "name", pl.col("full").alias("variant")
+    )
+    lookup = (
+        pl.concat([own, english_keys, russian])
+        .unique()
+        .group_by("name")
+        .agg(pl.col("variant").sort().alias("variants"))
     )
     return (
         first_names.to_frame("name")

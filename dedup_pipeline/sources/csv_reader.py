@@ -18,7 +18,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import re
 import tempfile
 from pathlib import Path
 
@@ -143,26 +142,31 @@ def _good_row_lines(frame: pl.DataFrame, lines: LineIndex, occupied: np.ndarray)
     return pl.Series("source_row", available[np.minimum(offsets, available.size - 1)])
 
 
-def _extra_trailing_field_lines(utf8_path: Path, delimiter: str, column_count: int) -> pl.DataFrame:
+def _extra_trailing_field_lines(
+    utf8_path: Path, lines: LineIndex, delimiter: str, column_count: int
+) -> pl.DataFrame:
     """Lines with one field too many that end in the delimiter.
 
     DuckDB accepts ``a;b;c;`` under a three-column header as if the trailing delimiter
     were decoration, which silently shifts the columns of a row whose text contained an
-    unquoted delimiter (``Рога и Копыта; филиал``). Such lines are found here, with
-    quoted sections blanked out before counting, so they can be quarantined.
+    unquoted delimiter (``Рога и Копыта; филиал``). The line index already says where
+    every line ends, so only lines whose last byte is the delimiter are decoded; their
+    fields are counted with quoted sections blanked out.
     """
-    data = utf8_path.read_bytes()
-    ending = re.compile(re.escape(delimiter.encode()) + rb"\r?(?:\n|$)")
-    if not ending.search(data):
-        return pl.DataFrame(schema={"source_row": pl.Int64, "raw": pl.String, "reason": pl.String})
-    text = pl.Series("raw", data.split(b"\n"), dtype=pl.Binary).cast(pl.String, strict=False)
-    del data
+    empty = pl.DataFrame(schema={"source_row": pl.Int64, "raw": pl.String, "reason": pl.String})
+    if utf8_path.stat().st_size == 0 or lines.starts.size == 0:
+        return empty
+    data = np.memmap(utf8_path, dtype=np.uint8, mode="r")
+    starts = lines.starts
+    ends = np.append(starts[1:] - 1, data.size - 1 if data[-1] == 10 else data.size)
+    ends = ends - ((ends > starts) & (data[np.maximum(ends - 1, 0)] == 13))
+    candidates = np.flatnonzero((ends > starts) & (data[np.maximum(ends - 1, 0)] == ord(delimiter)))
+    if candidates.size == 0:
+        return empty
+    raw = [bytes(data[starts[i] : ends[i]]).decode("utf-8", "replace") for i in candidates]
     quoted = r'"(?:[^"]|"")*"'
     return (
-        pl.DataFrame(text)
-        .with_row_index("source_row", offset=1)
-        .with_columns(pl.col("source_row").cast(pl.Int64), pl.col("raw").str.strip_suffix("\r"))
-        .filter(pl.col("raw").str.ends_with(delimiter))
+        pl.DataFrame({"source_row": candidates.astype(np.int64) + 1, "raw": raw})
         .with_columns(
             found=pl.col("raw")
             .str.replace_all(quoted, "")
@@ -233,7 +237,7 @@ def read_csv_export(
         finally:
             connection.close()
 
-        shifted = _extra_trailing_field_lines(utf8_path, delimiter, len(columns))
+        shifted = _extra_trailing_field_lines(utf8_path, lines, delimiter, len(columns))
 
     quarantine, occupied = _rejects_to_quarantine(rejects, lines, source, path)
     source_rows = _good_row_lines(frame, lines, occupied)

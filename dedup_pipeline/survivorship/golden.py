@@ -18,7 +18,14 @@ from dedup_pipeline.config import (
 from dedup_pipeline.normalize.contacts import CONTACT_SCHEMA
 from dedup_pipeline.schema import require_columns
 
-__all__ = ["GOLDEN_PROFILE_SCHEMA", "build_golden_profiles", "record_rank_columns"]
+__all__ = [
+    "GOLDEN_PROFILE_SCHEMA",
+    "TIE_BREAK",
+    "build_golden_profiles",
+    "display_value",
+    "record_rank_columns",
+    "rule_sort_keys",
+]
 
 _LIST = pl.List(pl.String())
 
@@ -57,7 +64,7 @@ _NAME_FIELDS = ("first_name", "middle_name", "last_name", "full_name")
 _RANK_COLUMNS = ("cluster_id", "record_id", "source_rank", "recency", "age", "completeness")
 
 
-def _display_value(field: str) -> pl.Expr:
+def display_value(field: str) -> pl.Expr:
     """The value shown on the golden profile.
 
     Names typed in one case ("ИВАНОВ", "иванов") are title-cased; carefully typed ones
@@ -101,40 +108,55 @@ def record_rank_columns(contacts: pl.DataFrame, source_priority: list[str]) -> p
     )
 
 
-def _rule_order(rule: SurvivorshipRule) -> tuple[list[str | pl.Expr], list[bool]]:
-    tie_break: list[str | pl.Expr] = ["source_rank", "recency", "record_id"]
-    tie_desc = [False, True, False]
-    by: list[str | pl.Expr]
-    if rule is SurvivorshipRule.SOURCE_PRIORITY:
-        by, desc = [], []
-    elif rule is SurvivorshipRule.MOST_RECENT:
-        by, desc = ["recency"], [True]
-    elif rule is SurvivorshipRule.OLDEST:
-        by, desc = ["age"], [False]
-    elif rule is SurvivorshipRule.MOST_COMPLETE:
-        by, desc = ["completeness"], [True]
-    elif rule is SurvivorshipRule.MOST_FREQUENT:
-        by, desc = ["frequency"], [True]
-    elif rule is SurvivorshipRule.LONGEST:
-        by, desc = [pl.col("value").str.len_chars()], [True]
-    else:  # pragma: no cover - union is handled by _list_field
+#: Ties under every rule: most trusted source, then the latest update, then record id.
+TIE_BREAK: tuple[tuple[str, bool], ...] = (
+    ("source_rank", False),
+    ("recency", True),
+    ("record_id", False),
+)
+
+
+def rule_sort_keys(
+    rule: SurvivorshipRule, *, length: pl.Expr | None = None
+) -> list[tuple[str | pl.Expr, bool]]:
+    """The sort keys (column, descending) by which ``rule`` ranks candidates, best first.
+
+    ``length`` is the size a ``longest`` rule compares (characters of ``value`` unless
+    given, e.g. the number of phones in a list).
+    """
+    keys: dict[SurvivorshipRule, list[tuple[str | pl.Expr, bool]]] = {
+        SurvivorshipRule.SOURCE_PRIORITY: [],
+        SurvivorshipRule.MOST_RECENT: [("recency", True)],
+        SurvivorshipRule.OLDEST: [("age", False)],
+        SurvivorshipRule.MOST_COMPLETE: [("completeness", True)],
+        SurvivorshipRule.MOST_FREQUENT: [("frequency", True)],
+        SurvivorshipRule.LONGEST: [
+            (length if length is not None else pl.col("value").str.len_chars(), True)
+        ],
+    }
+    if rule not in keys:  # pragma: no cover - union is handled by _list_field
         raise ValueError(f"{rule} does not pick a single value")
-    return by + tie_break, desc + tie_desc
+    return keys[rule]
+
+
+def _sorted_best_first(frame: pl.DataFrame, keys: list[tuple[str | pl.Expr, bool]]) -> pl.DataFrame:
+    return frame.sort(
+        [key for key, _ in keys], descending=[desc for _, desc in keys], nulls_last=True
+    )
 
 
 def _scalar_field(ranked: pl.DataFrame, field: str, rule: SurvivorshipRule) -> pl.DataFrame:
     candidates = (
         ranked.select(
             *_RANK_COLUMNS,
-            _display_value(field).alias("value"),
+            display_value(field).alias("value"),
             pl.col(_KEY_COLUMN[field]).alias("key"),
         )
         .drop_nulls("value")
         .with_columns(frequency=pl.len().over("cluster_id", "key"))
     )
-    by, descending = _rule_order(rule)
     return (
-        candidates.sort(by, descending=descending, nulls_last=True)
+        _sorted_best_first(candidates, [*rule_sort_keys(rule), *TIE_BREAK])
         .group_by("cluster_id", maintain_order=True)
         .first()
         .select(
@@ -154,28 +176,21 @@ def _list_field(ranked: pl.DataFrame, field: str, rule: SurvivorshipRule) -> pl.
     )
     if rule is SurvivorshipRule.UNION:
         # Every distinct value, most trusted first; each traced to the record it came from.
-        ordered = exploded.sort(
-            ["source_rank", "recency", "record_id"],
-            descending=[False, True, False],
-            nulls_last=True,
-        )
+        ordered = _sorted_best_first(exploded, list(TIE_BREAK))
         values = ordered.unique(["cluster_id", "value"], keep="first", maintain_order=True)
         return values.group_by("cluster_id", maintain_order=True).agg(
             pl.col("value").alias(field),
             pl.col("record_id").alias(f"{field}_source_record_ids"),
         )
     # A single-value rule on a list field keeps the whole list of the winning record.
-    per_record = exploded.group_by(*_RANK_COLUMNS, maintain_order=True).agg(pl.col("value"))
-    per_record = per_record.with_columns(
-        frequency=pl.lit(1),
-        value_length=pl.col("value").list.len(),
+    per_record = (
+        exploded.group_by(*_RANK_COLUMNS, maintain_order=True)
+        .agg(pl.col("value"))
+        .with_columns(frequency=pl.lit(1))
     )
-    by, descending = _rule_order(rule)
-    by = [pl.col("value_length") if isinstance(b, pl.Expr) else b for b in by]
+    keys = [*rule_sort_keys(rule, length=pl.col("value").list.len()), *TIE_BREAK]
     winners = (
-        per_record.sort(by, descending=descending, nulls_last=True)
-        .group_by("cluster_id", maintain_order=True)
-        .first()
+        _sorted_best_first(per_record, keys).group_by("cluster_id", maintain_order=True).first()
     )
     return winners.select(
         "cluster_id",

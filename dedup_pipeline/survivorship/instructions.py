@@ -24,9 +24,9 @@ from dedup_pipeline.normalize.contacts import CONTACT_SCHEMA
 from dedup_pipeline.review.decide import Outcome
 from dedup_pipeline.schema import require_columns
 from dedup_pipeline.survivorship.golden import (
-    _display_value,
-    _rule_order,
+    display_value,
     record_rank_columns,
+    rule_sort_keys,
 )
 
 __all__ = [
@@ -107,9 +107,10 @@ class MergeInstruction(BaseModel):
 
 
 def _survivor_order(config: SurvivorshipConfig) -> tuple[list[Any], list[bool]]:
-    by, descending = _rule_order(config.survivor)
     # Within one CRM the oldest card usually carries the history, so it wins ties.
-    return ["source_rank", *by[:-3], "age", "record_id"], [False, *descending[:-3], False, False]
+    keys = [("source_rank", False), *rule_sort_keys(config.survivor), ("age", False)]
+    keys.append(("record_id", False))
+    return [key for key, _ in keys], [desc for _, desc in keys]
 
 
 def build_merge_instructions(
@@ -149,7 +150,7 @@ def build_merge_instructions(
         ),
         config.source_priority,
     ).with_columns(
-        *[_display_value(field).alias(f"current_{field}") for field in GOLDEN_SCALAR_FIELDS],
+        *[display_value(field).alias(f"current_{field}") for field in GOLDEN_SCALAR_FIELDS],
         current_phones=pl.col("phones_e164"),
         current_emails=pl.col("emails_normalized"),
     )
