@@ -303,7 +303,12 @@ class SurvivorshipConfig(_Model):
     @field_validator("survivor")
     @classmethod
     def _survivor_rule_picks_a_record(cls, value: SurvivorshipRule) -> SurvivorshipRule:
-        if value in (SurvivorshipRule.UNION, SurvivorshipRule.LONGEST):
+        # These compare the values of one field; a survivor is a whole record.
+        if value in (
+            SurvivorshipRule.UNION,
+            SurvivorshipRule.LONGEST,
+            SurvivorshipRule.MOST_FREQUENT,
+        ):
             raise ValueError(f"{value.value!r} cannot choose a survivor record")
         return value
 

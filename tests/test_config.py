@@ -89,3 +89,11 @@ sources:
 """
     with pytest.raises(ConfigError, match="map at least one of"):
         load_config(write(tmp_path, text))
+
+
+@pytest.mark.parametrize("rule", ["union", "longest", "most_frequent"])
+def test_survivor_rule_must_rank_whole_records(tmp_path, rule):
+    # These rules compare one field's values; the survivor is a whole record.
+    text = MINIMAL + f"survivorship:\n  survivor: {rule}\n"
+    with pytest.raises(ConfigError, match="cannot choose a survivor record"):
+        load_config(write(tmp_path, text))
