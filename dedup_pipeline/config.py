@@ -27,6 +27,8 @@ __all__ = [
     "ColumnMapping",
     "ConfigError",
     "DecisionConfig",
+    "ExtraComparison",
+    "ExtraFieldConfig",
     "FieldRule",
     "MatchConfig",
     "OutputConfig",
@@ -81,6 +83,25 @@ def _as_list(value: Any) -> Any:
     return value
 
 
+#: Names the match stage uses itself; an extra field may not take one.
+RESERVED_MATCH_COLUMNS: frozenset[str] = frozenset(
+    {
+        "record_id", "source", "first_name", "last_name", "first_name_variants", "full_name",
+        "company", "city", "phones", "emails", "phones_block", "emails_block", "phone_key",
+        "email_key", "name_key", "match_weight", "match_probability", "match_key",
+    }
+)  # fmt: skip
+
+
+def _check_extra_field_name(name: str) -> None:
+    if not _NAME_PATTERN.match(name):
+        raise ValueError(
+            f"{name!r} is not a valid extra field name (lower-case letters, digits and _)"
+        )
+    if name in RESERVED_MATCH_COLUMNS or name.endswith("_block"):
+        raise ValueError(f"{name!r} is a built-in match field; give the extra field another name")
+
+
 class ColumnMapping(_Model):
     """Which export columns feed each canonical contact field.
 
@@ -100,6 +121,10 @@ class ColumnMapping(_Model):
     city: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
+    extra: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra match fields (see match.extra_fields): field name -> export column.",
+    )
 
     _normalise_lists = field_validator("phones", "emails", mode="before")(_as_list)
 
@@ -127,7 +152,15 @@ class ColumnMapping(_Model):
                 columns.append(value)
         columns.extend(self.phones)
         columns.extend(self.emails)
+        columns.extend(self.extra.values())
         return list(dict.fromkeys(columns))
+
+    @field_validator("extra")
+    @classmethod
+    def _check_extra_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            _check_extra_field_name(name)
+        return value
 
 
 class SourceConfig(_Model):
@@ -193,6 +226,67 @@ class SourceConfig(_Model):
             ) from None
 
 
+class ExtraComparison(StrEnum):
+    """How an extra match field is compared."""
+
+    EXACT = "exact"
+    JARO_WINKLER = "jaro_winkler"
+    LEVENSHTEIN = "levenshtein"
+    DATE = "date"
+
+
+_DEFAULT_THRESHOLDS: dict[ExtraComparison, tuple[float, ...]] = {
+    ExtraComparison.EXACT: (),
+    ExtraComparison.JARO_WINKLER: (0.92, 0.8),
+    ExtraComparison.LEVENSHTEIN: (1, 2),
+    ExtraComparison.DATE: (1,),
+}
+
+
+class ExtraFieldConfig(_Model):
+    """An extra field the model compares (a date of birth, a postcode, a tax id ...).
+
+    Sources map an export column to the field under ``columns.extra``; values are trimmed
+    and case-folded, and a ``date`` field is read as a date in any common format.
+    """
+
+    comparison: ExtraComparison = ExtraComparison.EXACT
+    thresholds: list[float] | None = Field(
+        default=None,
+        description=(
+            "Similarity levels below exact: Jaro-Winkler similarities (e.g. [0.92, 0.8]) or "
+            "edit distances for levenshtein and date (e.g. [1, 2])."
+        ),
+    )
+    term_frequency: bool = Field(
+        default=False, description="Weigh exact agreement on a rare value above a common one."
+    )
+    blocking: bool = Field(
+        default=False,
+        description="Also generate candidate pairs from records sharing this field's value.",
+    )
+
+    @model_validator(mode="after")
+    def _check_thresholds(self) -> ExtraFieldConfig:
+        if self.thresholds is None:
+            return self
+        if self.comparison is ExtraComparison.EXACT and self.thresholds:
+            raise ValueError("an exact comparison takes no thresholds")
+        if self.comparison is ExtraComparison.JARO_WINKLER:
+            if any(not 0 < t < 1 for t in self.thresholds):
+                raise ValueError("jaro_winkler thresholds are similarities between 0 and 1")
+        elif any(t < 1 or t != int(t) for t in self.thresholds):
+            raise ValueError(f"{self.comparison.value} thresholds are edit distances (1, 2, ...)")
+        return self
+
+    @property
+    def levels(self) -> tuple[float, ...]:
+        """The thresholds in use (the configured ones or the comparison's defaults)."""
+        if self.thresholds is None:
+            return _DEFAULT_THRESHOLDS[self.comparison]
+        return tuple(self.thresholds)
+
+
 class MatchConfig(_Model):
     """Probabilistic matching with Splink."""
 
@@ -220,6 +314,17 @@ class MatchConfig(_Model):
         ),
     )
     seed: int = 42
+    extra_fields: dict[str, ExtraFieldConfig] = Field(
+        default_factory=dict,
+        description="Extra fields to compare, by name; sources map them under columns.extra.",
+    )
+
+    @field_validator("extra_fields")
+    @classmethod
+    def _check_extra_names(cls, value: dict[str, ExtraFieldConfig]) -> dict[str, ExtraFieldConfig]:
+        for name in value:
+            _check_extra_field_name(name)
+        return value
 
 
 class DecisionConfig(_Model):
@@ -359,6 +464,19 @@ class PipelineConfig(_Model):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"source names must be unique; repeated: {', '.join(duplicates)}")
+        mapped_extras = {name for source in self.sources for name in source.columns.extra}
+        unmapped = sorted(set(self.match.extra_fields) - mapped_extras)
+        if unmapped:
+            raise ValueError(
+                "match.extra_fields not mapped by any source (columns.extra): "
+                + ", ".join(unmapped)
+            )
+        unused = sorted(mapped_extras - set(self.match.extra_fields))
+        if unused:
+            raise ValueError(
+                "columns.extra maps field(s) that match.extra_fields does not compare: "
+                + ", ".join(unused)
+            )
         unknown = [name for name in self.survivorship.source_priority if name not in names]
         if unknown:
             raise ValueError(

@@ -38,7 +38,8 @@ CONTACT_TEXT_FIELDS: tuple[str, ...] = (
 #: ``record_id`` is ``"<source>:<source_record_id>"`` and is unique across all sources.
 #: ``source_row`` is the 1-based row of the record in its file (the line number for text
 #: formats, header included), so errors and reviewers can point at the original.
-#: ``attributes`` holds the unmapped columns of the export as a JSON object.
+#: ``attributes`` holds the unmapped columns of the export as a JSON object; ``extra`` holds
+#: the extra match fields (``columns.extra`` in the config) as a JSON object by field name.
 SOURCE_RECORD_SCHEMA: dict[str, pl.DataType] = {
     "record_id": pl.String(),
     "source": pl.String(),
@@ -55,6 +56,7 @@ SOURCE_RECORD_SCHEMA: dict[str, pl.DataType] = {
     "created_at": TIMESTAMP,
     "updated_at": TIMESTAMP,
     "attributes": pl.String(),
+    "extra": pl.String(),
 }
 
 #: Input rows that could not become source records, with the reason.

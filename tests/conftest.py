@@ -22,6 +22,7 @@ def source_record(source: str, source_record_id: str, **fields: Any) -> dict[str
         phones=[],
         emails=[],
         attributes="{}",
+        extra="{}",
     )
     for key, value in fields.items():
         if key in ("created_at", "updated_at") and isinstance(value, str):

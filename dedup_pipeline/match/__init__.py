@@ -1,12 +1,12 @@
 """Match stage: Splink scores candidate pairs of contacts and clusters them."""
 
 from dedup_pipeline.match.model import (
-    BLOCKING_RULE_NAMES,
     SCORED_PAIRS_SCHEMA,
     BlockingExplosionError,
     MatchResult,
     build_settings,
     name_conflict_sql,
+    prediction_rules,
     score_and_cluster,
 )
 from dedup_pipeline.match.prepare import (
@@ -17,7 +17,6 @@ from dedup_pipeline.match.prepare import (
 from dedup_pipeline.match.run import match_contacts
 
 __all__ = [
-    "BLOCKING_RULE_NAMES",
     "MATCH_INPUT_SCHEMA",
     "SCORED_PAIRS_SCHEMA",
     "SHARED_IDENTIFIER_SCHEMA",
@@ -26,6 +25,7 @@ __all__ = [
     "build_settings",
     "match_contacts",
     "name_conflict_sql",
+    "prediction_rules",
     "prepare_match_input",
     "score_and_cluster",
 ]

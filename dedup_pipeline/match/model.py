@@ -11,24 +11,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
-import splink.comparison_level_library as cll
-import splink.comparison_library as cl
 from splink import Linker, SettingsCreator, block_on
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
 from splink.internals.database_api import DatabaseAPI
 
 from dedup_pipeline.config import MatchConfig
+from dedup_pipeline.match.comparisons import contact_comparisons
+from dedup_pipeline.match.conflicts import NAME_CONFLICT_SIMILARITY, name_conflict_sql
 from dedup_pipeline.match.prepare import MATCH_INPUT_SCHEMA
 from dedup_pipeline.schema import require_columns
 
 __all__ = [
-    "BLOCKING_RULE_NAMES",
     "NAME_CONFLICT_SIMILARITY",
     "SCORED_PAIRS_SCHEMA",
     "BlockingExplosionError",
     "MatchResult",
     "build_settings",
     "name_conflict_sql",
+    "prediction_rules",
     "score_and_cluster",
 ]
 
@@ -43,101 +43,38 @@ SCORED_PAIRS_SCHEMA: dict[str, pl.DataType] = {
     "match_key": pl.String(),
 }
 
-#: Human-readable names of the prediction blocking rules, by Splink's ``match_key``.
-BLOCKING_RULE_NAMES: tuple[str, ...] = (
-    "same phone",
-    "same e-mail",
-    "same first and last name",
-    "first and last name swapped",
-)
-
-
 _MIN_TRAINING_PAIRS = 50
 _MAX_TRAINING_PAIRS = 5_000_000
 
 
-def _training_rules() -> list[Any]:
+def _training_rules(config: MatchConfig) -> list[Any]:
+    extra = [block_on(name) for name, field in config.extra_fields.items() if field.blocking]
     return [
         block_on("phone_key"),
         block_on("email_key"),
         block_on("first_name", "last_name"),
+        *extra,
     ]
-
-
-#: Name similarity below which two present names count as different people's.
-NAME_CONFLICT_SIMILARITY = 0.8
-
-
-def name_conflict_sql(jaro_winkler: str, sql_dialect: str = "duckdb") -> str:
-    """SQL that is true when a pair's names belong to different people.
-
-    Both records have first and last names, and either nothing is alike (first or last
-    names, in the given order or swapped: colleagues on one switchboard), or the last
-    names are alike but the first names are neither alike nor nicknames of one another
-    (family members sharing a home phone). Such a pair may share phones and mailboxes,
-    but it is never merged automatically.
-    """
-    threshold = NAME_CONFLICT_SIMILARITY
-
-    def alike(left: str, right: str) -> str:
-        return f"{jaro_winkler}({left}, {right}) >= {threshold}"
-
-    nicknames = (
-        cll.ArrayIntersectLevel("first_name_variants", 1)
-        .get_comparison_level(sql_dialect)
-        .sql_condition
-    )
-    strangers = (
-        f"not ({alike('first_name_l', 'first_name_r')} or {alike('last_name_l', 'last_name_r')}"
-        f" or {alike('first_name_l', 'last_name_r')} or {alike('last_name_l', 'first_name_r')})"
-    )
-    relatives = (
-        f"({alike('last_name_l', 'last_name_r')} and not {alike('first_name_l', 'first_name_r')}"
-        f" and not coalesce({nicknames}, false))"
-    )
-    return (
-        "(first_name_l is not null and first_name_r is not null "
-        "and last_name_l is not null and last_name_r is not null "
-        f"and ({strangers} or {relatives}))"
-    )
 
 
 class BlockingExplosionError(RuntimeError):
     """A blocking rule would generate more candidate pairs than allowed."""
 
 
-def _prediction_rules() -> list[Any]:
-    return [
-        block_on("phones_block", arrays_to_explode=["phones_block"]),
-        block_on("emails_block", arrays_to_explode=["emails_block"]),
-        block_on("name_key"),
-        "l.first_name = r.last_name and l.last_name = r.first_name",
-    ]
-
-
-def _name_comparison() -> cl.CustomComparison:
-    """Splink's forename/surname comparison plus a level for nicknames ("Саша" ~ "Александр")."""
-    return cl.CustomComparison(
-        output_column_name="first_name_last_name",
-        comparison_levels=[
-            cll.And(cll.NullLevel("first_name"), cll.NullLevel("last_name")),
-            cll.And(cll.ExactMatchLevel("first_name"), cll.ExactMatchLevel("last_name")),
-            cll.ColumnsReversedLevel("first_name", "last_name", symmetrical=True),
-            cll.And(
-                cll.JaroWinklerLevel("first_name", 0.92), cll.JaroWinklerLevel("last_name", 0.92)
-            ),
-            cll.And(
-                cll.ArrayIntersectLevel("first_name_variants", 1),
-                cll.JaroWinklerLevel("last_name", 0.88),
-            ).configure(label_for_charts="First name a nickname of the other, last name alike"),
-            cll.And(
-                cll.JaroWinklerLevel("first_name", 0.88), cll.JaroWinklerLevel("last_name", 0.88)
-            ),
-            cll.ExactMatchLevel("last_name").configure(tf_adjustment_column="last_name"),
-            cll.ExactMatchLevel("first_name").configure(tf_adjustment_column="first_name"),
-            cll.ElseLevel(),
-        ],
-    )
+def prediction_rules(config: MatchConfig) -> dict[str, Any]:
+    """The blocking rules that generate candidate pairs, by human-readable name."""
+    rules: dict[str, Any] = {
+        "same phone": block_on("phones_block", arrays_to_explode=["phones_block"]),
+        "same e-mail": block_on("emails_block", arrays_to_explode=["emails_block"]),
+        "same first and last name": block_on("name_key"),
+        "first and last name swapped": (
+            "l.first_name = r.last_name and l.last_name = r.first_name"
+        ),
+    }
+    for name, extra in config.extra_fields.items():
+        if extra.blocking:
+            rules[f"same {name}"] = block_on(f"{name}_block")
+    return rules
 
 
 def build_settings(config: MatchConfig) -> SettingsCreator:
@@ -146,14 +83,8 @@ def build_settings(config: MatchConfig) -> SettingsCreator:
         link_type="dedupe_only",
         unique_id_column_name="record_id",
         probability_two_random_records_match=config.probability_two_random_records_match or 1e-4,
-        blocking_rules_to_generate_predictions=_prediction_rules(),
-        comparisons=[
-            _name_comparison(),
-            cl.ArrayIntersectAtSizes("phones", [1]),
-            cl.ArrayIntersectAtSizes("emails", [1]),
-            cl.JaroWinklerAtThresholds("company", [0.9]),
-            cl.ExactMatch("city"),
-        ],
+        blocking_rules_to_generate_predictions=list(prediction_rules(config).values()),
+        comparisons=contact_comparisons(config),
         additional_columns_to_retain=["source"],
         retain_intermediate_calculation_columns=True,
         # The guard against conflicting names reads the compared names of each pair.
@@ -197,11 +128,12 @@ def _pair_counts(table: Any, rules: list[Any], record_count: int) -> list[dict[s
     )
 
 
-def _count_comparisons(table: Any, record_count: int) -> pl.DataFrame:
-    counts = _pair_counts(table, _prediction_rules(), record_count)
+def _count_comparisons(table: Any, config: MatchConfig, record_count: int) -> pl.DataFrame:
+    rules = prediction_rules(config)
+    counts = _pair_counts(table, list(rules.values()), record_count)
     return pl.DataFrame(
         {
-            "blocking_rule": list(BLOCKING_RULE_NAMES),
+            "blocking_rule": list(rules),
             "new_pairs": [int(c["marginal_comparison_count"]) for c in counts],
             "cumulative_pairs": [int(c["cumulative_comparison_count"]) for c in counts],
         },
@@ -224,7 +156,7 @@ def _train(linker: Linker, table: Any, config: MatchConfig, record_count: int) -
     # EM needs plain rules (not exploding ones). Each rule trains the comparisons it does not
     # block on: a shared phone trains names, e-mails, company and city; a shared name trains
     # phones and e-mails. Rules that yield too few pairs on this data are skipped.
-    for rule in _training_rules():
+    for rule in _training_rules(config):
         pairs = _pair_counts(table, [rule], record_count)[0]["marginal_comparison_count"]
         if pairs < _MIN_TRAINING_PAIRS:
             logger.info("EM rule %s skipped: %s pairs", rule, pairs)
@@ -265,11 +197,11 @@ def score_and_cluster(
         When the blocking rules would generate more than
         ``config.max_comparisons_per_rule`` pairs for one rule.
     """
-    require_columns(match_input, MATCH_INPUT_SCHEMA, table="match input")
+    require_columns(match_input, [*MATCH_INPUT_SCHEMA, *config.extra_fields], table="match input")
     record_count = match_input.height
     table = db_api.register(match_input.to_arrow(), table_name="contacts_for_matching")
 
-    comparison_counts = _count_comparisons(table, record_count)
+    comparison_counts = _count_comparisons(table, config, record_count)
     too_many = comparison_counts.filter(pl.col("new_pairs") > config.max_comparisons_per_rule)
     if too_many.height:
         rule, pairs = too_many.row(0)[:2]
@@ -300,7 +232,7 @@ def score_and_cluster(
     scored_pairs = _to_polars(flagged, pair_columns).with_columns(
         pl.col("match_key")
         .cast(pl.Int64)
-        .replace_strict(dict(enumerate(BLOCKING_RULE_NAMES)), return_dtype=pl.String)
+        .replace_strict(dict(enumerate(prediction_rules(config))), return_dtype=pl.String)
     )
 
     mergeable = flagged.query_sql("select * from {this} where not names_conflict")

@@ -1,29 +1,55 @@
-"""Turn contacts into the table Splink compares, with skewed blocking values removed."""
+"""Turn contacts into the table Splink compares.
+
+Two things happen here besides renaming columns:
+
+* **Shared identifiers are found in the data.** A phone or mailbox is *shared* when the
+  records holding it carry names of different people (colleagues on a switchboard, a
+  family's home phone), when it is a role mailbox (``info@``, ``sales@``), or when more
+  than ``max_block_size`` records hold it. Shared values stay comparable but count as weak
+  evidence (their own comparison level); personal values count as strong evidence.
+* **Skewed values are kept out of blocking**, so one switchboard cannot generate a
+  quadratic number of candidate pairs.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import duckdb
 import polars as pl
 
+from dedup_pipeline.config import ExtraFieldConfig
+from dedup_pipeline.match.conflicts import name_conflict_sql
 from dedup_pipeline.match.identifiers import is_role_mailbox
+from dedup_pipeline.normalize.companies import (
+    company_compact_key,
+    company_key,
+    corporate_domain_labels,
+)
 from dedup_pipeline.normalize.contacts import CONTACT_SCHEMA
+from dedup_pipeline.normalize.extra import extra_field_columns
 from dedup_pipeline.schema import require_columns
 
 __all__ = ["MATCH_INPUT_SCHEMA", "SHARED_IDENTIFIER_SCHEMA", "prepare_match_input"]
 
 _LIST = pl.List(pl.String())
 
-#: The columns Splink sees. Empty lists are null so that Splink's null levels apply.
+#: The columns Splink sees (extra fields follow, one column each and one ``<name>_block``
+#: column for those used in blocking). Empty lists are null so Splink's null levels apply.
 MATCH_INPUT_SCHEMA: dict[str, pl.DataType] = {
     "record_id": pl.String(),
     "source": pl.String(),
     "first_name": pl.String(),
     "last_name": pl.String(),
-    "first_name_variants": pl.List(pl.String()),
+    "first_name_variants": _LIST,
     "full_name": pl.String(),
     "company": pl.String(),
+    "company_evidence": _LIST,
     "city": pl.String(),
     "phones": _LIST,
     "emails": _LIST,
+    "phones_personal": _LIST,
+    "emails_personal": _LIST,
     "phones_block": _LIST,
     "emails_block": _LIST,
     "phone_key": pl.String(),
@@ -31,35 +57,112 @@ MATCH_INPUT_SCHEMA: dict[str, pl.DataType] = {
     "name_key": pl.String(),
 }
 
-#: Identifier values held by too many records to generate pairs from.
+#: Identifier values that are weak evidence or too common to block on, with the reason.
 SHARED_IDENTIFIER_SCHEMA: dict[str, pl.DataType] = {
     "kind": pl.String(),
     "value": pl.String(),
     "record_count": pl.UInt32(),
+    "reason": pl.String(),
+    "blocked": pl.Boolean(),
 }
 
+_ROLE = "role mailbox"
+_DIFFERENT_NAMES = "held by people with different names"
 
-def _frequent_values(contacts: pl.DataFrame, column: str, kind: str, limit: int) -> pl.DataFrame:
-    values = contacts.select("record_id", pl.col(column).alias("value"))
-    if isinstance(values.schema["value"], pl.List):
-        values = values.explode("value")
-    counts = (
-        values.drop_nulls("value")
-        .unique()
-        .group_by("value")
-        .agg(record_count=pl.len().cast(pl.UInt32))
+
+def _holders(contacts: pl.DataFrame, column: str) -> pl.DataFrame:
+    """One row per (value, record) with the record's names."""
+    return (
+        contacts.select(
+            "record_id",
+            pl.col(column).alias("value"),
+            pl.col("first_name_key").alias("first_name"),
+            pl.col("last_name_key").alias("last_name"),
+            "first_name_variants",
+        )
+        .explode("value")
+        .drop_nulls("value")
+        .unique(["value", "record_id"])
     )
-    return counts.filter(pl.col("record_count") > limit).select(
-        pl.lit(kind).alias("kind"), "value", "record_count"
+
+
+def _values_of_different_people(
+    holders: pl.DataFrame, connection: duckdb.DuckDBPyConnection, max_block_size: int
+) -> pl.DataFrame:
+    """Values whose holders include two records with conflicting names."""
+    counts = holders.group_by("value").agg(record_count=pl.len().cast(pl.UInt32))
+    # Values above the block size are shared anyway; pairing their holders would be costly.
+    candidates = counts.filter(pl.col("record_count").is_between(2, max_block_size))
+    named = holders.join(candidates.select("value"), on="value", how="semi").filter(
+        pl.col("first_name").is_not_null() & pl.col("last_name").is_not_null()
+    )
+    connection.register("holders", named.to_arrow())
+    try:
+        conflict = name_conflict_sql("jaro_winkler_similarity")
+        values = connection.sql(
+            f"""
+            select distinct value from (
+                select l.value,
+                       l.first_name as first_name_l, r.first_name as first_name_r,
+                       l.last_name as last_name_l, r.last_name as last_name_r,
+                       l.first_name_variants as first_name_variants_l,
+                       r.first_name_variants as first_name_variants_r
+                from holders l join holders r
+                  on l.value = r.value and l.record_id < r.record_id
+            ) where {conflict}
+            """
+        ).pl()
+    finally:
+        connection.unregister("holders")
+    return counts.join(values, on="value", how="semi")
+
+
+def _shared_values(
+    holders: pl.DataFrame,
+    kind: str,
+    *,
+    connection: duckdb.DuckDBPyConnection,
+    max_block_size: int,
+    role: pl.Expr | None = None,
+) -> pl.DataFrame:
+    counts = holders.group_by("value").agg(record_count=pl.len().cast(pl.UInt32))
+    parts = [
+        counts.filter(pl.col("record_count") > max_block_size).with_columns(
+            reason=pl.format("held by more than {} records", pl.lit(max_block_size))
+        ),
+        _values_of_different_people(holders, connection, max_block_size).with_columns(
+            reason=pl.lit(_DIFFERENT_NAMES)
+        ),
+    ]
+    if role is not None:
+        parts.append(counts.filter(role).with_columns(reason=pl.lit(_ROLE)))
+    return (
+        pl.concat(parts)
+        .unique("value", keep="first", maintain_order=True)
+        .select(
+            pl.lit(kind).alias("kind"),
+            "value",
+            "record_count",
+            "reason",
+            blocked=pl.col("record_count") <= max_block_size,
+        )
     )
 
 
-def _without(column: str, excluded: pl.DataFrame) -> pl.Expr:
-    return pl.col(column).list.set_difference(pl.lit(excluded.get_column("value").implode()))
+def _without(column: str, values: pl.Series) -> pl.Expr:
+    return pl.col(column).list.set_difference(pl.lit(values.implode()))
+
+
+def _null_if_empty(expr: pl.Expr) -> pl.Expr:
+    return pl.when(expr.list.len() > 0).then(expr).otherwise(None)
 
 
 def prepare_match_input(
-    contacts: pl.DataFrame, *, max_block_size: int
+    contacts: pl.DataFrame,
+    *,
+    max_block_size: int,
+    extra_fields: Mapping[str, ExtraFieldConfig] | None = None,
+    connection: duckdb.DuckDBPyConnection | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Build Splink's input table and the list of shared identifiers.
 
@@ -68,46 +171,83 @@ def prepare_match_input(
     contacts
         Normalised contacts (`CONTACT_SCHEMA`).
     max_block_size
-        A phone, e-mail or full name held by more records than this does not generate
-        candidate pairs: a switchboard or ``info@`` mailbox would otherwise pair every
-        record that carries it with every other (quadratic blow-up). Such records are
-        still compared when another rule pairs them. Role mailboxes (``info@``, ``sales@``)
-        are left out of matching altogether: they identify a function, not a person.
+        A phone, e-mail, full name or extra-field value held by more records than this
+        does not generate candidate pairs (a switchboard would otherwise pair every record
+        that carries it with every other). Such records are still compared when another
+        rule pairs them.
+    extra_fields
+        Extra fields to compare, read from the contacts' ``extra`` column.
+    connection
+        DuckDB connection for finding shared identifiers (a scratch one when omitted).
 
     Returns
     -------
     tuple of polars.DataFrame
-        The match input (`MATCH_INPUT_SCHEMA`) and the shared identifiers
-        (`SHARED_IDENTIFIER_SCHEMA`) left out of blocking.
+        The match input (`MATCH_INPUT_SCHEMA` plus extra fields) and the shared identifiers
+        (`SHARED_IDENTIFIER_SCHEMA`).
     """
     require_columns(contacts, CONTACT_SCHEMA, table="contacts")
-    role = is_role_mailbox(pl.element())
-    role_mailboxes = (
-        contacts.select(pl.col("emails_normalized").list.eval(pl.element().filter(role)))
-        .explode("emails_normalized")
-        .drop_nulls()
-        .group_by(pl.col("emails_normalized").alias("value"))
-        .agg(record_count=pl.len().cast(pl.UInt32))
-        .select(pl.lit("role e-mail").alias("kind"), "value", "record_count")
-    )
-    named = contacts.with_columns(
-        pl.col("emails_normalized").list.eval(pl.element().filter(~role)),
-    ).with_columns(
-        name_key=pl.when(
-            pl.col("first_name_key").is_not_null() & pl.col("last_name_key").is_not_null()
+    extra_fields = dict(extra_fields or {})
+    own_connection = connection is None
+    connection = duckdb.connect() if connection is None else connection
+    try:
+        shared_phones = _shared_values(
+            _holders(contacts, "phones_e164"),
+            "phone",
+            connection=connection,
+            max_block_size=max_block_size,
         )
+        shared_emails = _shared_values(
+            _holders(contacts, "emails_normalized"),
+            "email",
+            connection=connection,
+            max_block_size=max_block_size,
+            role=is_role_mailbox(pl.col("value")),
+        )
+    finally:
+        if own_connection:
+            connection.close()
+
+    named = contacts.with_columns(
+        *extra_field_columns(pl.col("extra"), extra_fields),
+        pl.when(pl.col("first_name_key").is_not_null() & pl.col("last_name_key").is_not_null())
         .then(pl.concat_str("first_name_key", "last_name_key", separator=" "))
-        .otherwise(None)
+        .alias("name_key"),
+        # The company as written and the corporate e-mail domains people use are both
+        # evidence of where someone works ("ЗАО Уралтех" ~ "...@uraltekh.ru").
+        pl.concat_list(
+            pl.concat_list(company_compact_key(pl.col("company_norm"))).list.drop_nulls(),
+            corporate_domain_labels(pl.col("emails_normalized")),
+        )
+        .list.unique(maintain_order=True)
+        .alias("company_evidence"),
     )
-    shared_phones = _frequent_values(named, "phones_e164", "phone", max_block_size)
-    shared_emails = _frequent_values(named, "emails_normalized", "email", max_block_size)
-    shared_names = _frequent_values(named, "name_key", "name", max_block_size)
-    shared = pl.concat([shared_phones, shared_emails, shared_names, role_mailboxes]).sort(
-        "record_count", descending=True
+    name_counts = (
+        named.drop_nulls("name_key")
+        .group_by(pl.col("name_key").alias("value"))
+        .agg(record_count=pl.len().cast(pl.UInt32))
+    )
+    shared_names = name_counts.filter(pl.col("record_count") > max_block_size).select(
+        pl.lit("name").alias("kind"),
+        "value",
+        "record_count",
+        reason=pl.format("held by more than {} records", pl.lit(max_block_size)),
+        blocked=pl.lit(False),
+    )
+    blocked_extras = []
+    for name in (name for name, field in extra_fields.items() if field.blocking):
+        counts = named.drop_nulls(name).group_by(pl.col(name).alias("value")).len()
+        common = counts.filter(pl.col("len") > max_block_size).get_column("value")
+        blocked_extras.append(
+            pl.when(pl.col(name).is_in(common.implode())).then(None).otherwise(pl.col(name))
+            .alias(f"{name}_block")
+        )  # fmt: skip
+    shared = pl.concat([shared_phones, shared_emails, shared_names]).sort(
+        "record_count", "kind", "value", descending=[True, False, False]
     )
 
-    def null_if_empty(expr: pl.Expr) -> pl.Expr:
-        return pl.when(expr.list.len() > 0).then(expr).otherwise(None)
+    def unblocked(frame: pl.DataFrame) -> pl.Series:
+        return frame.filter(~pl.col("blocked")).get_column("value")
 
     match_input = named.select(
         "record_id",
@@ -117,18 +257,31 @@ def prepare_match_input(
         pl.col("last_name_key").alias("last_name"),
         "first_name_variants",
         pl.col("full_name_norm").alias("full_name"),
-        pl.col("company_norm").alias("company"),
+        company_key(pl.col("company_norm")).alias("company"),
+        _null_if_empty(pl.col("company_evidence")).alias("company_evidence"),
         pl.col("city_norm").alias("city"),
-        null_if_empty(pl.col("phones_e164")).alias("phones"),
-        null_if_empty(pl.col("emails_normalized")).alias("emails"),
-        null_if_empty(_without("phones_e164", shared_phones)).alias("phones_block"),
-        null_if_empty(_without("emails_normalized", shared_emails)).alias("emails_block"),
-        pl.when(pl.col("name_key").is_in(shared_names.get_column("value").implode()))
+        _null_if_empty(pl.col("phones_e164")).alias("phones"),
+        _null_if_empty(pl.col("emails_normalized")).alias("emails"),
+        _null_if_empty(_without("phones_e164", shared_phones["value"])).alias("phones_personal"),
+        _null_if_empty(_without("emails_normalized", shared_emails["value"])).alias(
+            "emails_personal"
+        ),
+        _null_if_empty(_without("phones_e164", unblocked(shared_phones))).alias("phones_block"),
+        _null_if_empty(_without("emails_normalized", unblocked(shared_emails))).alias(
+            "emails_block"
+        ),
+        pl.when(pl.col("name_key").is_in(shared_names["value"].implode()))
         .then(None)
         .otherwise(pl.col("name_key"))
         .alias("name_key"),
+        *extra_fields,
+        *blocked_extras,
     ).with_columns(
-        phone_key=pl.col("phones_block").list.first(),
-        email_key=pl.col("emails_block").list.first(),
+        # Training pairs come from personal identifiers only: a switchboard would teach the
+        # model that colleagues' names disagree on true matches.
+        phone_key=pl.col("phones_personal").list.first(),
+        email_key=pl.col("emails_personal").list.first(),
     )
-    return match_input.select(list(MATCH_INPUT_SCHEMA)), shared
+    blocked = [f"{name}_block" for name, field in extra_fields.items() if field.blocking]
+    extra_columns = [*extra_fields, *blocked]
+    return match_input.select([*MATCH_INPUT_SCHEMA, *extra_columns]), shared

@@ -33,9 +33,14 @@ def match_contacts(
     tuple
         The `MatchResult` and the shared identifiers left out of blocking.
     """
-    match_input, shared = prepare_match_input(contacts, max_block_size=match.max_block_size)
     connection = connect(warehouse)
     try:
+        match_input, shared = prepare_match_input(
+            contacts,
+            max_block_size=match.max_block_size,
+            extra_fields=match.extra_fields,
+            connection=connection,
+        )
         result = score_and_cluster(
             match_input,
             db_api=DuckDBAPI(connection),

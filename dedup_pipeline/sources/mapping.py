@@ -161,6 +161,15 @@ def _row_json(columns: list[str], schema: pl.Schema) -> pl.Expr:
     ).struct.json_encode()
 
 
+def _extra_json(extra: dict[str, str], schema: pl.Schema) -> pl.Expr:
+    """JSON object of the extra match fields, keyed by field name."""
+    if not extra:
+        return pl.lit("{}", dtype=pl.String)
+    return pl.struct(
+        [_clean(_as_text(column, schema[column])).alias(name) for name, column in extra.items()]
+    ).struct.json_encode()
+
+
 def map_records(
     raw: RawTable, source: SourceConfig
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -256,6 +265,7 @@ def map_records(
             )
         )
     selects["attributes"] = _row_json([c for c in columns if c not in mapped], schema)
+    selects["extra"] = _extra_json(mapping.extra, schema)
 
     records = (
         kept.select(**selects)

@@ -1,0 +1,125 @@
+"""The comparisons of the contact model, one function per field.
+
+Each comparison is a ladder of levels from strongest agreement to disagreement; Splink
+learns how much each level says about a match (its m and u probabilities).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import splink.comparison_level_library as cll
+import splink.comparison_library as cl
+
+from dedup_pipeline.config import ExtraComparison, ExtraFieldConfig, MatchConfig
+
+__all__ = [
+    "company_comparison",
+    "contact_comparisons",
+    "extra_comparison",
+    "identifier_comparison",
+    "name_comparison",
+]
+
+
+def name_comparison() -> cl.CustomComparison:
+    """First and last name together: exact, swapped, alike, nicknames, one name missing."""
+    return cl.CustomComparison(
+        output_column_name="first_name_last_name",
+        comparison_levels=[
+            cll.And(cll.NullLevel("first_name"), cll.NullLevel("last_name")),
+            cll.And(cll.ExactMatchLevel("first_name"), cll.ExactMatchLevel("last_name")),
+            cll.ColumnsReversedLevel("first_name", "last_name", symmetrical=True),
+            cll.And(
+                cll.JaroWinklerLevel("first_name", 0.92), cll.JaroWinklerLevel("last_name", 0.92)
+            ),
+            cll.And(
+                cll.ArrayIntersectLevel("first_name_variants", 1),
+                cll.JaroWinklerLevel("last_name", 0.88),
+            ).configure(label_for_charts="First name a nickname of the other, last name alike"),
+            cll.And(
+                cll.JaroWinklerLevel("first_name", 0.88), cll.JaroWinklerLevel("last_name", 0.88)
+            ),
+            # A lead form often has a first name only: "Оля" with the phone of "Ольга Петрова".
+            cll.And(
+                cll.NullLevel("last_name"),
+                cll.Or(
+                    cll.JaroWinklerLevel("first_name", 0.92),
+                    cll.ArrayIntersectLevel("first_name_variants", 1),
+                ),
+            ).configure(label_for_charts="First names agree, a last name is missing"),
+            cll.ExactMatchLevel("last_name").configure(tf_adjustment_column="last_name"),
+            cll.ExactMatchLevel("first_name").configure(tf_adjustment_column="first_name"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def identifier_comparison(column: str, noun: str) -> cl.CustomComparison:
+    """A list of phones or e-mails: a personal value in common, a shared one, or none.
+
+    ``<column>_personal`` holds the values not detected as shared (see
+    `prepare_match_input`); a shared value in common is its own, much weaker level.
+    """
+    return cl.CustomComparison(
+        output_column_name=column,
+        comparison_levels=[
+            cll.NullLevel(column),
+            cll.ArrayIntersectLevel(f"{column}_personal", 1).configure(
+                label_for_charts=f"A personal {noun} in common"
+            ),
+            cll.ArrayIntersectLevel(column, 1).configure(
+                label_for_charts=f"Only a shared {noun} in common"
+            ),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def company_comparison() -> cl.CustomComparison:
+    """Company names (legal forms stripped), then company or corporate e-mail domain."""
+    return cl.CustomComparison(
+        output_column_name="company",
+        comparison_levels=[
+            cll.NullLevel("company_evidence"),
+            cll.ExactMatchLevel("company"),
+            cll.JaroWinklerLevel("company", 0.9),
+            cll.ArrayIntersectLevel("company_evidence", 1).configure(
+                label_for_charts="Company name or corporate e-mail domain in common"
+            ),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def extra_comparison(name: str, field: ExtraFieldConfig) -> cl.Comparison:
+    """The configured comparison of an extra field."""
+    levels = field.levels
+    comparison: cl.Comparison
+    if field.comparison is ExtraComparison.EXACT:
+        comparison = cl.ExactMatch(name)
+    elif field.comparison is ExtraComparison.JARO_WINKLER:
+        comparison = cl.JaroWinklerAtThresholds(name, list(levels))
+    else:
+        # Dates are compared as YYYYMMDD text: a one-digit typo or swapped digits are
+        # near misses (Damerau-Levenshtein counts a transposition as one edit).
+        comparison = cl.DamerauLevenshteinAtThresholds(name, [int(t) for t in levels])
+    if field.term_frequency:
+        comparison = comparison.configure(term_frequency_adjustments=True)
+    return comparison
+
+
+def contact_comparisons(config: MatchConfig) -> list[cl.Comparison]:
+    """Every comparison of the model, extra fields last."""
+    return [
+        name_comparison(),
+        identifier_comparison("phones", "phone"),
+        identifier_comparison("emails", "e-mail"),
+        company_comparison(),
+        cl.ExactMatch("city"),
+        *_extras(config.extra_fields),
+    ]
+
+
+def _extras(fields: Mapping[str, ExtraFieldConfig]) -> list[cl.Comparison]:
+    return [extra_comparison(name, field) for name, field in fields.items()]

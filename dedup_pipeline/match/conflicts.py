@@ -1,0 +1,50 @@
+"""When do two records' names belong to different people?
+
+The same test serves twice: it tells which phones and mailboxes are shared by different
+people (so they weigh less as evidence), and it keeps pairs with conflicting names out of
+automatic merges however much else they share.
+"""
+
+from __future__ import annotations
+
+import splink.comparison_level_library as cll
+
+__all__ = ["NAME_CONFLICT_SIMILARITY", "name_conflict_sql"]
+
+#: Name similarity below which two present names count as different people's.
+NAME_CONFLICT_SIMILARITY = 0.8
+
+
+def name_conflict_sql(jaro_winkler: str, sql_dialect: str = "duckdb") -> str:
+    """SQL that is true when a pair's names belong to different people.
+
+    The pair's columns are ``first_name_l``, ``first_name_r``, ``last_name_l``,
+    ``last_name_r``, ``first_name_variants_l`` and ``first_name_variants_r`` (Splink's
+    naming). Both records have first and last names, and either nothing is alike (first or
+    last names, in the given order or swapped: colleagues on one switchboard), or the last
+    names are alike but the first names are neither alike nor nicknames of one another
+    (family members sharing a home phone).
+    """
+    threshold = NAME_CONFLICT_SIMILARITY
+
+    def alike(left: str, right: str) -> str:
+        return f"{jaro_winkler}({left}, {right}) >= {threshold}"
+
+    nicknames = (
+        cll.ArrayIntersectLevel("first_name_variants", 1)
+        .get_comparison_level(sql_dialect)
+        .sql_condition
+    )
+    strangers = (
+        f"not ({alike('first_name_l', 'first_name_r')} or {alike('last_name_l', 'last_name_r')}"
+        f" or {alike('first_name_l', 'last_name_r')} or {alike('last_name_l', 'first_name_r')})"
+    )
+    relatives = (
+        f"({alike('last_name_l', 'last_name_r')} and not {alike('first_name_l', 'first_name_r')}"
+        f" and not coalesce({nicknames}, false))"
+    )
+    return (
+        "(first_name_l is not null and first_name_r is not null "
+        "and last_name_l is not null and last_name_r is not null "
+        f"and ({strangers} or {relatives}))"
+    )
