@@ -52,7 +52,7 @@ SAME_COMPANY = {
     ],
     "keistone": ["Keystone Ltd", "KEYSTONE LIMITED", "Keystone Co."],
     "muller": ["Müller GmbH", "Muller AG", "MÜLLER S.A."],
-    "ivanov ii": ["ИП Иванов И.И.", "индивидуальный предприниматель Иванов И.И."],
+    "ivanov i": ["ИП Иванов И.И.", "индивидуальный предприниматель Иванов И.И."],
     "romashka": ["публичное акционерное общество «Ромашка»", "АО Ромашка", "Ромашка, НАО"],
 }
 

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from dedup_pipeline.config import ColumnMapping, ConfigError, SourceConfig, load_config
-from dedup_pipeline.match import prepare_match_input, prediction_rules
+from dedup_pipeline.match import prediction_rules, prepare_match_input
 from dedup_pipeline.normalize import normalize_contacts
 from dedup_pipeline.normalize.extra import normalize_date
 from dedup_pipeline.sources import read_source

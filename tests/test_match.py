@@ -197,6 +197,8 @@ def test_name_conflict_sql_flags_names_of_different_people():
         ("sasha", "petrov", ["aleksandr", "sasha"], "aleksandr", "petrov", ["aleksandr"], False),
         ("ivanov", "serezha", [], "sergei", "ivanov", [], False),  # swapped, diminutive
         ("olga", None, [], "anna", "petrova", [], False),  # a missing name is no evidence
+        ("mary", "morris", [], "mary", "smith", [], True),  # namesakes by first name
+        ("ivan", "petrov", [], "ivan", "petrof", [], False),  # a typo
     ]
     connection = db.connect()
     connection.execute(

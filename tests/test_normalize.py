@@ -130,3 +130,35 @@ def test_diminutives_and_nicknames_share_a_variant():
     assert related("женя", "евгения")
     assert not related("александр", "robert")
     assert variants[None] is None
+
+
+def test_full_names_in_either_order_are_oriented_by_how_names_are_used():
+    records = records_frame(
+        # Structured records teach which keys are first names and which are surnames.
+        source_record("crm", "1", first_name="Barbara", last_name="Campbell"),
+        source_record("crm", "2", first_name="Barbara", last_name="Wilson"),
+        source_record("web", "3", full_name="Campbell Barbara"),
+        source_record("web", "4", full_name="Миронов Саня"),  # a diminutive, surname first
+        source_record("web", "5", full_name="Волкова Ольга"),
+        source_record("crm", "6", first_name="Petrov", last_name="Ivan"),  # fields swapped
+        source_record("web", "7", full_name="Zorg Blip"),  # nothing known: kept as written
+    )
+    contacts = normalize_contacts(records).contacts
+    names = contacts.select("first_name_key", "last_name_key").rows()
+    assert names[2:] == [
+        ("barbara", "campbell"),
+        ("sanya", "mironov"),
+        ("olga", "volkova"),
+        ("ivan", "petrov"),
+        ("zorg", "blip"),
+    ]
+
+
+def test_russian_names_match_their_western_forms_and_yo_spellings():
+    from dedup_pipeline.normalize.nicknames import first_name_variants
+
+    names = pl.Series(["елена", "helen", "георгий", "george", "дима", "dmitrii", "тёма", "tyoma"])
+    variants = dict(zip(names.to_list(), first_name_variants(names).to_list(), strict=True))
+    for russian, other in (("елена", "helen"), ("георгий", "george"), ("дима", "dmitrii")):
+        assert set(variants[russian]) & set(variants[other]), (russian, other)
+    assert set(variants["тёма"]) & set(variants["tyoma"])

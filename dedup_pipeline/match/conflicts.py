@@ -20,10 +20,11 @@ def name_conflict_sql(jaro_winkler: str, sql_dialect: str = "duckdb") -> str:
 
     The pair's columns are ``first_name_l``, ``first_name_r``, ``last_name_l``,
     ``last_name_r``, ``first_name_variants_l`` and ``first_name_variants_r`` (Splink's
-    naming). Both records have first and last names, and either nothing is alike (first or
-    last names, in the given order or swapped: colleagues on one switchboard), or the last
-    names are alike but the first names are neither alike nor nicknames of one another
-    (family members sharing a home phone).
+    naming). Both records have first and last names, and they are not compatible: the
+    last names differ (colleagues on one switchboard, "Mary Smith" and "Mary Morris"), or
+    they are alike but the first names are neither alike nor nicknames of one another
+    (family members sharing a home phone). Names written the other way round ("Petrov
+    Ivan") are compatible.
     """
     threshold = NAME_CONFLICT_SIMILARITY
 
@@ -35,16 +36,15 @@ def name_conflict_sql(jaro_winkler: str, sql_dialect: str = "duckdb") -> str:
         .get_comparison_level(sql_dialect)
         .sql_condition
     )
-    strangers = (
-        f"not ({alike('first_name_l', 'first_name_r')} or {alike('last_name_l', 'last_name_r')}"
-        f" or {alike('first_name_l', 'last_name_r')} or {alike('last_name_l', 'first_name_r')})"
+    same_person = (
+        f"({alike('last_name_l', 'last_name_r')} and ({alike('first_name_l', 'first_name_r')}"
+        f" or coalesce({nicknames}, false)))"
     )
-    relatives = (
-        f"({alike('last_name_l', 'last_name_r')} and not {alike('first_name_l', 'first_name_r')}"
-        f" and not coalesce({nicknames}, false))"
+    swapped = (
+        f"({alike('first_name_l', 'last_name_r')} and {alike('last_name_l', 'first_name_r')})"
     )
     return (
         "(first_name_l is not null and first_name_r is not null "
         "and last_name_l is not null and last_name_r is not null "
-        f"and ({strangers} or {relatives}))"
+        f"and not ({same_person} or {swapped}))"
     )

@@ -259,7 +259,8 @@ def prepare_match_input(
         pl.col("full_name_norm").alias("full_name"),
         company_key(pl.col("company_norm")).alias("company"),
         _null_if_empty(pl.col("company_evidence")).alias("company_evidence"),
-        pl.col("city_norm").alias("city"),
+        # "Питер" and "St. Petersburg" are one city.
+        pl.col("city_key").alias("city"),
         _null_if_empty(pl.col("phones_e164")).alias("phones"),
         _null_if_empty(pl.col("emails_normalized")).alias("emails"),
         _null_if_empty(_without("phones_e164", shared_phones["value"])).alias("phones_personal"),

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import polars as pl
 
 from dedup_pipeline.normalize.emails import EMAIL_VALUES_SCHEMA, normalize_email_values
-from dedup_pipeline.normalize.nicknames import first_name_variants
+from dedup_pipeline.normalize.nicknames import first_name_variants, known_first_name_keys
 from dedup_pipeline.normalize.phones import PHONE_VALUES_SCHEMA, normalize_phone_values
+from dedup_pipeline.normalize.places import city_key
 from dedup_pipeline.normalize.text import (
     normalize_company,
     normalize_name,
@@ -34,6 +35,7 @@ CONTACT_SCHEMA: dict[str, pl.DataType] = {
     "first_name_variants": _LIST,
     "company_norm": pl.String(),
     "city_norm": pl.String(),
+    "city_key": pl.String(),
     "phones_e164": _LIST,
     "phones_invalid": _LIST,
     "emails_normalized": _LIST,
@@ -143,6 +145,7 @@ def _name_parts() -> list[pl.Expr]:
         pl.when(last_first_patronymic).then(token[0]).when(count > 1).then(tokens.list.last())
     )
     return [
+        has_parts.alias("_names_from_parts"),
         pl.when(has_parts).then(first).otherwise(split_first).alias("first_name_norm"),
         pl.when(has_parts).then(middle).otherwise(split_middle).alias("middle_name_norm"),
         pl.when(has_parts).then(last).otherwise(split_last).alias("last_name_norm"),
@@ -150,6 +153,74 @@ def _name_parts() -> list[pl.Expr]:
         .pipe(normalize_text)
         .alias("full_name_norm"),
     ]
+
+
+# Endings of surname keys ("Петров" -> "petrov", "Зелинский" -> "zelinski", "Шевченко").
+_SURNAME_ENDING = r"(ov|ev|ova|eva|in|yn|ski|skaya|enko|uk|ikh|ykh)$"
+# Pseudo-counts: how strongly the name tables and surname endings weigh against the data.
+_PRIOR = 3
+
+
+def _first_name_odds(frame: pl.DataFrame) -> pl.DataFrame:
+    """Per name key, how likely it is a first name (0..1), from the data and the tables.
+
+    Records with separate first and last name fields say how each key is used; the
+    tables of known first names and the typical surname endings act as prior counts.
+    """
+    both = pl.col("first_name_key").is_not_null() & pl.col("last_name_key").is_not_null()
+    structured = frame.filter(pl.col("_names_from_parts") & both)
+    as_first = structured.group_by(pl.col("first_name_key").alias("key")).agg(
+        first=pl.len().cast(pl.Float64)
+    )
+    as_last = structured.group_by(pl.col("last_name_key").alias("key")).agg(
+        last=pl.len().cast(pl.Float64)
+    )
+    keys = (
+        pl.concat(
+            [frame.select(pl.col(c).alias("key")) for c in ("first_name_key", "last_name_key")]
+        )
+        .drop_nulls()
+        .unique()
+    )
+    known = pl.col("key").is_in(list(known_first_name_keys()))
+    prior_first = pl.when(known).then(_PRIOR).otherwise(0)
+    prior_last = pl.when(~known & pl.col("key").str.contains(_SURNAME_ENDING)).then(_PRIOR)
+    return (
+        keys.join(as_first, on="key", how="left")
+        .join(as_last, on="key", how="left")
+        .fill_null(0)
+        .select(
+            "key",
+            odds=(pl.col("first") + prior_first)
+            / (pl.col("first") + pl.col("last") + prior_first + prior_last.otherwise(0) + 1),
+        )
+    )
+
+
+def _orient_names(frame: pl.DataFrame) -> pl.DataFrame:
+    """Swap first and last names written the other way round ("Миронов Саня")."""
+    odds = _first_name_odds(frame)
+    with_odds = frame.join(
+        odds.rename({"key": "first_name_key", "odds": "_first_odds"}),
+        on="first_name_key",
+        how="left",
+    ).join(
+        odds.rename({"key": "last_name_key", "odds": "_last_odds"}),
+        on="last_name_key",
+        how="left",
+    )
+    swap = (pl.col("_last_odds") > 0.5) & (pl.col("_first_odds") < 0.5)
+    swapped = {
+        "first_name_norm": "last_name_norm",
+        "last_name_norm": "first_name_norm",
+        "first_name_key": "last_name_key",
+        "last_name_key": "first_name_key",
+    }
+    # One with_columns: every swap reads the columns as they were.
+    return with_odds.with_columns(
+        pl.when(swap).then(pl.col(other)).otherwise(pl.col(name)).alias(name)
+        for name, other in swapped.items()
+    )
 
 
 def normalize_contacts(
@@ -185,11 +256,13 @@ def normalize_contacts(
             *_name_parts(),
             company_norm=normalize_company(pl.col("company")),
             city_norm=normalize_text(pl.col("city")),
+            city_key=pl.col("city").map_batches(city_key, return_dtype=pl.String),
         )
         .with_columns(
             first_name_key=transliterate_name(pl.col("first_name_norm")),
             last_name_key=transliterate_name(pl.col("last_name_norm")),
         )
+        .pipe(_orient_names)
         .with_columns(
             first_name_variants=pl.col("first_name_norm").map_batches(first_name_variants)
         )

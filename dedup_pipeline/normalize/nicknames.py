@@ -15,7 +15,13 @@ from nicknames import NickNamer
 
 from dedup_pipeline.normalize.text import normalize_name, transliterate_name
 
-__all__ = ["RUSSIAN_DIMINUTIVES", "first_name_variants"]
+__all__ = [
+    "OTHER_RUSSIAN_FIRST_NAMES",
+    "RUSSIAN_DIMINUTIVES",
+    "WESTERN_EQUIVALENTS",
+    "first_name_variants",
+    "known_first_name_keys",
+]
 
 #: Full Russian first name -> diminutives in everyday use.
 RUSSIAN_DIMINUTIVES: dict[str, tuple[str, ...]] = {
@@ -82,10 +88,80 @@ RUSSIAN_DIMINUTIVES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Russian first name -> the Western forms a bilingual CRM records for the same person
+#: ("Елена" is entered as "Helen" by an English-speaking manager).
+WESTERN_EQUIVALENTS: dict[str, tuple[str, ...]] = {
+    "александр": ("alexander", "alex"),
+    "александра": ("alexandra",),
+    "алексей": ("alexis",),
+    "анастасия": ("anastasia",),
+    "андрей": ("andrew",),
+    "анна": ("ann", "anne", "hannah"),
+    "валентина": ("valentine",),
+    "виктор": ("victor",),
+    "виктория": ("victoria",),
+    "георгий": ("george",),
+    "григорий": ("gregory",),
+    "дмитрий": ("dmitry", "dimitri"),
+    "екатерина": ("catherine", "katherine", "kate"),
+    "елена": ("helen", "helena", "ellen"),
+    "елизавета": ("elizabeth",),
+    "ирина": ("irene",),
+    "константин": ("constantine",),
+    "людмила": ("ludmila",),
+    "мария": ("mary", "maria", "marie"),
+    "михаил": ("michael",),
+    "наталья": ("natalie", "natalia"),
+    "николай": ("nicholas",),
+    "павел": ("paul",),
+    "петр": ("peter",),
+    "софья": ("sophia", "sophie"),
+    "степан": ("stephen", "steven"),
+    "татьяна": ("tatiana",),
+    "федор": ("theodore",),
+    "юлия": ("julia", "julie"),
+    "юрий": ("yuri",),
+    "яков": ("jacob",),
+}
+
+
+#: Common Russian first names without an entry above; with the tables above they tell a
+#: first name from a surname when a full name is written in either order.
+OTHER_RUSSIAN_FIRST_NAMES: tuple[str, ...] = (
+    "агата", "аделина", "алина", "алиса", "алла", "альберт", "анатолий", "ангелина",
+    "арина", "арсений", "артур", "богдан", "вениамин", "вера", "вероника", "виталий",
+    "владлен", "всеволод", "гавриил", "глеб", "давид", "даниил", "данил", "диана",
+    "добрыня", "ева", "евдокия", "егор", "жанна", "зинаида", "зоя", "злата", "инна",
+    "карина", "кира", "кирилл", "клавдия", "кристина", "лариса", "лев", "леонид",
+    "лидия", "лилия", "любовь", "майя", "маргарита", "марат", "марк", "матвей", "милана",
+    "мирон", "нина", "оксана", "олег", "платон", "полина", "раиса", "ренат", "римма",
+    "родион", "руслан", "рустам", "савелий", "семен", "снежана", "стефания", "таисия",
+    "тамара", "тимур", "ульяна", "филипп", "эдуард", "элина", "эльвира", "эмиль", "яна",
+    "ян", "алена", "алёна", "василиса", "варвара", "валерия", "владислава", "вячеслав",
+    "зарина", "лиана", "серафима", "фаина", "фёдор", "федор", "эмма", "эрик",
+)  # fmt: skip
+
+
+@cache
+def known_first_name_keys() -> frozenset[str]:
+    """Transliteration keys of every first name in the tables of this module."""
+    names = [
+        *RUSSIAN_DIMINUTIVES,
+        *(short for shorts in RUSSIAN_DIMINUTIVES.values() for short in shorts),
+        *(west for wests in WESTERN_EQUIVALENTS.values() for west in wests),
+        *OTHER_RUSSIAN_FIRST_NAMES,
+    ]
+    keys = pl.Series(names).to_frame("name").select(
+        transliterate_name(normalize_name(pl.col("name")))
+    )
+    return frozenset(keys.to_series().drop_nulls().to_list())
+
+
 @cache
 def _russian_canonicals() -> pl.DataFrame:
-    """Keys of each diminutive (``short``) and of the full names it shortens (``full``)."""
+    """Keys of each diminutive or Western form (``short``) and of its Russian name (``full``)."""
     pairs = [(short, full) for full, shorts in RUSSIAN_DIMINUTIVES.items() for short in shorts]
+    pairs += [(west, full) for full, wests in WESTERN_EQUIVALENTS.items() for west in wests]
     return (
         pl.DataFrame(pairs, schema=["short", "full"], orient="row")
         .select(

@@ -51,7 +51,11 @@ _LATIN_FOLDS = (
     ("ey", "ei"),
     ("yy", "y"),
     ("iy", "i"),
+    ("ii", "i"),
 )
+
+# "Artyom", "Fyodor", "Lyosha" spell the Russian "ё" that "Артём" folds to "е".
+_YO_AFTER_CONSONANT = (r"([bcdfghklmnprstvz])yo", "${1}e")
 
 
 def transliterate_name(name: pl.Expr) -> pl.Expr:
@@ -63,4 +67,4 @@ def transliterate_name(name: pl.Expr) -> pl.Expr:
     key = name.str.replace_many(_CYRILLIC_TO_LATIN)
     for old, new in _LATIN_FOLDS:
         key = key.str.replace_all(old, new, literal=True)
-    return key
+    return key.str.replace_all(*_YO_AFTER_CONSONANT)
