@@ -40,9 +40,7 @@ def name_conflict_sql(jaro_winkler: str, sql_dialect: str = "duckdb") -> str:
         f"({alike('last_name_l', 'last_name_r')} and ({alike('first_name_l', 'first_name_r')}"
         f" or coalesce({nicknames}, false)))"
     )
-    swapped = (
-        f"({alike('first_name_l', 'last_name_r')} and {alike('last_name_l', 'first_name_r')})"
-    )
+    swapped = f"({alike('first_name_l', 'last_name_r')} and {alike('last_name_l', 'first_name_r')})"
     return (
         "(first_name_l is not null and first_name_r is not null "
         "and last_name_l is not null and last_name_r is not null "

@@ -151,8 +151,8 @@ def known_first_name_keys() -> frozenset[str]:
         *(west for wests in WESTERN_EQUIVALENTS.values() for west in wests),
         *OTHER_RUSSIAN_FIRST_NAMES,
     ]
-    keys = pl.Series(names).to_frame("name").select(
-        transliterate_name(normalize_name(pl.col("name")))
+    keys = (
+        pl.Series(names).to_frame("name").select(transliterate_name(normalize_name(pl.col("name"))))
     )
     return frozenset(keys.to_series().drop_nulls().to_list())
 
