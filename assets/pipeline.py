@@ -1,7 +1,5 @@
 """The flow after reading: normalize -> match -> decide -> golden profiles -> instructions."""
 
-import json
-
 import polars as pl
 from dagster import (
     AssetExecutionContext,
@@ -16,7 +14,7 @@ from dagster import (
 from assets.resources import DuckDBWarehouse, PipelineSettings
 from assets.sources import issues_asset_name, quarantine_asset_name, raw_asset_name
 from dedup_pipeline.config import PipelineConfig
-from dedup_pipeline.match import match_contacts
+from dedup_pipeline.match import load_model, match_contacts, save_model
 from dedup_pipeline.normalize import normalize_contacts
 from dedup_pipeline.review import decide_clusters
 from dedup_pipeline.schema import QUARANTINE_SCHEMA, SOURCE_RECORD_SCHEMA
@@ -130,16 +128,35 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
         contacts: pl.DataFrame,
     ):
         config = settings.config
+        reused_from = config.match.model
+        reused = None if reused_from is None else load_model(reused_from, config.match)
         result, shared = match_contacts(
-            contacts, match=config.match, decision=config.decision, warehouse=warehouse.settings
+            contacts,
+            match=config.match,
+            decision=config.decision,
+            warehouse=warehouse.settings,
+            model=reused,
         )
-        model_path = config.output.directory / "splink_model.json"
-        model_path.parent.mkdir(parents=True, exist_ok=True)
-        model_path.write_text(json.dumps(result.model, indent=2), encoding="utf-8")
+        # The run's output holds the model that scored it: trained now, or a copy of the reused.
+        written = save_model(
+            result.model if reused is None else reused,
+            config.output.directory,
+            reused_from=reused_from,
+        )
         yield Output(
             result.scored_pairs,
             output_name="scored_pairs",
-            metadata={"pairs": result.scored_pairs.height, "model": str(model_path)},
+            metadata={
+                "pairs": result.scored_pairs.height,
+                "model": "trained" if reused_from is None else "reused",
+                "model_source": (
+                    "trained on this run's data" if reused_from is None else str(reused_from)
+                ),
+                "model_file": MetadataValue.path(str(written["splink_model.json"])),
+                "model_outputs": MetadataValue.json(
+                    {name: str(path) for name, path in written.items()}
+                ),
+            },
         )
         yield Output(result.clusters, output_name="match_clusters")
         yield Output(

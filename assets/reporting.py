@@ -99,6 +99,14 @@ def _source_summaries(
     return summaries
 
 
+def _model_outputs(context: AssetExecutionContext) -> dict[str, str]:
+    """The model file and its charts, as the match stage reported them."""
+    event = context.instance.get_latest_materialization_event(AssetKey("scored_pairs"))
+    metadata = event.asset_materialization.metadata if event and event.asset_materialization else {}
+    entry = metadata.get("model_outputs")
+    return dict(entry.value) if entry is not None else {}
+
+
 @asset(group_name="outputs")
 def run_report(
     context: AssetExecutionContext,
@@ -119,6 +127,7 @@ def run_report(
     stats = _stage_seconds(context)
     report_path = config.output.directory / "run_report.json"
     outputs = dict(zip(exports.get_column("export"), exports.get_column("path"), strict=True))
+    outputs.update(_model_outputs(context))
     outputs["warehouse"] = str(config.warehouse.path)
     outputs["run_report.json"] = str(report_path)
     report = RunReport(

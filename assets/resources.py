@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 from dagster import ConfigurableResource
+from pydantic import Field
 
 from dedup_pipeline.config import PipelineConfig, WarehouseConfig, load_config
 from dedup_pipeline.duckdb_connection import connect
@@ -20,11 +21,19 @@ class PipelineSettings(ConfigurableResource):
     """The YAML configuration a run follows."""
 
     config_path: str
+    model_path: str | None = Field(
+        default=None,
+        description="A saved splink_model.json to reuse for this run (overrides match.model).",
+    )
 
     @cached_property
     def config(self) -> PipelineConfig:
-        """The validated configuration."""
-        return load_config(self.config_path)
+        """The validated configuration, with `model_path` as ``match.model`` when set."""
+        config = load_config(self.config_path)
+        if self.model_path is None:
+            return config
+        match = config.match.model_copy(update={"model": Path(self.model_path).resolve()})
+        return config.model_copy(update={"match": match})
 
 
 class DuckDBWarehouse(ConfigurableResource):

@@ -69,9 +69,15 @@ def _progress_logger(on_step: Callable[[StepEvent], None] | None) -> LoggerDefin
 
 
 def run_full_sweep(
-    config_path: str | Path, *, on_step: Callable[[StepEvent], None] | None = None
+    config_path: str | Path,
+    *,
+    on_step: Callable[[StepEvent], None] | None = None,
+    model_path: str | Path | None = None,
 ) -> RunReport:
     """Materialise every asset for ``config_path`` and return the run report.
+
+    ``model_path`` names a saved ``splink_model.json`` to reuse instead of training; it
+    overrides ``match.model`` of the configuration for this run.
 
     Raises
     ------
@@ -81,12 +87,18 @@ def run_full_sweep(
     config = load_config(config_path)
     definitions = build_definitions(config_path, loggers={"progress": _progress_logger(on_step)})
     job = definitions.resolve_job_def(FULL_SWEEP_JOB)
+    # Naming the logger in run config makes Dagster use it instead of its console one.
+    run_config: dict = {"loggers": {"progress": {}}}
+    if model_path is not None:
+        # Configuring the resource in run config replaces its values: give both.
+        settings = {
+            "config_path": str(Path(config_path).resolve()),
+            "model_path": str(Path(model_path).resolve()),
+        }
+        run_config["resources"] = {"settings": {"config": settings}}
     with DagsterInstance.ephemeral() as instance:
         result = job.execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            # Naming the logger in run config makes Dagster use it instead of its console one.
-            run_config={"loggers": {"progress": {}}},
+            instance=instance, raise_on_error=False, run_config=run_config
         )
     if not result.success:
         failures = [

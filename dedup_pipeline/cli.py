@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from dedup_pipeline.config import ConfigError, load_config
+from dedup_pipeline.config import ConfigError, load_config, read_model_file
 
 app = typer.Typer(
     help="Find duplicate clients across CRM exports and build golden client profiles.",
@@ -31,6 +31,14 @@ err_console = Console(stderr=True, soft_wrap=True)
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="Pipeline configuration (YAML).", exists=False)
 ]
+ModelOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--model",
+        help="Reuse this trained model (splink_model.json of an earlier run) instead of "
+        "training; overrides match.model.",
+    ),
+]
 
 
 def _quiet_libraries() -> None:
@@ -39,11 +47,13 @@ def _quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def _execute(config: Path):
+def _execute(config: Path, model: Path | None = None):
     from assets.run import RunFailedError, StepEvent, run_full_sweep
 
     try:
         load_config(config)
+        if model is not None:
+            read_model_file(model)
     except ConfigError as exc:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
@@ -61,7 +71,7 @@ def _execute(config: Path):
     console.print(f"[bold]lead-dedup[/bold] full sweep: {config}")
     try:
         with console.status("running…"):
-            return run_full_sweep(config, on_step=on_step)
+            return run_full_sweep(config, on_step=on_step, model_path=model)
     except RunFailedError as exc:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
@@ -100,9 +110,9 @@ def _summary(report) -> None:
 
 
 @app.command()
-def run(config: ConfigOption = Path("configs/sample.yaml")) -> None:
+def run(config: ConfigOption = Path("configs/sample.yaml"), model: ModelOption = None) -> None:
     """Run the full sweep: read, normalize, match, decide, build golden profiles, export."""
-    report = _execute(config)
+    report = _execute(config, model)
     _summary(report)
 
 
@@ -112,31 +122,19 @@ def evaluate(
     truth_column: Annotated[
         str, typer.Option(help="Passthrough column holding the true client id.")
     ] = "truth_client_id",
+    model: ModelOption = None,
 ) -> None:
     """Run the flow, then score its clusters against a ground-truth column (pairwise)."""
-    from dedup_pipeline.duckdb_connection import connect
-    from dedup_pipeline.evaluate import TruthColumnError, pairwise_scores, truth_from_attributes
-    from dedup_pipeline.review import Outcome
-    from dedup_pipeline.sinks import read_table
+    from dedup_pipeline.evaluate import TruthColumnError, evaluate_warehouse
 
-    report = _execute(config)
+    _execute(config, model)
     settings = load_config(config)
-    connection = connect(settings.warehouse, database=settings.warehouse.path)
     try:
-        clusters = read_table(connection, "clusters")
-        records = read_table(connection, "source_records")
-    finally:
-        connection.close()
-    try:
-        truth = truth_from_attributes(records, truth_column)
+        evaluation = evaluate_warehouse(settings, truth_column)
     except TruthColumnError as exc:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
-    overall = pairwise_scores(clusters, truth)
-    merged = clusters.filter(clusters["outcome"] == Outcome.AUTO_MERGE)
-    auto = pairwise_scores(
-        merged, truth.filter(truth["record_id"].is_in(merged["record_id"].implode()))
-    )
+    overall, auto = evaluation.overall, evaluation.auto_merged
     table = Table(title=f"Pairwise accuracy vs {truth_column!r}")
     for column in ("scope", "precision", "recall", "F1", "predicted pairs", "true pairs"):
         table.add_column(column, justify="right" if column != "scope" else "left")
@@ -153,22 +151,44 @@ def evaluate(
     )
     console.print(table)
     console.print(
-        f"clusters to review: {report.clusters_to_review:,} of {report.clusters:,} clusters"
+        f"review share: {evaluation.review_share:.2%} "
+        f"({evaluation.clusters_in_review:,} of {evaluation.clusters:,} client clusters have "
+        f"outcome review); review proposals in the queue: {evaluation.review_proposals:,}"
     )
     path = settings.output.directory / "evaluation.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
-        json.dumps(
-            {
-                "truth_column": truth_column,
-                "overall": overall.as_dict(),
-                "auto_merged": auto.as_dict(),
-            },
-            indent=2,
-        )
-        + "\n",
+        json.dumps({"truth_column": truth_column, **evaluation.as_dict()}, indent=2) + "\n",
         encoding="utf-8",
     )
     console.print(f"written: {path}")
+
+
+@app.command("export-dataset")
+def export_dataset_command(
+    dataset: Annotated[str, typer.Argument(help="Dataset to write: febrl3.")],
+    out: Annotated[Path, typer.Option(help="Directory for the export.")] = Path("data/febrl3"),
+) -> None:
+    """Write a public labelled dataset as a CSV export with its ground truth column."""
+    from dedup_pipeline.samples.datasets import (
+        DatasetUnavailableError,
+        PublicDataset,
+        export_dataset,
+    )
+
+    known = [member.value for member in PublicDataset]
+    if dataset not in known:
+        err_console.print(
+            f"[red]error:[/red] unknown dataset {escape(repr(dataset))}; "
+            f"choose one of: {', '.join(known)}"
+        )
+        raise typer.Exit(2)
+    try:
+        path = export_dataset(dataset, out)
+    except DatasetUnavailableError as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    console.print(f"written: {escape(str(path))}")
 
 
 @app.command("generate-sample")

@@ -7,6 +7,7 @@ directory. Invalid files raise `ConfigError` naming the file and the offending f
 
 from __future__ import annotations
 
+import json
 import re
 from enum import StrEnum
 from pathlib import Path
@@ -39,6 +40,7 @@ __all__ = [
     "SurvivorshipRule",
     "WarehouseConfig",
     "load_config",
+    "read_model_file",
 ]
 
 _NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -318,6 +320,13 @@ class MatchConfig(_Model):
         default_factory=dict,
         description="Extra fields to compare, by name; sources map them under columns.extra.",
     )
+    model: Path | None = Field(
+        default=None,
+        description=(
+            "A trained model (splink_model.json of an earlier run) to reuse instead of "
+            "training; it must compare the fields this configuration compares."
+        ),
+    )
 
     @field_validator("extra_fields")
     @classmethod
@@ -507,9 +516,52 @@ class PipelineConfig(_Model):
             }
         )
         output = self.output.model_copy(update={"directory": anchor(self.output.directory)})
+        match = self.match
+        if match.model is not None:
+            match = match.model_copy(update={"model": anchor(match.model)})
         return self.model_copy(
-            update={"sources": sources, "warehouse": warehouse, "output": output}
+            update={"sources": sources, "warehouse": warehouse, "output": output, "match": match}
         )
+
+
+def read_model_file(path: Path) -> dict[str, Any]:
+    """Read a trained Splink model (the ``splink_model.json`` a run writes).
+
+    Only the file's shape is checked here; whether the model fits a configuration's
+    comparisons is checked by the match stage.
+
+    Raises
+    ------
+    ConfigError
+        When the file is missing or unreadable, or does not hold a Splink model; the
+        message names the file.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: model file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the model: {exc}") from None
+    try:
+        model = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: not a Splink model (not valid JSON: {exc})") from None
+    comparisons = model.get("comparisons") if isinstance(model, dict) else None
+    if (
+        not isinstance(model, dict)
+        or "link_type" not in model
+        or not isinstance(comparisons, list)
+        or not comparisons
+        or not all(
+            isinstance(c, dict) and "output_column_name" in c and "comparison_levels" in c
+            for c in comparisons
+        )
+    ):
+        raise ConfigError(
+            f"{path}: not a Splink model (expected the splink_model.json written by a run, "
+            "with link_type and comparisons)"
+        )
+    return model
 
 
 def _format_location(location: tuple[int | str, ...]) -> str:
@@ -554,4 +606,10 @@ def load_config(path: str | Path) -> PipelineConfig:
     except ValidationError as exc:
         problems = [f"  {_format_location(error['loc'])}: {error['msg']}" for error in exc.errors()]
         raise ConfigError(f"{path}: invalid configuration\n" + "\n".join(problems)) from None
-    return config.resolve_paths(path.resolve().parent)
+    config = config.resolve_paths(path.resolve().parent)
+    if config.match.model is not None:
+        try:
+            read_model_file(config.match.model)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: match.model: {exc}") from None
+    return config

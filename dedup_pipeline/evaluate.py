@@ -1,14 +1,33 @@
-"""Pairwise accuracy of client clusters against ground truth."""
+"""Accuracy of a run's client clusters against ground truth.
+
+`evaluate_run` scores the final ``clusters`` table of a run against true entities: pairwise
+precision, recall and F1 of all clusters, the precision of the automatically merged pairs
+alone, and the share of client clusters left for a person to review. `evaluate_warehouse`
+reads the tables of a finished run from its DuckDB warehouse and does the same.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from dedup_pipeline.review.decide import Outcome
 from dedup_pipeline.schema import require_columns
 
-__all__ = ["PairwiseScores", "TruthColumnError", "pairwise_scores", "truth_from_attributes"]
+if TYPE_CHECKING:
+    from dedup_pipeline.config import PipelineConfig
+
+__all__ = [
+    "PairwiseScores",
+    "RunEvaluation",
+    "TruthColumnError",
+    "evaluate_run",
+    "evaluate_warehouse",
+    "pairwise_scores",
+    "truth_from_attributes",
+]
 
 
 class TruthColumnError(ValueError):
@@ -103,3 +122,118 @@ def truth_from_attributes(records: pl.DataFrame, column: str) -> pl.DataFrame:
             "unmapped export columns are passed through, so check the column name"
         )
     return truth
+
+
+@dataclass(frozen=True)
+class RunEvaluation:
+    """How well a run's clusters match the truth, and how much it leaves to review.
+
+    Attributes
+    ----------
+    overall
+        Pairwise scores of the final client clusters.
+    auto_merged
+        Pairwise scores of the clusters with outcome ``auto_merge`` alone, scored over
+        their own records: its precision is the share of automatically merged pairs
+        that are true (its recall is not meaningful). Every cluster of two or more
+        records is an automatic merge, so this precision equals ``overall.precision``
+        as long as that rule holds.
+    clusters
+        Distinct client clusters (``cluster_id``).
+    clusters_in_review
+        Distinct client clusters with outcome ``review``: single records that belong to a
+        review proposal and wait for a person.
+    review_share
+        ``clusters_in_review / clusters`` (0.0 when there are no clusters).
+    review_proposals
+        Distinct review proposals (``review_cluster_id``); the run report counts the same
+        as ``clusters_to_review``. A proposal may also touch ``auto_merge`` clusters.
+    """
+
+    overall: PairwiseScores
+    auto_merged: PairwiseScores
+    clusters: int
+    clusters_in_review: int
+    review_share: float
+    review_proposals: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the evaluation as plain, JSON-serialisable values."""
+        return {
+            "overall": self.overall.as_dict(),
+            "auto_merged": self.auto_merged.as_dict(),
+            "clusters": self.clusters,
+            "clusters_in_review": self.clusters_in_review,
+            "review_share": self.review_share,
+            "review_proposals": self.review_proposals,
+        }
+
+
+def evaluate_run(clusters: pl.DataFrame, truth: pl.DataFrame) -> RunEvaluation:
+    """Score a run's client clusters against true entities.
+
+    Parameters
+    ----------
+    clusters
+        The run's ``clusters`` table: ``record_id``, ``cluster_id``, ``outcome`` and
+        ``review_cluster_id`` per record (see `dedup_pipeline.review.CLUSTER_SCHEMA`).
+    truth
+        ``record_id`` and ``entity_id`` per record, e.g. from `truth_from_attributes`.
+        Records without an entity count as entities of their own.
+
+    Returns
+    -------
+    RunEvaluation
+        Overall pairwise scores, the precision of auto-merged pairs and the review share.
+    """
+    require_columns(
+        clusters, ["record_id", "cluster_id", "outcome", "review_cluster_id"], table="clusters"
+    )
+    overall = pairwise_scores(clusters, truth)
+    merged = clusters.filter(pl.col("outcome") == Outcome.AUTO_MERGE)
+    auto_merged = pairwise_scores(
+        merged, truth.filter(pl.col("record_id").is_in(merged.get_column("record_id").implode()))
+    )
+    counts = clusters.select(
+        clusters=pl.col("cluster_id").n_unique(),
+        in_review=pl.col("cluster_id").filter(pl.col("outcome") == Outcome.REVIEW).n_unique(),
+        proposals=pl.col("review_cluster_id").drop_nulls().n_unique(),
+    ).row(0, named=True)
+    n_clusters = int(counts["clusters"])
+    in_review = int(counts["in_review"])
+    return RunEvaluation(
+        overall=overall,
+        auto_merged=auto_merged,
+        clusters=n_clusters,
+        clusters_in_review=in_review,
+        review_share=in_review / n_clusters if n_clusters else 0.0,
+        review_proposals=int(counts["proposals"]),
+    )
+
+
+def evaluate_warehouse(config: PipelineConfig, truth_column: str) -> RunEvaluation:
+    """Evaluate the run stored in ``config``'s warehouse against a passthrough column.
+
+    Parameters
+    ----------
+    config
+        The configuration of a finished run (its warehouse holds ``clusters`` and
+        ``source_records``).
+    truth_column
+        The passthrough export column holding the true entity id.
+
+    Raises
+    ------
+    TruthColumnError
+        When no record carries ``truth_column``.
+    """
+    from dedup_pipeline.duckdb_connection import connect
+    from dedup_pipeline.sinks import read_table
+
+    connection = connect(config.warehouse, database=config.warehouse.path)
+    try:
+        clusters = read_table(connection, "clusters")
+        records = connection.sql("SELECT record_id, attributes FROM source_records").pl()
+    finally:
+        connection.close()
+    return evaluate_run(clusters, truth_from_attributes(records, truth_column))

@@ -219,3 +219,6 @@ def test_outputs_are_written(sweep):
     assert saved["accounting"]["balanced"] is True
     assert "splink_matching" in saved["stage_seconds"]
     assert Path(report.outputs["warehouse"]).exists()
+    # The trained model and its charts, listed with the other outputs.
+    for name in ("splink_model.json", "match_weights_chart.html", "m_u_parameters_chart.html"):
+        assert Path(report.outputs[name]) == out / name and (out / name).exists()

@@ -162,3 +162,12 @@ def test_russian_names_match_their_western_forms_and_yo_spellings():
     for russian, other in (("елена", "helen"), ("георгий", "george"), ("дима", "dmitrii")):
         assert set(variants[russian]) & set(variants[other]), (russian, other)
     assert set(variants["тёма"]) & set(variants["tyoma"])
+
+
+def test_a_misspelt_first_name_gets_the_variants_of_the_name_it_misspells():
+    from dedup_pipeline.normalize.nicknames import first_name_variants
+
+    names = pl.Series(["наалья", "vyacheslva", "наталья", "zorgblip"])
+    variants = first_name_variants(names).to_list()
+    assert "natalya" in variants[0] and "vyacheslav" in variants[1]
+    assert variants[3] == ["zorgblip"]  # nothing known is close: no guess

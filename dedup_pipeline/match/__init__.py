@@ -3,8 +3,10 @@
 from dedup_pipeline.match.model import (
     SCORED_PAIRS_SCHEMA,
     BlockingExplosionError,
+    IncompatibleModelError,
     MatchResult,
     build_settings,
+    check_model_compatible,
     name_conflict_sql,
     prediction_rules,
     score_and_cluster,
@@ -15,17 +17,23 @@ from dedup_pipeline.match.prepare import (
     prepare_match_input,
 )
 from dedup_pipeline.match.run import match_contacts
+from dedup_pipeline.match.saved import MODEL_FILE, load_model, save_model
 
 __all__ = [
     "MATCH_INPUT_SCHEMA",
+    "MODEL_FILE",
     "SCORED_PAIRS_SCHEMA",
     "SHARED_IDENTIFIER_SCHEMA",
     "BlockingExplosionError",
+    "IncompatibleModelError",
     "MatchResult",
     "build_settings",
+    "check_model_compatible",
+    "load_model",
     "match_contacts",
     "name_conflict_sql",
     "prediction_rules",
     "prepare_match_input",
+    "save_model",
     "score_and_cluster",
 ]

@@ -15,9 +15,10 @@ from splink import Linker, SettingsCreator, block_on
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
 from splink.internals.database_api import DatabaseAPI
 
-from dedup_pipeline.config import MatchConfig
+from dedup_pipeline.config import ConfigError, MatchConfig
 from dedup_pipeline.match.comparisons import contact_comparisons
 from dedup_pipeline.match.conflicts import NAME_CONFLICT_SIMILARITY, name_conflict_sql
+from dedup_pipeline.match.hygiene import split_conflicting_clusters
 from dedup_pipeline.match.prepare import MATCH_INPUT_SCHEMA
 from dedup_pipeline.schema import require_columns
 
@@ -25,8 +26,10 @@ __all__ = [
     "NAME_CONFLICT_SIMILARITY",
     "SCORED_PAIRS_SCHEMA",
     "BlockingExplosionError",
+    "IncompatibleModelError",
     "MatchResult",
     "build_settings",
+    "check_model_compatible",
     "name_conflict_sql",
     "prediction_rules",
     "score_and_cluster",
@@ -90,6 +93,58 @@ def build_settings(config: MatchConfig) -> SettingsCreator:
         # The guard against conflicting names reads the compared names of each pair.
         retain_matching_columns=True,
     )
+
+
+class IncompatibleModelError(ConfigError):
+    """A saved model does not compare what the configuration compares."""
+
+
+def check_model_compatible(
+    model: dict[str, Any], config: MatchConfig, *, source: str = "the reused model"
+) -> None:
+    """Check that a saved model scores the pairs `build_settings` would score.
+
+    The model must compare the same columns (its comparisons' output column names) and
+    generate candidate pairs with the same blocking rules as a model trained now.
+
+    Parameters
+    ----------
+    model
+        A Splink model as saved by a run (``splink_model.json``).
+    config
+        The matching options of the current run.
+    source
+        Where the model came from, for the error message.
+
+    Raises
+    ------
+    IncompatibleModelError
+        When the model differs; the message says to retrain.
+    """
+    retrain = "; retrain: remove match.model (or the --model option) to train on this run's data"
+    expected = build_settings(config).create_settings_dict("duckdb")
+    if (
+        model.get("link_type") != expected["link_type"]
+        or model.get("unique_id_column_name") != expected["unique_id_column_name"]
+    ):
+        raise IncompatibleModelError(f"{source}: not a model of lead-dedup contacts{retrain}")
+    ours = [c["output_column_name"] for c in expected["comparisons"]]
+    theirs = [c.get("output_column_name") for c in model.get("comparisons", [])]
+    if theirs != ours:
+        raise IncompatibleModelError(
+            f"{source}: the model compares {', '.join(map(str, theirs))} but this configuration "
+            f"compares {', '.join(ours)} (match.extra_fields changed?){retrain}"
+        )
+    rules = [r["blocking_rule"] for r in expected["blocking_rules_to_generate_predictions"]]
+    model_rules = [
+        r.get("blocking_rule") if isinstance(r, dict) else r
+        for r in model.get("blocking_rules_to_generate_predictions", [])
+    ]
+    if model_rules != rules:
+        raise IncompatibleModelError(
+            f"{source}: the model generates candidate pairs with other blocking rules than "
+            f"this configuration (match.extra_fields blocking changed?){retrain}"
+        )
 
 
 @dataclass(frozen=True)
@@ -196,7 +251,11 @@ def score_and_cluster(
     BlockingExplosionError
         When the blocking rules would generate more than
         ``config.max_comparisons_per_rule`` pairs for one rule.
+    IncompatibleModelError
+        When `model` does not compare what `config` compares.
     """
+    if model is not None:
+        check_model_compatible(model, config)
     require_columns(match_input, [*MATCH_INPUT_SCHEMA, *config.extra_fields], table="match input")
     record_count = match_input.height
     table = db_api.register(match_input.to_arrow(), table_name="contacts_for_matching")
@@ -239,10 +298,20 @@ def score_and_cluster(
     strong = linker.clustering.cluster_pairwise_predictions_at_threshold(
         mergeable, threshold_match_probability=auto_merge_threshold
     )
+    # Names of different people are a confident "no": such pairs are not proposed to
+    # reviewers either, whatever else the two records share.
     candidate = linker.clustering.cluster_pairwise_predictions_at_threshold(
-        predictions, threshold_match_probability=review_threshold
+        mergeable, threshold_match_probability=review_threshold
     )
-    clusters = _cluster_frame(strong, "strong_cluster_id").join(
+    strong_clusters = _cluster_frame(strong, "cluster_id")
+    strong_clusters = split_conflicting_clusters(
+        strong_clusters,
+        scored_pairs.filter(
+            ~pl.col("names_conflict") & (pl.col("match_probability") >= auto_merge_threshold)
+        ),
+        _cannot_link_within(strong_clusters, table, db_api, conflict),
+    )
+    clusters = strong_clusters.rename({"cluster_id": "strong_cluster_id"}).join(
         _cluster_frame(candidate, "candidate_cluster_id"), on="record_id", how="inner"
     )
     trained = linker.misc.save_model_to_json()
@@ -252,6 +321,48 @@ def score_and_cluster(
         comparison_counts=comparison_counts,
         model=trained,
     )
+
+
+#: Clusters larger than this are not checked pair by pair; the decision stage never
+#: auto-merges them anyway (``decision.max_cluster_size``).
+_MAX_CHECKED_CLUSTER = 1_000
+
+
+def _cannot_link_within(
+    clusters: pl.DataFrame, table: Any, db_api: DatabaseAPI, conflict: str
+) -> pl.DataFrame:
+    """Pairs inside one cluster whose names belong to different people."""
+    sizes = clusters.group_by("cluster_id").len()
+    checked = sizes.filter(pl.col("len").is_between(3, _MAX_CHECKED_CLUSTER))
+    members = clusters.join(checked.select("cluster_id"), on="cluster_id", how="semi")
+    empty = pl.DataFrame(schema={"record_id_l": pl.String, "record_id_r": pl.String})
+    if members.is_empty():
+        return empty
+    registered = db_api.register(members.to_arrow(), table_name="__strong_cluster_members")
+    named = (
+        f"select m.cluster_id, c.record_id, c.first_name, c.last_name, c.first_name_variants "
+        f"from {{this}} m join {table.physical_name} c on m.record_id = c.record_id "
+        "where c.first_name is not null and c.last_name is not null"
+    )
+    pairs = registered.query_sql(
+        f"""
+        with named as ({named})
+        select record_id_l, record_id_r from (
+            select l.record_id as record_id_l, r.record_id as record_id_r,
+                   l.first_name as first_name_l, r.first_name as first_name_r,
+                   l.last_name as last_name_l, r.last_name as last_name_r,
+                   l.first_name_variants as first_name_variants_l,
+                   r.first_name_variants as first_name_variants_r
+            from named l join named r
+              on l.cluster_id = r.cluster_id and l.record_id < r.record_id
+        ) where {conflict}
+        """
+    )
+    try:
+        return pl.concat([empty, _to_polars(pairs, ["record_id_l", "record_id_r"])])
+    finally:
+        pairs.drop_table_from_database_and_remove_from_cache()
+        registered.drop_table_from_database_and_remove_from_cache(force_non_splink_table=True)
 
 
 def _column_names(frame: Any) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import cache
 
+import duckdb
 import polars as pl
 from nicknames import NickNamer
 
@@ -61,6 +62,19 @@ RUSSIAN_DIMINUTIVES: dict[str, tuple[str, ...]] = {
     "игорь": ("игорек",),
     "илья": ("илюша",),
     "ирина": ("ира", "иришка"),
+    "кирилл": ("кирюша", "киря", "кирюха"),
+    "маргарита": ("рита", "марго"),
+    "олег": ("олежка",),
+    "леонид": ("леня", "лёня"),
+    "любовь": ("люба",),
+    "алина": ("аля",),
+    "кристина": ("кристи", "тина"),
+    "вероника": ("ника",),
+    "фёдор": ("федя",),
+    "федор": ("федя",),
+    "степан": ("степа", "стёпа"),
+    "егор": ("егорка",),
+    "семен": ("сема", "сёма"),
     "константин": ("костя",),
     "ксения": ("ксюша",),
     "людмила": ("люда", "мила"),
@@ -177,8 +191,84 @@ def _nick_namer() -> NickNamer:
     return NickNamer()
 
 
+def _variant_lookup(names: pl.Series) -> pl.DataFrame:
+    """``name`` -> its own key plus the keys of the full names it can stand for."""
+    namer = _nick_namer()
+    # The English data is many-to-many ("robert" is listed as a form of "bill"); a
+    # nickname is no longer than the name it stands for ("jack" -> "john"), which keeps
+    # such links out. NickNamer is a dictionary look-up, made once per distinct name.
+    english = [
+        (name, full)
+        for name in names.to_list()
+        for full in namer.canonicals_of(name)
+        if len(full) >= len(name) and full != name
+    ]
+    own = names.to_frame("name").with_columns(variant=transliterate_name(pl.col("name")))
+    english_keys = pl.DataFrame(
+        english, schema={"name": pl.String, "full": pl.String}, orient="row"
+    ).select("name", variant=transliterate_name(pl.col("full")))
+    russian = own.join(_russian_canonicals(), left_on="variant", right_on="short").select(
+        "name", pl.col("full").alias("variant")
+    )
+    return (
+        pl.concat([own, english_keys, russian])
+        .unique()
+        .group_by("name")
+        .agg(pl.col("variant").sort().alias("variants"))
+    )
+
+
+@cache
+def _known_names() -> pl.DataFrame:
+    """Every first name the tables know (Russian and English), with its key."""
+    namer = _nick_namer()
+    names = {
+        *RUSSIAN_DIMINUTIVES,
+        *(short for shorts in RUSSIAN_DIMINUTIVES.values() for short in shorts),
+        *(west for wests in WESTERN_EQUIVALENTS.values() for west in wests),
+        *OTHER_RUSSIAN_FIRST_NAMES,
+        *namer._canonical_lookup,
+        *namer._nickname_lookup,
+    }
+    return pl.DataFrame({"known": sorted(names)}).with_columns(
+        known_key=transliterate_name(normalize_name(pl.col("known")))
+    )
+
+
+#: Similarity of keys at which an unknown first name is read as a misspelt known one.
+TYPO_SIMILARITY = 0.92
+
+
+def _nearest_known_names(names: pl.Series) -> pl.DataFrame:
+    """Unknown names of five letters or more -> the known name they most likely misspell."""
+    known = _known_names()
+    unknown = (
+        names.to_frame("name")
+        .with_columns(key=transliterate_name(pl.col("name")))
+        .filter(
+            ~pl.col("key").is_in(known["known_key"].implode())
+            & (pl.col("key").str.len_chars() >= 5)
+        )
+    )
+    if unknown.is_empty():
+        return pl.DataFrame(schema={"name": pl.String, "known": pl.String})
+    # Distinct unknown names times a few thousand known ones: one vectorised join.
+    with duckdb.connect() as connection:
+        return connection.sql(
+            f"""
+            select name, arg_max(known, jaro_winkler_similarity(key, known_key)) as known
+            from unknown, known
+            where jaro_winkler_similarity(key, known_key) >= {TYPO_SIMILARITY}
+            group by name
+            """
+        ).pl()
+
+
 def first_name_variants(first_names: pl.Series) -> pl.Series:
     """Variant keys of normalised first names, computed once per distinct name.
+
+    A name the tables do not know but which is one typo away from a known name
+    ("Наалья", "Vyacheslva") also gets that name's variants.
 
     Parameters
     ----------
@@ -192,29 +282,19 @@ def first_name_variants(first_names: pl.Series) -> pl.Series:
         it can be short for; null for a null name.
     """
     names = first_names.drop_nulls().unique()
-    namer = _nick_namer()
-    # The English data is many-to-many ("robert" is listed as a form of "bill"); a
-    # nickname is shorter than the name it stands for, which keeps such links out.
-    # NickNamer is a dictionary look-up, made once per distinct name.
-    english = [
-        (name, full)
-        for name in names.to_list()
-        for full in namer.canonicals_of(name)
-        if len(full) > len(name)
-    ]
-    own = names.to_frame("name").with_columns(variant=transliterate_name(pl.col("name")))
-    english_keys = pl.DataFrame(
-        english, schema={"name": pl.String, "full": pl.String}, orient="row"
-    ).select("name", variant=transliterate_name(pl.col("full")))
-    russian = own.join(_russian_canonicals(), left_on="variant", right_on="short").select(
-        "name", pl.col("full").alias("variant")
-    )
-    lookup = (
-        pl.concat([own, english_keys, russian])
-        .unique()
-        .group_by("name")
-        .agg(pl.col("variant").sort().alias("variants"))
-    )
+    lookup = _variant_lookup(names)
+    corrections = _nearest_known_names(names)
+    if corrections.height:
+        corrected = corrections.join(
+            _variant_lookup(corrections["known"].unique()).rename({"name": "known"}),
+            on="known",
+        ).select("name", "variants")
+        lookup = (
+            pl.concat([lookup, corrected])
+            .explode("variants")
+            .group_by("name")
+            .agg(pl.col("variants").unique().sort())
+        )
     return (
         first_names.to_frame("name")
         .join(lookup, on="name", how="left", maintain_order="left")
