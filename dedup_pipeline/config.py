@@ -267,6 +267,13 @@ class ExtraFieldConfig(_Model):
         default=False,
         description="Also generate candidate pairs from records sharing this field's value.",
     )
+    identifies_person: bool = Field(
+        default=False,
+        description=(
+            "The value belongs to one person (a national id, a passport number): records "
+            "agreeing on it are not kept apart by differing names."
+        ),
+    )
 
     @model_validator(mode="after")
     def _check_thresholds(self) -> ExtraFieldConfig:
@@ -292,6 +299,11 @@ class ExtraFieldConfig(_Model):
 class MatchConfig(_Model):
     """Probabilistic matching with Splink."""
 
+    @property
+    def person_identifiers(self) -> list[str]:
+        """Extra fields whose exact agreement overrides a conflict of names."""
+        return [name for name, field in self.extra_fields.items() if field.identifies_person]
+
     candidate_threshold: float = Field(
         default=0.5, ge=0, le=1, description="Scored pairs below this probability are dropped."
     )
@@ -316,6 +328,15 @@ class MatchConfig(_Model):
         ),
     )
     seed: int = 42
+    name_conflicts: Literal["keep_apart", "ignore"] = Field(
+        default="keep_apart",
+        description=(
+            "keep_apart: records whose names belong to different people are never merged "
+            "automatically, nor proposed for review, however much else they share (a "
+            "switchboard, an info@ mailbox). ignore: names weigh only through the model, "
+            "for data whose names are unreliable."
+        ),
+    )
     extra_fields: dict[str, ExtraFieldConfig] = Field(
         default_factory=dict,
         description="Extra fields to compare, by name; sources map them under columns.extra.",

@@ -241,3 +241,46 @@ def test_shared_phone_and_mailbox_do_not_merge_different_names():
     assert pair["names_conflict"]
     clusters = {r["record_id"]: r for r in result.clusters.iter_rows(named=True)}
     assert clusters["crm:x1"]["strong_cluster_id"] != clusters["crm:x2"]["strong_cluster_id"]
+
+
+def test_a_shared_person_identifier_overrides_a_name_conflict():
+    import duckdb as db
+
+    from dedup_pipeline.match import name_conflict_sql
+
+    connection = db.connect()
+    connection.execute(
+        "create table p as select 'hannah' as first_name_l, 'bloomfield' as last_name_l, "
+        "'hannah' as first_name_r, 'dikson' as last_name_r, "
+        "['hannah'] as first_name_variants_l, ['hannah'] as first_name_variants_r, "
+        "* from (values ('1605711', '1605711'), ('1605711', '2785166')) t(tax_id_l, tax_id_r)"
+    )
+    plain = name_conflict_sql("jaro_winkler_similarity")
+    overridden = name_conflict_sql("jaro_winkler_similarity", overridden_by=["tax_id"])
+    got = connection.sql(f"select {plain}, {overridden} from p").fetchall()
+    # Different surnames conflict, unless the two records carry the same tax id.
+    assert got == [(True, False), (True, True)]
+
+
+def test_name_conflicts_can_be_left_to_the_model():
+    records, _ = population()
+    colleagues = records_frame(
+        source_record(
+            "crm", "x1", first_name="Мария", last_name="Кузнецова",
+            phones=["+79161112233"], emails=["m.k@mail.ru"], city="Москва",
+        ),
+        source_record(
+            "crm", "x2", first_name="Мария", last_name="Смирнова",
+            phones=["+79161112233"], emails=["m.k@mail.ru"], city="Москва",
+        ),
+    )  # fmt: skip
+    contacts = normalize_contacts(pl.concat([records, colleagues])).contacts
+    match_input, _ = prepare_match_input(contacts, max_block_size=50)
+
+    def same_cluster(**options) -> bool:
+        result = score(match_input, auto_merge_threshold=0.5, **options)
+        ids = dict(result.clusters.select("record_id", "strong_cluster_id").iter_rows())
+        return ids["crm:x1"] == ids["crm:x2"]
+
+    assert not same_cluster()
+    assert same_cluster(config=MatchConfig(name_conflicts="ignore"))

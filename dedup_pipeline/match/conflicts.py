@@ -7,6 +7,8 @@ automatic merges however much else they share.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import splink.comparison_level_library as cll
 
 __all__ = ["NAME_CONFLICT_SIMILARITY", "name_conflict_sql"]
@@ -15,7 +17,9 @@ __all__ = ["NAME_CONFLICT_SIMILARITY", "name_conflict_sql"]
 NAME_CONFLICT_SIMILARITY = 0.8
 
 
-def name_conflict_sql(jaro_winkler: str, sql_dialect: str = "duckdb") -> str:
+def name_conflict_sql(
+    jaro_winkler: str, sql_dialect: str = "duckdb", *, overridden_by: Sequence[str] = ()
+) -> str:
     """SQL that is true when a pair's names belong to different people.
 
     The pair's columns are ``first_name_l``, ``first_name_r``, ``last_name_l``,
@@ -25,6 +29,9 @@ def name_conflict_sql(jaro_winkler: str, sql_dialect: str = "duckdb") -> str:
     they are alike but the first names are neither alike nor nicknames of one another
     (family members sharing a home phone). Names written the other way round ("Petrov
     Ivan") are compatible.
+
+    ``overridden_by`` names columns that identify a person (a national id, a passport
+    number): a pair agreeing exactly on one of them is not in conflict, whatever its names.
     """
     threshold = NAME_CONFLICT_SIMILARITY
 
@@ -41,8 +48,9 @@ def name_conflict_sql(jaro_winkler: str, sql_dialect: str = "duckdb") -> str:
         f" or coalesce({nicknames}, false)))"
     )
     swapped = f"({alike('first_name_l', 'last_name_r')} and {alike('last_name_l', 'first_name_r')})"
+    same_id = "".join(f" or coalesce({c}_l = {c}_r, false)" for c in overridden_by)
     return (
         "(first_name_l is not null and first_name_r is not null "
         "and last_name_l is not null and last_name_r is not null "
-        f"and not ({same_person} or {swapped}))"
+        f"and not ({same_person} or {swapped}{same_id}))"
     )

@@ -73,6 +73,7 @@ def prediction_rules(config: MatchConfig) -> dict[str, Any]:
         "first and last name swapped": (
             "l.first_name = r.last_name and l.last_name = r.first_name"
         ),
+        "same rare last name": block_on("last_name_block"),
     }
     for name, extra in config.extra_fields.items():
         if extra.blocking:
@@ -198,13 +199,25 @@ def _count_comparisons(table: Any, config: MatchConfig, record_count: int) -> pl
 
 def _train(linker: Linker, table: Any, config: MatchConfig, record_count: int) -> None:
     if config.probability_two_random_records_match is None:
-        linker.training.estimate_probability_two_random_records_match(
-            [
-                "l.email_key = r.email_key and l.first_name = r.first_name",
-                "l.phone_key = r.phone_key and l.last_name = r.last_name",
-            ],
-            recall=0.7,
-        )
+        # Pairs these rules accept are near-certain matches; their count sets the prior.
+        deterministic = [
+            "l.email_key = r.email_key and l.first_name = r.first_name",
+            "l.phone_key = r.phone_key and l.last_name = r.last_name",
+            *(
+                f"l.{name} = r.{name} and l.first_name = r.first_name "
+                "and l.last_name = r.last_name"
+                for name, extra in config.extra_fields.items()
+                if extra.blocking
+            ),
+        ]
+        counts = _pair_counts(table, deterministic, record_count)
+        if counts and counts[-1]["cumulative_comparison_count"] > 0:
+            linker.training.estimate_probability_two_random_records_match(
+                deterministic, recall=0.7
+            )
+        else:
+            # Nothing to estimate from: keep the settings' default prior.
+            logger.warning("no certain matches to estimate the prior from; using the default")
     linker.training.estimate_u_using_random_sampling(
         max_pairs=config.max_pairs_for_u, seed=config.seed
     )
@@ -280,7 +293,11 @@ def score_and_cluster(
     # Splink 5 reports each comparison's contribution as an ``mw_*`` match-weight column:
     # that is the "why" a reviewer sees for a pair.
     dialect = db_api.sql_dialect
-    conflict = name_conflict_sql(dialect.jaro_winkler_function_name, dialect.sql_dialect_str)
+    conflict = name_conflict_sql(
+        dialect.jaro_winkler_function_name,
+        dialect.sql_dialect_str,
+        overridden_by=config.person_identifiers,
+    )
     # The conflict test runs once; both the pair export and the auto-merge graph read it.
     flagged = predictions.query_sql(f"select *, {conflict} as names_conflict from {{this}}")
     pair_columns = [
@@ -294,7 +311,12 @@ def score_and_cluster(
         .replace_strict(dict(enumerate(prediction_rules(config))), return_dtype=pl.String)
     )
 
-    mergeable = flagged.query_sql("select * from {this} where not names_conflict")
+    keep_apart = config.name_conflicts == "keep_apart"
+    mergeable = (
+        flagged.query_sql("select * from {this} where not names_conflict")
+        if keep_apart
+        else flagged
+    )
     strong = linker.clustering.cluster_pairwise_predictions_at_threshold(
         mergeable, threshold_match_probability=auto_merge_threshold
     )
@@ -304,13 +326,16 @@ def score_and_cluster(
         mergeable, threshold_match_probability=review_threshold
     )
     strong_clusters = _cluster_frame(strong, "cluster_id")
-    strong_clusters = split_conflicting_clusters(
-        strong_clusters,
-        scored_pairs.filter(
-            ~pl.col("names_conflict") & (pl.col("match_probability") >= auto_merge_threshold)
-        ),
-        _cannot_link_within(strong_clusters, table, db_api, conflict),
-    )
+    if keep_apart:
+        strong_clusters = split_conflicting_clusters(
+            strong_clusters,
+            scored_pairs.filter(
+                ~pl.col("names_conflict") & (pl.col("match_probability") >= auto_merge_threshold)
+            ),
+            _cannot_link_within(
+                strong_clusters, table, db_api, conflict, config.person_identifiers
+            ),
+        )
     clusters = strong_clusters.rename({"cluster_id": "strong_cluster_id"}).join(
         _cluster_frame(candidate, "candidate_cluster_id"), on="record_id", how="inner"
     )
@@ -329,7 +354,11 @@ _MAX_CHECKED_CLUSTER = 1_000
 
 
 def _cannot_link_within(
-    clusters: pl.DataFrame, table: Any, db_api: DatabaseAPI, conflict: str
+    clusters: pl.DataFrame,
+    table: Any,
+    db_api: DatabaseAPI,
+    conflict: str,
+    identifiers: list[str],
 ) -> pl.DataFrame:
     """Pairs inside one cluster whose names belong to different people."""
     sizes = clusters.group_by("cluster_id").len()
@@ -339,8 +368,10 @@ def _cannot_link_within(
     if members.is_empty():
         return empty
     registered = db_api.register(members.to_arrow(), table_name="__strong_cluster_members")
+    ids = "".join(f", c.{name}" for name in identifiers)
+    id_pairs = "".join(f", l.{n} as {n}_l, r.{n} as {n}_r" for n in identifiers)
     named = (
-        f"select m.cluster_id, c.record_id, c.first_name, c.last_name, c.first_name_variants "
+        f"select m.cluster_id, c.record_id, c.first_name, c.last_name, c.first_name_variants{ids} "
         f"from {{this}} m join {table.physical_name} c on m.record_id = c.record_id "
         "where c.first_name is not null and c.last_name is not null"
     )
@@ -352,7 +383,7 @@ def _cannot_link_within(
                    l.first_name as first_name_l, r.first_name as first_name_r,
                    l.last_name as last_name_l, r.last_name as last_name_r,
                    l.first_name_variants as first_name_variants_l,
-                   r.first_name_variants as first_name_variants_r
+                   r.first_name_variants as first_name_variants_r{id_pairs}
             from named l join named r
               on l.cluster_id = r.cluster_id and l.record_id < r.record_id
         ) where {conflict}

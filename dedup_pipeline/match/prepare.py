@@ -55,6 +55,7 @@ MATCH_INPUT_SCHEMA: dict[str, pl.DataType] = {
     "phone_key": pl.String(),
     "email_key": pl.String(),
     "name_key": pl.String(),
+    "last_name_block": pl.String(),
 }
 
 #: Identifier values that are weak evidence or too common to block on, with the reason.
@@ -235,12 +236,18 @@ def prepare_match_input(
         blocked=pl.lit(False),
     )
     blocked_extras = []
-    for name in (name for name, field in extra_fields.items() if field.blocking):
+    blocking_columns = [
+        ("last_name_key", "last_name_block"),
+        *((name, f"{name}_block") for name, field in extra_fields.items() if field.blocking),
+    ]
+    for name, block in blocking_columns:
+        # A surname alone is weak: it blocks only while rare (a tenth of the block size).
+        limit = max(2, max_block_size // 10) if name == "last_name_key" else max_block_size
         counts = named.drop_nulls(name).group_by(pl.col(name).alias("value")).len()
-        common = counts.filter(pl.col("len") > max_block_size).get_column("value")
+        common = counts.filter(pl.col("len") > limit).get_column("value")
         blocked_extras.append(
             pl.when(pl.col(name).is_in(common.implode())).then(None).otherwise(pl.col(name))
-            .alias(f"{name}_block")
+            .alias(block)
         )  # fmt: skip
     shared = pl.concat([shared_phones, shared_emails, shared_names]).sort(
         "record_count", "kind", "value", descending=[True, False, False]
