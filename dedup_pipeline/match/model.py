@@ -204,17 +204,14 @@ def _train(linker: Linker, table: Any, config: MatchConfig, record_count: int) -
             "l.email_key = r.email_key and l.first_name = r.first_name",
             "l.phone_key = r.phone_key and l.last_name = r.last_name",
             *(
-                f"l.{name} = r.{name} and l.first_name = r.first_name "
-                "and l.last_name = r.last_name"
+                f"l.{name} = r.{name} and l.first_name = r.first_name and l.last_name = r.last_name"
                 for name, extra in config.extra_fields.items()
                 if extra.blocking
             ),
         ]
         counts = _pair_counts(table, deterministic, record_count)
         if counts and counts[-1]["cumulative_comparison_count"] > 0:
-            linker.training.estimate_probability_two_random_records_match(
-                deterministic, recall=0.7
-            )
+            linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.7)
         else:
             # Nothing to estimate from: keep the settings' default prior.
             logger.warning("no certain matches to estimate the prior from; using the default")
