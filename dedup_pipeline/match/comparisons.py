@@ -14,6 +14,7 @@ import splink.comparison_library as cl
 from dedup_pipeline.config import ExtraComparison, ExtraFieldConfig, MatchConfig
 
 __all__ = [
+    "city_comparison",
     "company_comparison",
     "contact_comparisons",
     "extra_comparison",
@@ -48,6 +49,9 @@ def name_comparison() -> cl.CustomComparison:
                     cll.ArrayIntersectLevel("first_name_variants", 1),
                 ),
             ).configure(label_for_charts="First names agree, a last name is missing"),
+            cll.And(cll.NullLevel("first_name"), cll.JaroWinklerLevel("last_name", 0.88)).configure(
+                label_for_charts="Last names alike, a first name is missing"
+            ),
             cll.ExactMatchLevel("last_name").configure(tf_adjustment_column="last_name"),
             cll.ExactMatchLevel("first_name").configure(tf_adjustment_column="first_name"),
             cll.ElseLevel(),
@@ -61,15 +65,33 @@ def identifier_comparison(column: str, noun: str) -> cl.CustomComparison:
     ``<column>_personal`` holds the values not detected as shared (see
     `prepare_match_input`); a shared value in common is its own, much weaker level.
     """
+    levels: list[cll.ComparisonLevelCreator] = [
+        cll.NullLevel(column),
+        cll.ArrayIntersectLevel(f"{column}_personal", 1).configure(
+            label_for_charts=f"A personal {noun} in common"
+        ),
+        cll.ArrayIntersectLevel(column, 1).configure(
+            label_for_charts=f"Only a shared {noun} in common"
+        ),
+    ]
+    levels.append(cll.ElseLevel())
+    return cl.CustomComparison(output_column_name=column, comparison_levels=levels)
+
+
+def city_comparison() -> cl.CustomComparison:
+    """Cities: the same place (weighted by how common it is), or a close spelling.
+
+    Known cities compare by GeoNames id ("geo:524901"); similar ids are not similar
+    places, so the spelling level applies to names GeoNames did not know only.
+    """
+    unknown = "city_l not like 'geo:%' and city_r not like 'geo:%'"
     return cl.CustomComparison(
-        output_column_name=column,
+        output_column_name="city",
         comparison_levels=[
-            cll.NullLevel(column),
-            cll.ArrayIntersectLevel(f"{column}_personal", 1).configure(
-                label_for_charts=f"A personal {noun} in common"
-            ),
-            cll.ArrayIntersectLevel(column, 1).configure(
-                label_for_charts=f"Only a shared {noun} in common"
+            cll.NullLevel("city"),
+            cll.ExactMatchLevel("city").configure(tf_adjustment_column="city"),
+            cll.And(cll.CustomLevel(unknown), cll.JaroWinklerLevel("city", 0.88)).configure(
+                label_for_charts="City names spelled alike"
             ),
             cll.ElseLevel(),
         ],
@@ -116,7 +138,7 @@ def contact_comparisons(config: MatchConfig) -> list[cl.Comparison]:
         identifier_comparison("phones", "phone"),
         identifier_comparison("emails", "e-mail"),
         company_comparison(),
-        cl.ExactMatch("city"),
+        city_comparison(),
         *_extras(config.extra_fields),
     ]
 

@@ -27,6 +27,7 @@ from dedup_pipeline.normalize.companies import (
     corporate_domain_labels,
 )
 from dedup_pipeline.normalize.contacts import CONTACT_SCHEMA
+from dedup_pipeline.normalize.domains import correct_domain_typos, domain_typo_fixes
 from dedup_pipeline.normalize.extra import extra_field_columns
 from dedup_pipeline.schema import require_columns
 
@@ -56,6 +57,7 @@ MATCH_INPUT_SCHEMA: dict[str, pl.DataType] = {
     "email_key": pl.String(),
     "name_key": pl.String(),
     "last_name_block": pl.String(),
+    "first_name_city_block": pl.String(),
 }
 
 #: Identifier values that are weak evidence or too common to block on, with the reason.
@@ -189,6 +191,11 @@ def prepare_match_input(
     """
     require_columns(contacts, CONTACT_SCHEMA, table="contacts")
     extra_fields = dict(extra_fields or {})
+    # "olga@yadex.ru" is "olga@yandex.ru" for matching; the contact keeps what was written.
+    fixes = domain_typo_fixes(contacts.get_column("emails_normalized"))
+    contacts = contacts.with_columns(
+        correct_domain_typos(pl.col("emails_normalized"), fixes).list.unique(maintain_order=True)
+    )
     own_connection = connection is None
     connection = duckdb.connect() if connection is None else connection
     try:
@@ -236,13 +243,24 @@ def prepare_match_input(
         blocked=pl.lit(False),
     )
     blocked_extras = []
+    named = named.with_columns(
+        pl.when(pl.col("first_name_key").is_not_null() & pl.col("city_key").is_not_null())
+        .then(pl.concat_str("first_name_key", "city_key", separator=" @ "))
+        .alias("first_name_city")
+    )
     blocking_columns = [
         ("last_name_key", "last_name_block"),
+        ("first_name_city", "first_name_city_block"),
         *((name, f"{name}_block") for name, field in extra_fields.items() if field.blocking),
     ]
     for name, block in blocking_columns:
-        # A surname alone is weak: it blocks only while rare (a tenth of the block size).
-        limit = max(2, max_block_size // 10) if name == "last_name_key" else max_block_size
+        # A surname, or a first name in a city, is weak: it blocks only while rare (held by
+        # a tenth of the block size at most).
+        limit = (
+            max(2, max_block_size // 10)
+            if name in ("last_name_key", "first_name_city")
+            else max_block_size
+        )
         counts = named.drop_nulls(name).group_by(pl.col(name).alias("value")).len()
         common = counts.filter(pl.col("len") > limit).get_column("value")
         blocked_extras.append(
