@@ -196,7 +196,8 @@ def test_name_conflict_sql_flags_names_of_different_people():
         ("nicholas", "brown", [], "patricia", "brown", [], True),  # family, one home phone
         ("sasha", "petrov", ["aleksandr", "sasha"], "aleksandr", "petrov", ["aleksandr"], False),
         ("ivanov", "serezha", [], "sergei", "ivanov", [], False),  # swapped, diminutive
-        ("olga", None, [], "anna", "petrova", [], False),  # a missing name is no evidence
+        ("olga", None, [], None, "petrova", [], False),  # a missing name is no evidence
+        ("valentina", None, [], "aleksandr", "andreev", [], True),  # one office line
         ("mary", "morris", [], "mary", "smith", [], True),  # namesakes by first name
         ("ivan", "petrov", [], "ivan", "petrof", [], False),  # a typo
     ]
@@ -284,3 +285,26 @@ def test_name_conflicts_can_be_left_to_the_model():
 
     assert not same_cluster()
     assert same_cluster(config=MatchConfig(name_conflicts="ignore"))
+
+
+def test_u_leaves_out_the_true_matches_among_random_pairs():
+    from dedup_pipeline.match import u_among_non_matches
+
+    model = {
+        "probability_two_random_records_match": 0.001,
+        "comparisons": [
+            {
+                "comparison_levels": [
+                    {"is_null_level": True},
+                    # 0.9 of matches share a phone; a random pair shares one 0.001 of the
+                    # time, nearly all of it because it is a match.
+                    {"m_probability": 0.9, "u_probability": 0.001},
+                    {"m_probability": 0.1, "u_probability": 0.999},
+                ]
+            }
+        ],
+    }
+    levels = u_among_non_matches(model)["comparisons"][0]["comparison_levels"]
+    assert levels[1]["u_probability"] == pytest.approx((0.001 - 0.0009) / 0.999)
+    assert levels[2]["u_probability"] == pytest.approx((0.999 - 0.0001) / 0.999)
+    assert model["comparisons"][0]["comparison_levels"][1]["u_probability"] == 0.001

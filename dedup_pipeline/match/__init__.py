@@ -10,6 +10,7 @@ from dedup_pipeline.match.model import (
     name_conflict_sql,
     prediction_rules,
     score_and_cluster,
+    u_among_non_matches,
 )
 from dedup_pipeline.match.prepare import (
     MATCH_INPUT_SCHEMA,
@@ -36,4 +37,5 @@ __all__ = [
     "prepare_match_input",
     "save_model",
     "score_and_cluster",
+    "u_among_non_matches",
 ]

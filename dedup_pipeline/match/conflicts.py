@@ -24,10 +24,11 @@ def name_conflict_sql(
 
     The pair's columns are ``first_name_l``, ``first_name_r``, ``last_name_l``,
     ``last_name_r``, ``first_name_variants_l`` and ``first_name_variants_r`` (Splink's
-    naming). Both records have first and last names, and they are not compatible: the
-    last names differ (colleagues on one switchboard, "Mary Smith" and "Mary Morris"), or
-    they are alike but the first names are neither alike nor nicknames of one another
-    (family members sharing a home phone). Names written the other way round ("Petrov
+    naming). Names conflict when both records have a last name and the last names differ
+    (colleagues on one switchboard, "Mary Smith" and "Mary Morris"), or both have a first
+    name and the first names are neither alike nor nicknames of one another (family
+    members sharing a home phone, "Валентина" and "Александр Андреев" on one office line).
+    A missing name is no evidence either way; names written the other way round ("Petrov
     Ivan") are compatible.
 
     ``overridden_by`` names columns that identify a person (a national id, a passport
@@ -43,14 +44,18 @@ def name_conflict_sql(
         .get_comparison_level(sql_dialect)
         .sql_condition
     )
-    same_person = (
-        f"({alike('last_name_l', 'last_name_r')} and ({alike('first_name_l', 'first_name_r')}"
-        f" or coalesce({nicknames}, false)))"
+    first_names_differ = (
+        "(first_name_l is not null and first_name_r is not null "
+        f"and not ({alike('first_name_l', 'first_name_r')} or coalesce({nicknames}, false)))"
     )
-    swapped = f"({alike('first_name_l', 'last_name_r')} and {alike('last_name_l', 'first_name_r')})"
-    same_id = "".join(f" or coalesce({c}_l = {c}_r, false)" for c in overridden_by)
-    return (
+    last_names_differ = (
+        "(last_name_l is not null and last_name_r is not null "
+        f"and not {alike('last_name_l', 'last_name_r')})"
+    )
+    swapped = (
         "(first_name_l is not null and first_name_r is not null "
         "and last_name_l is not null and last_name_r is not null "
-        f"and not ({same_person} or {swapped}{same_id}))"
+        f"and {alike('first_name_l', 'last_name_r')} and {alike('last_name_l', 'first_name_r')})"
     )
+    same_id = "".join(f" or coalesce({c}_l = {c}_r, false)" for c in overridden_by)
+    return f"(({first_names_differ} or {last_names_differ}) and not ({swapped}{same_id}))"

@@ -6,6 +6,7 @@ so the same code runs on DuckDB here and on Spark for bases that outgrow one mac
 
 from __future__ import annotations
 
+import copy
 import logging
 import warnings
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ __all__ = [
     "name_conflict_sql",
     "prediction_rules",
     "score_and_cluster",
+    "u_among_non_matches",
 ]
 
 logger = logging.getLogger(__name__)
@@ -236,6 +238,27 @@ def _train(linker: Linker, table: Any, config: MatchConfig, record_count: int) -
         )
 
 
+def u_among_non_matches(model: dict[str, Any]) -> dict[str, Any]:
+    """Remove the true matches' share from u probabilities estimated on random pairs.
+
+    Splink estimates u from random pairs, which include true matches at the rate
+    ``λ = probability_two_random_records_match``. On a base with many duplicates (a few
+    thousand records of which half are duplicated) those matches dominate the random pairs
+    that share a personal phone, and the phone's weight comes out several bits too low.
+    As u is the level's frequency among non-matches: ``u' = (u - λ m) / (1 - λ)``, kept
+    at or above a tenth of the estimate so that no level becomes certain.
+    """
+    adjusted = copy.deepcopy(model)
+    rate = adjusted["probability_two_random_records_match"]
+    for comparison in adjusted["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            m, u = level.get("m_probability"), level.get("u_probability")
+            if m is None or u is None:
+                continue
+            level["u_probability"] = max((u - rate * m) / (1 - rate), u / 10)
+    return adjusted
+
+
 def score_and_cluster(
     match_input: pl.DataFrame,
     *,
@@ -288,6 +311,8 @@ def score_and_cluster(
     linker = Linker(table, model if model is not None else build_settings(config), log_level=None)
     if model is None and record_count > 1:
         _train(linker, table, config, record_count)
+        trained = u_among_non_matches(linker.misc.save_model_to_json())
+        linker = Linker(table, trained, log_level=None)
 
     predictions = linker.inference.predict(
         threshold_match_probability=config.candidate_threshold, warning_mode="never"
