@@ -308,3 +308,14 @@ def test_u_leaves_out_the_true_matches_among_random_pairs():
     assert levels[1]["u_probability"] == pytest.approx((0.001 - 0.0009) / 0.999)
     assert levels[2]["u_probability"] == pytest.approx((0.999 - 0.0001) / 0.999)
     assert model["comparisons"][0]["comparison_levels"][1]["u_probability"] == 0.001
+
+
+def test_the_prior_moves_to_the_rate_of_matches_the_model_expects():
+    from dedup_pipeline.match import expected_match_rate
+
+    # 100 records (4,950 pairs); 50 candidate pairs are certain matches whatever the prior,
+    # 1,000 are weak. The prior that agrees with itself is about 50 / 4,950.
+    weights = pl.Series([40.0] * 50 + [-20.0] * 1000)
+    rate = expected_match_rate(weights, prior=1e-4, total_pairs=4950)
+    assert rate == pytest.approx(50 / 4950, rel=0.01)
+    assert expected_match_rate(pl.Series([], dtype=pl.Float64), 1e-4, 4950) == 1e-4

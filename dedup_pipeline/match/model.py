@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,7 @@ __all__ = [
     "MatchResult",
     "build_settings",
     "check_model_compatible",
+    "expected_match_rate",
     "name_conflict_sql",
     "prediction_rules",
     "score_and_cluster",
@@ -78,6 +80,7 @@ def prediction_rules(config: MatchConfig) -> dict[str, Any]:
         ),
         "same rare last name": block_on("last_name_block"),
         "same rare first name in a city": block_on("first_name_city_block"),
+        "same first name and surname initial, rare": block_on("first_name_initial_block"),
     }
     for name, extra in config.extra_fields.items():
         if extra.blocking:
@@ -238,6 +241,80 @@ def _train(linker: Linker, table: Any, config: MatchConfig, record_count: int) -
         )
 
 
+#: Bits below the candidate threshold scored when refining the prior (room for it to grow).
+_PRIOR_SLACK_BITS = 4.0
+
+
+def expected_match_rate(match_weights: pl.Series, prior: float, total_pairs: float) -> float:
+    """The prior that agrees with the model's own predictions (a fixed point).
+
+    Given each candidate pair's match weight *without* the prior, the expected number of
+    matches under a prior λ is the sum of the pairs' probabilities; dividing by all
+    possible pairs gives a new λ. Iterating converges to the λ at which the model expects
+    as many matches as its prior says. Pairs outside the candidates count as non-matches,
+    so a blocking scheme that misses matches errs on the cautious side.
+    """
+    if match_weights.is_empty():
+        return prior
+    bayes = (2.0 ** match_weights.cast(pl.Float64)).to_numpy()
+    rate = prior
+    for _ in range(100):
+        odds = rate / (1 - rate)
+        expected = float((bayes * odds / (1 + bayes * odds)).sum())
+        updated = min(max(expected / total_pairs, 1e-12), 0.5)
+        if abs(updated - rate) <= 1e-3 * rate:
+            return updated
+        rate = updated
+    return rate
+
+
+def _refine_prior(linker: Linker, predictions: Any, record_count: int) -> float | None:
+    """The self-consistent prior, or None when the model's estimate holds (±25 %)."""
+    prior = linker.misc.save_model_to_json()["probability_two_random_records_match"]
+    # Predictions hold weights with the prior included; take it out again.
+    prior_bits = math.log2(prior / (1 - prior))
+    weights = _to_polars(predictions, ["match_weight"]).get_column("match_weight") - prior_bits
+    total = record_count * (record_count - 1) / 2
+    refined = expected_match_rate(weights, prior, total)
+    logger.info("prior %.3g, self-consistent %.3g", prior, refined)
+    if abs(refined - prior) <= 0.25 * prior:
+        return None
+    return refined
+
+
+_MAX_PRIOR_ROUNDS = 3
+
+
+def _predict_with_refined_prior(
+    linker: Linker,
+    table: Any,
+    raw_model: dict[str, Any],
+    record_count: int,
+    candidate_bits: float,
+) -> Any:
+    """Predict, moving the prior towards the rate of matches the model itself expects.
+
+    Scores pairs a few bits below the candidate threshold so that the estimate can grow;
+    each round re-applies the u correction, which depends on the prior. Updates
+    ``raw_model`` in place and returns the predictions at the candidate threshold.
+    """
+    for _ in range(_MAX_PRIOR_ROUNDS):
+        predictions = linker.inference.predict(
+            threshold_match_weight=candidate_bits - _PRIOR_SLACK_BITS, warning_mode="never"
+        )
+        refined = _refine_prior(linker, predictions, record_count)
+        if refined is None:
+            break
+        predictions.drop_table_from_database_and_remove_from_cache()
+        raw_model["probability_two_random_records_match"] = refined
+        linker = Linker(table, u_among_non_matches(raw_model), log_level=None)
+    else:
+        predictions = linker.inference.predict(
+            threshold_match_weight=candidate_bits - _PRIOR_SLACK_BITS, warning_mode="never"
+        )
+    return predictions.query_sql(f"select * from {{this}} where match_weight >= {candidate_bits}")
+
+
 def u_among_non_matches(model: dict[str, Any]) -> dict[str, Any]:
     """Remove the true matches' share from u probabilities estimated on random pairs.
 
@@ -309,14 +386,22 @@ def score_and_cluster(
         )
 
     linker = Linker(table, model if model is not None else build_settings(config), log_level=None)
+    raw_model: dict[str, Any] | None = None
     if model is None and record_count > 1:
         _train(linker, table, config, record_count)
-        trained = u_among_non_matches(linker.misc.save_model_to_json())
-        linker = Linker(table, trained, log_level=None)
+        raw_model = linker.misc.save_model_to_json()
+        linker = Linker(table, u_among_non_matches(raw_model), log_level=None)
 
-    predictions = linker.inference.predict(
-        threshold_match_probability=config.candidate_threshold, warning_mode="never"
-    )
+    candidate_bits = math.log2(config.candidate_threshold / (1 - config.candidate_threshold))
+    if raw_model is not None and config.probability_two_random_records_match is None:
+        predictions = _predict_with_refined_prior(
+            linker, table, raw_model, record_count, candidate_bits
+        )
+        linker = Linker(table, u_among_non_matches(raw_model), log_level=None)
+    else:
+        predictions = linker.inference.predict(
+            threshold_match_weight=candidate_bits, warning_mode="never"
+        )
     # Splink 5 reports each comparison's contribution as an ``mw_*`` match-weight column:
     # that is the "why" a reviewer sees for a pair.
     dialect = db_api.sql_dialect

@@ -58,6 +58,7 @@ MATCH_INPUT_SCHEMA: dict[str, pl.DataType] = {
     "name_key": pl.String(),
     "last_name_block": pl.String(),
     "first_name_city_block": pl.String(),
+    "first_name_initial_block": pl.String(),
 }
 
 #: Identifier values that are weak evidence or too common to block on, with the reason.
@@ -246,11 +247,18 @@ def prepare_match_input(
     named = named.with_columns(
         pl.when(pl.col("first_name_key").is_not_null() & pl.col("city_key").is_not_null())
         .then(pl.concat_str("first_name_key", "city_key", separator=" @ "))
-        .alias("first_name_city")
+        .alias("first_name_city"),
+        # "Ivan P." and "Ivan Petrov", "Ivan Petrof": one first name, one surname initial.
+        pl.when(pl.col("first_name_key").is_not_null() & pl.col("last_name_key").is_not_null())
+        .then(
+            pl.concat_str("first_name_key", pl.col("last_name_key").str.slice(0, 1), separator=" ")
+        )
+        .alias("first_name_initial"),
     )
     blocking_columns = [
         ("last_name_key", "last_name_block"),
         ("first_name_city", "first_name_city_block"),
+        ("first_name_initial", "first_name_initial_block"),
         *((name, f"{name}_block") for name, field in extra_fields.items() if field.blocking),
     ]
     for name, block in blocking_columns:
@@ -258,7 +266,7 @@ def prepare_match_input(
         # a tenth of the block size at most).
         limit = (
             max(2, max_block_size // 10)
-            if name in ("last_name_key", "first_name_city")
+            if name in ("last_name_key", "first_name_city", "first_name_initial")
             else max_block_size
         )
         counts = named.drop_nulls(name).group_by(pl.col(name).alias("value")).len()
