@@ -63,7 +63,8 @@ def identifier_comparison(column: str, noun: str) -> cl.CustomComparison:
     """A list of phones or e-mails: a personal value in common, a shared one, or none.
 
     ``<column>_personal`` holds the values not detected as shared (see
-    `prepare_match_input`); a shared value in common is its own, much weaker level.
+    `prepare_match_input`); a shared value in common is its own, much weaker level. For
+    e-mails, first personal addresses within two typos of each other are a further level.
     """
     levels: list[cll.ComparisonLevelCreator] = [
         cll.NullLevel(column),
@@ -74,6 +75,13 @@ def identifier_comparison(column: str, noun: str) -> cl.CustomComparison:
             label_for_charts=f"Only a shared {noun} in common"
         ),
     ]
+    if column == "emails":
+        # "hmay3@richarsson.com" for "hmay32@richardson.com": typed twice, typos differ.
+        levels.append(
+            cll.DamerauLevenshteinLevel("email_key", 2).configure(
+                label_for_charts="First personal e-mails within two typos"
+            )
+        )
     levels.append(cll.ElseLevel())
     return cl.CustomComparison(output_column_name=column, comparison_levels=levels)
 
