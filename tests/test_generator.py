@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 import phonenumbers
+import polars as pl
 import pytest
 
 from dedup_pipeline.samples import SampleFiles, generate_sample
@@ -314,3 +315,19 @@ def test_transliteration_and_diminutives(tmp_path: Path) -> None:
     assert hubspot_first & {"Aleksandr", "Alexander", "Alex", "Dmitry", "Dmitriy", "Elena"}
     assert (bitrix_first | set(web_names)) & {"Саша", "Дима", "Лена", "Женя", "Катя", "Маша"}
     assert re.search(r"@\w+\.\w+", " ".join(r["Email"] for r in _hubspot_rows(files.hubspot)))
+
+
+def test_namesakes_live_in_one_city() -> None:
+    import numpy as np
+
+    from dedup_pipeline.samples.generator import _draw_clients, _pools
+
+    clients, _ = _draw_clients(np.random.default_rng(3), _pools(), 20_000, 0.7)
+    groups = (
+        clients.group_by("first_id", "surname_form", "patronymic_key")
+        .agg("city_id", n="client")
+        .filter(pl.col("n").list.len() == 2)
+    )
+    same_city = groups.filter(pl.col("city_id").list.n_unique() == 1).height
+    # Planted namesakes share their city; chance pairs of popular names mostly do not.
+    assert same_city / groups.height > 0.26  # 0.20 without planted namesakes

@@ -139,7 +139,8 @@ def _shared_values(
         ),
     ]
     if role is not None:
-        parts.append(counts.filter(role).with_columns(reason=pl.lit(_ROLE)))
+        # The most telling reason first: a role mailbox is shared by definition.
+        parts.insert(0, counts.filter(role).with_columns(reason=pl.lit(_ROLE)))
     return (
         pl.concat(parts)
         .unique("value", keep="first", maintain_order=True)

@@ -95,7 +95,8 @@ CLIENTS_PER_COMPANY = 2.5
 P_CITY_OF_COMPANY = 0.9
 #: Hard negatives: a family member of another client (same surname, city and home phone).
 P_FAMILY_MEMBER = 0.04
-#: Hard negatives: a namesake of another client (same names, own phones and e-mails).
+#: Hard negatives: a namesake of another client (same names and city, own phones and
+#: e-mails).
 P_NAMESAKE = 0.03
 P_HOME_PHONE = 0.15
 P_SECOND_MOBILE = 0.10
@@ -623,7 +624,8 @@ def _draw_clients(
     # copy only from "original" clients, so that relatives' copies are consistent
     namesake &= ~namesake[others]
     family &= ~(family | namesake)[others]
-    for values in (russian, female, first_id, surname_idx, patronymic_idx):
+    # Namesakes live in the same city too: a name and a city are no proof of one person.
+    for values in (russian, female, first_id, surname_idx, patronymic_idx, city_id):
         values[namesake] = values[others[namesake]]
     for values in (russian, surname_idx, city_id):
         values[family] = values[others[family]]
@@ -659,7 +661,7 @@ def _draw_clients(
         0, n_comp_en, int((has_company & ~russian).sum())
     )
     companies, company_variants = _companies(rng, p, n_comp_ru + n_comp_en, comp_russian, comp_city)
-    in_company_city = has_company & (rng.random(n) < P_CITY_OF_COMPANY) & ~family
+    in_company_city = has_company & (rng.random(n) < P_CITY_OF_COMPANY) & ~family & ~namesake
     city_id = np.where(in_company_city, comp_city[np.maximum(company_id, 0)], city_id)
     for values in (city_id,):
         values[family] = values[others[family]]
