@@ -41,6 +41,16 @@ CASES = [
             [("Олег", "Белов"), ("Анна", "Жукова"), ("Пётр", "Комаров"), ("Нина", "Орлова")]
         )
     ],
+    # Namesakes in one city whose provider numbered their mailboxes.
+    source_record("crm", "s1", first_name="Елена", last_name="Степанова",
+                  phones=["+79035550707"], emails=["stepanova73@mail.ru"], city="Самара"),
+    source_record("web", "s2", full_name="Елена Степанова",
+                  phones=["+79035550708"], emails=["stepanova79@mail.ru"], city="Самара"),
+    # The same client with a typo in the mailbox.
+    source_record("crm", "e1", first_name="Lola", last_name="Taylor",
+                  emails=["lolat86@bishop-giles.com"], city="London"),
+    source_record("hub", "e2", first_name="Lola", last_name="Taylor",
+                  emails=["lolat86@bishop-gilels.com"], city="London"),
     # A chain through a record without a surname: "Mary Smith" ~ "Mary" ~ "Mary Morris".
     source_record("hub", "m1", first_name="Mary", last_name="Smith",
                   phones=["+12125550505"], emails=["mary.smith@acme.com"]),
@@ -92,6 +102,16 @@ def test_a_switchboard_and_an_info_mailbox_do_not_chain_a_company(run):
     reasons = dict(shared.select("value", "reason").iter_rows())
     assert reasons["info@romashka.ru"] == "role mailbox"
     assert reasons["+74951110000"] == "held by people with different names"
+
+
+def test_namesakes_with_numbered_mailboxes_are_not_merged(run):
+    clusters, _, _ = run
+    assert clusters["crm:s1"] != clusters["web:s2"]
+
+
+def test_a_typo_in_a_mailbox_does_not_hide_a_duplicate(run):
+    clusters, _, _ = run
+    assert clusters["crm:e1"] == clusters["hub:e2"]
 
 
 def test_a_chain_through_a_record_without_surname_is_cut(run):

@@ -76,11 +76,14 @@ def identifier_comparison(column: str, noun: str) -> cl.CustomComparison:
         ),
     ]
     if column == "emails":
-        # "hmay3@richarsson.com" for "hmay32@richardson.com": typed twice, typos differ.
+        # "lolat86@bishop-gilels.com" for "lolat86@bishop-giles.com": typed twice, typos
+        # differ. Digits must agree: "stepanova73@" and "stepanova79@" are two namesakes
+        # whose provider numbered the second mailbox.
         levels.append(
-            cll.DamerauLevenshteinLevel("email_key", 2).configure(
-                label_for_charts="First personal e-mails within two typos"
-            )
+            cll.And(
+                cll.DamerauLevenshteinLevel("email_key", 2),
+                cll.ExactMatchLevel("email_key_digits"),
+            ).configure(label_for_charts="First personal e-mails within two typos")
         )
     levels.append(cll.ElseLevel())
     return cl.CustomComparison(output_column_name=column, comparison_levels=levels)

@@ -55,6 +55,7 @@ MATCH_INPUT_SCHEMA: dict[str, pl.DataType] = {
     "emails_block": _LIST,
     "phone_key": pl.String(),
     "email_key": pl.String(),
+    "email_key_digits": pl.String(),
     "name_key": pl.String(),
     "last_name_block": pl.String(),
     "first_name_city_block": pl.String(),
@@ -316,7 +317,7 @@ def prepare_match_input(
         # model that colleagues' names disagree on true matches.
         phone_key=pl.col("phones_personal").list.first(),
         email_key=pl.col("emails_personal").list.first(),
-    )
+    ).with_columns(email_key_digits=pl.col("email_key").str.replace_all(r"\D", ""))
     blocked = [f"{name}_block" for name, field in extra_fields.items() if field.blocking]
     extra_columns = [*extra_fields, *blocked]
     return match_input.select([*MATCH_INPUT_SCHEMA, *extra_columns]), shared
