@@ -284,40 +284,46 @@ def prepare_match_input(
     def unblocked(frame: pl.DataFrame) -> pl.Series:
         return frame.filter(~pl.col("blocked")).get_column("value")
 
-    match_input = named.select(
-        "record_id",
-        "source",
-        # Script-independent keys: "Юлия Кузнецова" and "Yulia Kuznetsova" compare close.
-        pl.col("first_name_key").alias("first_name"),
-        pl.col("last_name_key").alias("last_name"),
-        "first_name_variants",
-        pl.col("full_name_norm").alias("full_name"),
-        company_key(pl.col("company_norm")).alias("company"),
-        _null_if_empty(pl.col("company_evidence")).alias("company_evidence"),
-        # "Питер" and "St. Petersburg" are one city.
-        pl.col("city_key").alias("city"),
-        _null_if_empty(pl.col("phones_e164")).alias("phones"),
-        _null_if_empty(pl.col("emails_normalized")).alias("emails"),
-        _null_if_empty(_without("phones_e164", shared_phones["value"])).alias("phones_personal"),
-        _null_if_empty(_without("emails_normalized", shared_emails["value"])).alias(
-            "emails_personal"
-        ),
-        _null_if_empty(_without("phones_e164", unblocked(shared_phones))).alias("phones_block"),
-        _null_if_empty(_without("emails_normalized", unblocked(shared_emails))).alias(
-            "emails_block"
-        ),
-        pl.when(pl.col("name_key").is_in(shared_names["value"].implode()))
-        .then(None)
-        .otherwise(pl.col("name_key"))
-        .alias("name_key"),
-        *extra_fields,
-        *blocked_extras,
-    ).with_columns(
-        # Training pairs come from personal identifiers only: a switchboard would teach the
-        # model that colleagues' names disagree on true matches.
-        phone_key=pl.col("phones_personal").list.first(),
-        email_key=pl.col("emails_personal").list.first(),
-    ).with_columns(email_key_digits=pl.col("email_key").str.replace_all(r"\D", ""))
+    match_input = (
+        named.select(
+            "record_id",
+            "source",
+            # Script-independent keys: "Юлия Кузнецова" and "Yulia Kuznetsova" compare close.
+            pl.col("first_name_key").alias("first_name"),
+            pl.col("last_name_key").alias("last_name"),
+            "first_name_variants",
+            pl.col("full_name_norm").alias("full_name"),
+            company_key(pl.col("company_norm")).alias("company"),
+            _null_if_empty(pl.col("company_evidence")).alias("company_evidence"),
+            # "Питер" and "St. Petersburg" are one city.
+            pl.col("city_key").alias("city"),
+            _null_if_empty(pl.col("phones_e164")).alias("phones"),
+            _null_if_empty(pl.col("emails_normalized")).alias("emails"),
+            _null_if_empty(_without("phones_e164", shared_phones["value"])).alias(
+                "phones_personal"
+            ),
+            _null_if_empty(_without("emails_normalized", shared_emails["value"])).alias(
+                "emails_personal"
+            ),
+            _null_if_empty(_without("phones_e164", unblocked(shared_phones))).alias("phones_block"),
+            _null_if_empty(_without("emails_normalized", unblocked(shared_emails))).alias(
+                "emails_block"
+            ),
+            pl.when(pl.col("name_key").is_in(shared_names["value"].implode()))
+            .then(None)
+            .otherwise(pl.col("name_key"))
+            .alias("name_key"),
+            *extra_fields,
+            *blocked_extras,
+        )
+        .with_columns(
+            # Training pairs come from personal identifiers only: a switchboard would teach the
+            # model that colleagues' names disagree on true matches.
+            phone_key=pl.col("phones_personal").list.first(),
+            email_key=pl.col("emails_personal").list.first(),
+        )
+        .with_columns(email_key_digits=pl.col("email_key").str.replace_all(r"\D", ""))
+    )
     blocked = [f"{name}_block" for name, field in extra_fields.items() if field.blocking]
     extra_columns = [*extra_fields, *blocked]
     return match_input.select([*MATCH_INPUT_SCHEMA, *extra_columns]), shared
