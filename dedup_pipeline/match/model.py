@@ -52,7 +52,7 @@ SCORED_PAIRS_SCHEMA: dict[str, pl.DataType] = {
 }
 
 _MIN_TRAINING_PAIRS = 50
-_MAX_TRAINING_PAIRS = 5_000_000
+_MAX_TRAINING_PAIRS = 500_000
 
 
 def _training_rules(config: MatchConfig) -> list[Any]:
