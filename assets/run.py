@@ -24,6 +24,13 @@ class RunFailedError(RuntimeError):
     """A step of the run failed; the message carries the step and its error."""
 
 
+def _root_cause(error) -> str:
+    """The message of the error that started it all, without Dagster's wrappers."""
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
+
+
 @dataclass(frozen=True)
 class StepEvent:
     """A step started, succeeded or failed."""
@@ -48,6 +55,12 @@ class _StepEventHandler(logging.Handler):
         self._callback(StepEvent(step=event.step_key or "", status=_STATUS[event.event_type_value]))
 
 
+def _not_a_dagster_event(record: logging.LogRecord) -> bool:
+    # Errors end the run and are reported once by the caller, from the failed step's cause.
+    meta = getattr(record, "dagster_meta", None) or {}
+    return meta.get("dagster_event") is None and record.levelno < logging.ERROR
+
+
 def _progress_logger(on_step: Callable[[StepEvent], None] | None) -> LoggerDefinition:
     """A Dagster logger that reports step events and prints only warnings and errors."""
 
@@ -59,6 +72,9 @@ def _progress_logger(on_step: Callable[[StepEvent], None] | None) -> LoggerDefin
         python_logger.handlers.clear()
         errors = logging.StreamHandler()
         errors.setLevel(logging.WARNING)
+        # Only warnings the steps themselves log are shown: a failure (with Dagster's
+        # stack, and every step skipped after it) is summed up by the caller.
+        errors.addFilter(_not_a_dagster_event)
         errors.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
         python_logger.addHandler(errors)
         if on_step is not None:
@@ -102,7 +118,7 @@ def run_full_sweep(
         )
     if not result.success:
         failures = [
-            f"{event.step_key}: {event.step_failure_data.error.message.strip()}"
+            f"{event.step_key}: {_root_cause(event.step_failure_data.error)}"
             for event in result.all_events
             if event.is_step_failure and event.step_failure_data and event.step_failure_data.error
         ]

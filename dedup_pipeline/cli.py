@@ -51,9 +51,15 @@ def _execute(config: Path, model: Path | None = None):
     from assets.run import RunFailedError, StepEvent, run_full_sweep
 
     try:
-        load_config(config)
+        settings = load_config(config)
         if model is not None:
             read_model_file(model)
+        missing = [s for s in settings.sources if not s.path.is_file()]
+        if missing:
+            raise ConfigError(
+                f"{config}: "
+                + "; ".join(f"source {s.name!r}: file not found: {s.path}" for s in missing)
+            )
     except ConfigError as exc:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None

@@ -49,3 +49,29 @@ def test_config_error_keeps_field_locations_visible(tmp_path):
     result = runner.invoke(app, ["run", "--config", str(config)])
     assert result.exit_code == 2
     assert "sources[0].default_region" in result.output
+
+
+def test_a_missing_source_file_is_named_before_the_run(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "sources:\n"
+        "  - {name: crm, path: nowhere.csv, columns: {source_record_id: ID, phones: P}}\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["run", "--config", str(config)])
+    assert result.exit_code == 2
+    assert f"source 'crm': file not found: {tmp_path / 'nowhere.csv'}" in result.output
+
+
+def test_a_failing_step_reports_its_cause_without_a_traceback(tmp_path):
+    (tmp_path / "crm.csv").write_text("ID,Phone\n1,+79123456789\n", encoding="utf-8")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "sources:\n  - {name: crm, path: crm.csv, columns: {source_record_id: ID, phones: Tel}}\n"
+        "output: {directory: out}\nwarehouse: {path: out/w.duckdb, temp_directory: out/tmp}\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["run", "--config", str(config)])
+    assert result.exit_code == 1
+    assert "read_crm" in result.output and "mapped column(s) not found: 'Tel'" in result.output
+    assert 'File "' not in result.output
