@@ -95,6 +95,7 @@ def _summary(report) -> None:
         ("records clustered", accounting.records_clustered),
         ("clusters (clients)", report.clusters),
         ("auto-merged clusters", report.clusters_auto_merged),
+        ("clusters approved by reviewers", report.clusters_approved),
         ("records auto-merged", report.records_auto_merged),
         ("clusters to review", report.clusters_to_review),
         ("golden profiles", report.golden_profiles),

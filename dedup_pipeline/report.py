@@ -57,6 +57,7 @@ class RunReport(BaseModel):
     accounting: RecordAccounting
     clusters: int
     clusters_auto_merged: int
+    clusters_approved: int = 0
     records_auto_merged: int
     clusters_to_review: int
     records_to_review: int
@@ -115,6 +116,7 @@ def outcome_counts(clusters: pl.DataFrame, review_queue: pl.DataFrame) -> dict[s
         "clusters": per_cluster.height,
         "clusters_auto_merged": per_cluster.filter(pl.col("outcome") == Outcome.AUTO_MERGE).height,
         "records_auto_merged": clusters.filter(pl.col("outcome") == Outcome.AUTO_MERGE).height,
+        "clusters_approved": per_cluster.filter(pl.col("outcome") == Outcome.APPROVED).height,
         "clusters_to_review": review_queue.height,
         "records_to_review": clusters.filter(pl.col("review_cluster_id").is_not_null()).height,
         "records_kept_apart": clusters.filter(pl.col("outcome") == Outcome.KEEP_APART).height,

@@ -176,3 +176,19 @@ def test_single_value_rule_on_a_list_field_keeps_one_records_list(contacts, clus
     row = golden_row(contacts, clusters, config)
     assert row["phones"] == ["+79161112233"]  # bitrix24:2, updated in 2025
     assert row["phones_source_record_ids"] == ["bitrix24:2"]
+
+
+def test_clusters_approved_by_a_reviewer_get_merge_instructions(contacts, clusters):
+    approved = clusters.with_columns(
+        pl.when(pl.col("outcome") == "auto_merge")
+        .then(pl.lit("approved"))
+        .otherwise(pl.col("outcome"))
+        .alias("outcome")
+    )
+    profiles = build_golden_profiles(contacts, approved, config=CONFIG)
+    instructions = build_merge_instructions(
+        contacts, approved, profiles, config=CONFIG, merge_targets=["bitrix24", "hubspot"]
+    )
+    assert instructions.get_column("outcome").to_list() == ["approved", "approved"]
+    lines = instructions_to_jsonl(instructions).to_list()
+    assert MergeInstruction.model_validate(json.loads(lines[0])).outcome == "approved"

@@ -12,7 +12,10 @@ The rules, in order:
    candidate pairs, all too weak to review) or ``unique`` (no candidate pair at all).
 
 A record belongs to exactly one client cluster; review proposals never merge anything by
-themselves.
+themselves. Reviewers' decisions, when given, come first: an approval or a split group is
+one client (outcome ``approved``, exempt from the size limit), rejected records and split
+groups are kept apart, and a proposal whose records were all decided together is not
+queued again (`dedup_pipeline.review.constraints`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from dedup_pipeline.config import DecisionConfig
+from dedup_pipeline.review.constraints import apply_constraints, constraints_from_decisions
 from dedup_pipeline.schema import require_columns
 
 __all__ = [
@@ -37,6 +41,7 @@ class Outcome:
     """Cluster outcomes (plain strings in tables)."""
 
     AUTO_MERGE = "auto_merge"
+    APPROVED = "approved"
     REVIEW = "review"
     KEEP_APART = "keep_apart"
     UNIQUE = "unique"
@@ -94,8 +99,32 @@ def _weakest_member_tie(members: pl.DataFrame, pairs: pl.DataFrame, group: str) 
     return strongest.group_by(group).agg(confidence=pl.col("match_probability").min())
 
 
+def _not_yet_decided(proposals: pl.DataFrame, decided: list[frozenset[str]]) -> pl.DataFrame:
+    """Proposals whose records were not all in one earlier decision."""
+    if not decided:
+        return proposals
+    decided_records = pl.DataFrame(
+        [(i, record) for i, records in enumerate(decided) for record in records],
+        schema={"decision": pl.Int64, "record_id": pl.String},
+        orient="row",
+    )
+    covered = (
+        proposals.select("review_cluster_id", "record_ids", "record_count")
+        .explode("record_ids")
+        .join(decided_records, left_on="record_ids", right_on="record_id")
+        .group_by("review_cluster_id", "decision", "record_count")
+        .len()
+        .filter(pl.col("len") == pl.col("record_count"))
+    )
+    return proposals.join(covered, on="review_cluster_id", how="anti")
+
+
 def decide_clusters(
-    match_clusters: pl.DataFrame, scored_pairs: pl.DataFrame, *, config: DecisionConfig
+    match_clusters: pl.DataFrame,
+    scored_pairs: pl.DataFrame,
+    *,
+    config: DecisionConfig,
+    decisions: pl.DataFrame | None = None,
 ) -> ClusterDecisions:
     """Turn Splink's clusters into client clusters, outcomes and a review queue.
 
@@ -108,6 +137,11 @@ def decide_clusters(
         Scored candidate pairs (``record_id_l``, ``record_id_r``, ``match_probability``).
     config
         Thresholds and the maximum size of an automatic merge.
+    decisions
+        Reviewers' latest decisions (``action``, ``record_ids``, ``groups``): approved
+        records become one client (outcome ``approved``, whatever its size), split groups
+        are joined and kept apart from each other, rejected records are kept apart; a
+        proposal whose records were all decided together is not queued again.
     """
     require_columns(
         match_clusters,
@@ -118,9 +152,26 @@ def decide_clusters(
         scored_pairs, ["record_id_l", "record_id_r", "match_probability"], table="scored pairs"
     )
     pairs = scored_pairs.select("record_id_l", "record_id_r", "match_probability")
+    constraints = constraints_from_decisions(decisions, match_clusters.get_column("record_id"))
+    approved = pl.Series("cluster_id", [], dtype=pl.String)
+    if not constraints.is_empty:
+        strong = match_clusters.select("record_id", pl.col("strong_cluster_id").alias("cluster_id"))
+        mergeable = pl.col("match_probability") >= config.auto_merge_threshold
+        if "names_conflict" in scored_pairs.columns:
+            mergeable &= ~pl.col("names_conflict")
+        strong, approved = apply_constraints(
+            strong, scored_pairs.filter(mergeable).select(pairs.columns), constraints
+        )
+        match_clusters = match_clusters.drop("strong_cluster_id").join(
+            strong.rename({"cluster_id": "strong_cluster_id"}), on="record_id"
+        )
     sized = match_clusters.with_columns(
         strong_size=pl.len().over("strong_cluster_id").cast(pl.UInt32)
-    ).with_columns(oversized=pl.col("strong_size") > config.max_cluster_size)
+    ).with_columns(
+        oversized=(pl.col("strong_size") > config.max_cluster_size)
+        & ~pl.col("strong_cluster_id").is_in(approved.implode()),
+        approved=pl.col("strong_cluster_id").is_in(approved.implode()),
+    )
     assigned = sized.with_columns(
         cluster_id=pl.when(pl.col("oversized"))
         .then(pl.col("record_id"))
@@ -138,6 +189,7 @@ def decide_clusters(
         .filter((pl.col("client_cluster_count") > 1) | pl.col("oversized"))
         .rename({"candidate_cluster_id": "review_cluster_id"})
     )
+    proposals = _not_yet_decided(proposals, constraints.decided)
     review_confidence = _weakest_member_tie(
         assigned.select("record_id", pl.col("candidate_cluster_id").alias("review_cluster_id")),
         pairs,
@@ -182,7 +234,9 @@ def decide_clusters(
         assigned.join(in_review, on="record_id", how="left")
         .join(confidence, on="cluster_id", how="left")
         .with_columns(
-            outcome=pl.when(pl.col("cluster_size") > 1)
+            outcome=pl.when((pl.col("cluster_size") > 1) & pl.col("approved"))
+            .then(pl.lit(Outcome.APPROVED))
+            .when(pl.col("cluster_size") > 1)
             .then(pl.lit(Outcome.AUTO_MERGE))
             .when(pl.col("review_cluster_id").is_not_null())
             .then(pl.lit(Outcome.REVIEW))

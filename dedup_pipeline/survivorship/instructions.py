@@ -142,7 +142,9 @@ def build_merge_instructions(
         `MERGE_INSTRUCTION_SCHEMA`, one row per (cluster, CRM) that needs a change.
     """
     require_columns(contacts, CONTACT_SCHEMA, table="contacts")
-    merged_clusters = clusters.filter(pl.col("outcome") == Outcome.AUTO_MERGE)
+    merged_clusters = clusters.filter(
+        pl.col("outcome").is_in([Outcome.AUTO_MERGE, Outcome.APPROVED])
+    )
     members = record_rank_columns(
         contacts.join(
             merged_clusters.select("record_id", "cluster_id", "confidence", "outcome"),

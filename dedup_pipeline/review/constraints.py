@@ -1,0 +1,126 @@
+"""Reviewers' decisions as constraints on clustering: must-link and cannot-link.
+
+An approval joins a proposal's records into one client; a split joins each group and keeps
+the groups apart; a rejection keeps every record apart. Records that are not in this run
+(deleted at the source) are ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+
+import polars as pl
+
+from dedup_pipeline.match.hygiene import split_conflicting_clusters
+from dedup_pipeline.schema import require_columns
+
+__all__ = ["ReviewConstraints", "apply_constraints", "constraints_from_decisions"]
+
+_PAIRS = {"record_id_l": pl.String, "record_id_r": pl.String}
+
+
+@dataclass(frozen=True)
+class ReviewConstraints:
+    """Must-link groups and cannot-link pairs, plus the record sets already decided."""
+
+    must_link: list[list[str]]
+    cannot_link: pl.DataFrame
+    decided: list[frozenset[str]]
+
+    @property
+    def is_empty(self) -> bool:
+        """Whether there is nothing to apply."""
+        return not self.must_link and self.cannot_link.is_empty() and not self.decided
+
+
+def constraints_from_decisions(
+    decisions: pl.DataFrame | None, present: pl.Series
+) -> ReviewConstraints:
+    """Turn the latest decision per cluster into constraints over present records.
+
+    Parameters
+    ----------
+    decisions
+        ``action``, ``record_ids`` and ``groups`` per decision (the decisions store's
+        table), or None.
+    present
+        The record ids of this run.
+    """
+    empty = pl.DataFrame(schema=_PAIRS)
+    if decisions is None or decisions.is_empty():
+        return ReviewConstraints(must_link=[], cannot_link=empty, decided=[])
+    require_columns(decisions, ["action", "record_ids", "groups"], table="decisions")
+    here = set(present.to_list())
+    must: list[list[str]] = []
+    cannot: list[tuple[str, str]] = []
+    decided: list[frozenset[str]] = []
+    # Decisions are few (people make them): a loop over them, not over records.
+    for action, record_ids, groups in decisions.select(
+        "action", "record_ids", "groups"
+    ).iter_rows():
+        records = sorted(r for r in record_ids if r in here)
+        decided.append(frozenset(record_ids))
+        if action == "approve":
+            must.append(records)
+        elif action == "reject":
+            cannot.extend(combinations(records, 2))
+        elif action == "split":
+            parts = [sorted(r for r in group if r in here) for group in groups or []]
+            must.extend(part for part in parts if len(part) > 1)
+            for a, b in combinations(parts, 2):
+                cannot.extend((min(x, y), max(x, y)) for x in a for y in b)
+    cannot_link = pl.DataFrame(cannot, schema=_PAIRS, orient="row").unique()
+    return ReviewConstraints(
+        must_link=[group for group in must if len(group) > 1],
+        cannot_link=cannot_link,
+        decided=decided,
+    )
+
+
+def apply_constraints(
+    clusters: pl.DataFrame, edges: pl.DataFrame, constraints: ReviewConstraints
+) -> tuple[pl.DataFrame, pl.Series]:
+    """Split clusters at cannot-links, then join must-linked records.
+
+    Parameters
+    ----------
+    clusters
+        ``record_id`` and ``cluster_id`` per record.
+    edges
+        The pairs that formed the clusters (for rebuilding a split cluster).
+    constraints
+        From `constraints_from_decisions`.
+
+    Returns
+    -------
+    tuple
+        The new ``clusters`` and the ids of clusters a reviewer joined.
+    """
+    split = split_conflicting_clusters(clusters, edges, constraints.cannot_link)
+    if not constraints.must_link:
+        return split, pl.Series("cluster_id", [], dtype=pl.String)
+    cluster_of = dict(split.select("record_id", "cluster_id").iter_rows())
+    parent: dict[str, str] = {}
+
+    def find(cluster: str) -> str:
+        while parent.get(cluster, cluster) != cluster:
+            cluster = parent[cluster]
+        return cluster
+
+    for group in constraints.must_link:
+        roots = sorted({find(cluster_of[record]) for record in group})
+        for root in roots[1:]:
+            parent[root] = roots[0]
+    joined = split.with_columns(
+        pl.col("cluster_id").replace_strict(
+            {cluster: find(cluster) for cluster in set(cluster_of.values())},
+            return_dtype=pl.String,
+        )
+    )
+    approved = pl.Series(
+        "cluster_id",
+        sorted({find(cluster_of[group[0]]) for group in constraints.must_link}),
+        dtype=pl.String,
+    )
+    return joined, approved
