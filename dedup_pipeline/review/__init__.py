@@ -7,11 +7,21 @@ from dedup_pipeline.review.decide import (
     Outcome,
     decide_clusters,
 )
+from dedup_pipeline.review.store import (
+    DECISION_SCHEMA,
+    DecisionStore,
+    ReviewDecision,
+    make_cluster_key,
+)
 
 __all__ = [
     "CLUSTER_SCHEMA",
+    "DECISION_SCHEMA",
     "REVIEW_QUEUE_SCHEMA",
     "ClusterDecisions",
+    "DecisionStore",
     "Outcome",
+    "ReviewDecision",
     "decide_clusters",
+    "make_cluster_key",
 ]
