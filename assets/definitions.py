@@ -21,7 +21,7 @@ from assets.checks import CHECKS
 from assets.io_manager import WarehouseIOManager
 from assets.pipeline import build_pipeline_assets
 from assets.reporting import exports, run_report
-from assets.resources import DuckDBWarehouse, PipelineSettings
+from assets.resources import DuckDBWarehouse, PipelineSettings, ReviewStore
 from assets.sources import build_source_assets
 from dedup_pipeline.config import load_config
 
@@ -59,6 +59,7 @@ def build_definitions(
         resources={
             "settings": PipelineSettings(config_path=str(config_path)),
             "warehouse": warehouse,
+            "review_store": ReviewStore(url=config.review.url),
             "io_manager": WarehouseIOManager(warehouse=warehouse),
         },
         # One process owns the warehouse file for the whole run (DuckDB allows one writer).

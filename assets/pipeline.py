@@ -11,7 +11,7 @@ from dagster import (
     multi_asset,
 )
 
-from assets.resources import DuckDBWarehouse, PipelineSettings
+from assets.resources import DuckDBWarehouse, PipelineSettings, ReviewStore
 from assets.sources import issues_asset_name, quarantine_asset_name, raw_asset_name
 from dedup_pipeline.config import PipelineConfig
 from dedup_pipeline.match import load_model, match_contacts, save_model
@@ -168,6 +168,17 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
             shared, output_name="shared_identifiers", metadata={"top": _markdown(shared, 10)}
         )
 
+    @asset(group_name="clusters")
+    def review_decisions(review_store: ReviewStore) -> Output:
+        """Reviewers' latest decision per proposal, read from the decisions store."""
+        with review_store.open() as store:
+            decisions = store.decisions()
+        per_action = decisions.group_by("action").len().sort("action")
+        return Output(
+            decisions,
+            metadata={"decisions": decisions.height, "per_action": _markdown(per_action)},
+        )
+
     @multi_asset(
         group_name="clusters",
         outs={
@@ -176,9 +187,17 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
         },
     )
     def cluster_decisions(
-        settings: PipelineSettings, match_clusters: pl.DataFrame, scored_pairs: pl.DataFrame
+        settings: PipelineSettings,
+        match_clusters: pl.DataFrame,
+        scored_pairs: pl.DataFrame,
+        review_decisions: pl.DataFrame,
     ):
-        decisions = decide_clusters(match_clusters, scored_pairs, config=settings.config.decision)
+        decisions = decide_clusters(
+            match_clusters,
+            scored_pairs,
+            config=settings.config.decision,
+            decisions=review_decisions,
+        )
         outcomes = decisions.clusters.unique("cluster_id").group_by("outcome").len().sort("outcome")
         yield Output(
             decisions.clusters,
@@ -230,6 +249,7 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
         value_issues,
         normalized_contacts,
         splink_matching,
+        review_decisions,
         cluster_decisions,
         golden_profiles,
         merge_instructions,

@@ -13,8 +13,9 @@ from pydantic import Field
 
 from dedup_pipeline.config import PipelineConfig, WarehouseConfig, load_config
 from dedup_pipeline.duckdb_connection import connect
+from dedup_pipeline.review import DecisionStore
 
-__all__ = ["DuckDBWarehouse", "PipelineSettings"]
+__all__ = ["DuckDBWarehouse", "PipelineSettings", "ReviewStore"]
 
 
 class PipelineSettings(ConfigurableResource):
@@ -76,3 +77,21 @@ class DuckDBWarehouse(ConfigurableResource):
             yield connection
         finally:
             connection.close()
+
+
+class ReviewStore(ConfigurableResource):
+    """Reviewers' decisions: a SQLAlchemy database apart from the warehouse.
+
+    Tests point it at a temporary SQLite file; production at ``review.database_url``.
+    """
+
+    url: str
+
+    @contextmanager
+    def open(self) -> Iterator[DecisionStore]:
+        """Open the decisions store; closed when the block ends."""
+        store = DecisionStore(self.url)
+        try:
+            yield store
+        finally:
+            store.close()

@@ -34,6 +34,7 @@ __all__ = [
     "MatchConfig",
     "OutputConfig",
     "PipelineConfig",
+    "ReviewConfig",
     "SourceConfig",
     "SourceFormat",
     "SurvivorshipConfig",
@@ -472,6 +473,35 @@ class WarehouseConfig(_Model):
     temp_directory: Path = Path("output/duckdb_tmp")
 
 
+class ReviewConfig(_Model):
+    """Where reviewers' decisions live: apart from the warehouse, so neither blocks the other.
+
+    ``database_url`` takes any SQLAlchemy URL (``postgresql://...``); otherwise decisions go
+    to the SQLite file ``database``, by default ``review/decisions.sqlite`` in the output
+    directory (set it elsewhere to keep decisions when outputs are cleaned).
+    """
+
+    database: Path | None = None
+    database_url: str | None = Field(
+        default=None, description="A SQLAlchemy URL; overrides 'database' when set."
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ReviewConfig:
+        if self.database is not None and self.database_url is not None:
+            raise ValueError("set review.database or review.database_url, not both")
+        return self
+
+    @property
+    def url(self) -> str:
+        """The SQLAlchemy URL of the decisions store."""
+        if self.database_url is not None:
+            return self.database_url
+        if self.database is None:
+            raise ValueError("review.database is resolved by PipelineConfig.resolve_paths")
+        return f"sqlite:///{self.database.as_posix()}"
+
+
 class OutputConfig(_Model):
     """Where exported tables and the run report go."""
 
@@ -487,6 +517,7 @@ class PipelineConfig(_Model):
     survivorship: SurvivorshipConfig = Field(default_factory=SurvivorshipConfig)
     warehouse: WarehouseConfig = Field(default_factory=WarehouseConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> PipelineConfig:
@@ -537,11 +568,23 @@ class PipelineConfig(_Model):
             }
         )
         output = self.output.model_copy(update={"directory": anchor(self.output.directory)})
+        database = self.review.database
+        if database is None and self.review.database_url is None:
+            database = output.directory / "review" / "decisions.sqlite"
+        review = self.review.model_copy(
+            update={"database": anchor(database) if database is not None else None}
+        )
         match = self.match
         if match.model is not None:
             match = match.model_copy(update={"model": anchor(match.model)})
         return self.model_copy(
-            update={"sources": sources, "warehouse": warehouse, "output": output, "match": match}
+            update={
+                "sources": sources,
+                "warehouse": warehouse,
+                "output": output,
+                "match": match,
+                "review": review,
+            }
         )
 
 
