@@ -97,3 +97,21 @@ def test_survivor_rule_must_rank_whole_records(tmp_path, rule):
     text = MINIMAL + f"survivorship:\n  survivor: {rule}\n"
     with pytest.raises(ConfigError, match="cannot choose a survivor record"):
         load_config(write(tmp_path, text))
+
+
+def test_review_store_defaults_to_sqlite_in_the_output_directory(tmp_path):
+    config = load_config(write(tmp_path, MINIMAL))
+    assert (
+        config.review.url
+        == f"sqlite:///{(tmp_path / 'output' / 'review' / 'decisions.sqlite').as_posix()}"
+    )
+    custom = load_config(write(tmp_path, MINIMAL + "review: {database: decisions/d.sqlite}\n"))
+    assert custom.review.database == tmp_path / "decisions" / "d.sqlite"
+    url = load_config(write(tmp_path, MINIMAL + "review: {database_url: 'postgresql://h/db'}\n"))
+    assert url.review.url == "postgresql://h/db"
+
+
+def test_review_store_takes_a_path_or_a_url_not_both(tmp_path):
+    text = MINIMAL + "review: {database: a.sqlite, database_url: 'sqlite:///b.sqlite'}\n"
+    with pytest.raises(ConfigError, match=r"review: Value error, set review\.database or"):
+        load_config(write(tmp_path, text))
