@@ -211,6 +211,85 @@ def generate_sample_command(
     console.print(files)
 
 
+review_app = typer.Typer(
+    help="Reviewers: accounts, recorded decisions and the review web app.",
+    no_args_is_help=True,
+)
+app.add_typer(review_app, name="review")
+
+
+def _review_config(config: Path):
+    try:
+        return load_config(config)
+    except ConfigError as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+
+
+@review_app.command("add-user")
+def review_add_user(
+    username: Annotated[str, typer.Argument(help="The reviewer's login name.")],
+    config: ConfigOption = Path("configs/sample.yaml"),
+    display_name: Annotated[str | None, typer.Option(help="Name shown in the app.")] = None,
+) -> None:
+    """Add a reviewer. The password is read from DEDUP_REVIEW_PASSWORD or asked for."""
+    import os
+
+    from dedup_pipeline.review import DecisionStore
+
+    settings = _review_config(config)
+    password = os.environ.get("DEDUP_REVIEW_PASSWORD") or typer.prompt(
+        "Password", hide_input=True, confirmation_prompt=True
+    )
+    with DecisionStore(settings.review.url) as store:
+        try:
+            store.add_user(username, password, display_name=display_name)
+        except ValueError as exc:
+            err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+            raise typer.Exit(2) from None
+    console.print(f"reviewer {escape(username)!r} added to {escape(settings.review.url)}")
+
+
+@review_app.command("decisions")
+def review_decisions(
+    config: ConfigOption = Path("configs/sample.yaml"),
+    history: Annotated[bool, typer.Option(help="Every decision, not only the latest.")] = False,
+) -> None:
+    """List reviewers' decisions: who decided what, and when."""
+    from dedup_pipeline.review import DecisionStore
+
+    settings = _review_config(config)
+    with DecisionStore(settings.review.url) as store:
+        decisions = store.decisions(latest_only=not history)
+    table = Table(title=f"Review decisions ({decisions.height:,})")
+    for column in ("decided at", "reviewer", "action", "records"):
+        table.add_column(column)
+    for row in decisions.sort("decided_at").iter_rows(named=True):
+        table.add_row(
+            f"{row['decided_at']:%Y-%m-%d %H:%M}",
+            escape(row["reviewer"]),
+            row["action"],
+            escape(", ".join(row["record_ids"])),
+        )
+    console.print(table)
+
+
+@review_app.command("serve")
+def review_serve(
+    config: ConfigOption = Path("configs/sample.yaml"),
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Start the review web app on the last run's outputs."""
+    import uvicorn
+
+    from dedup_pipeline.review.web.app import create_app
+
+    settings = _review_config(config)
+    console.print(f"review app on http://{host}:{port}/ (decisions: {escape(settings.review.url)})")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
 @app.command("instruction-schema")
 def instruction_schema() -> None:
     """Print the JSON Schema of one merge instruction (one line of the JSONL file)."""

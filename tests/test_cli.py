@@ -75,3 +75,31 @@ def test_a_failing_step_reports_its_cause_without_a_traceback(tmp_path):
     assert result.exit_code == 1
     assert "read_crm" in result.output and "mapped column(s) not found: 'Tel'" in result.output
     assert 'File "' not in result.output
+
+
+def test_reviewers_are_added_and_their_decisions_listed(tmp_path, monkeypatch):
+    from dedup_pipeline.config import load_config
+    from dedup_pipeline.review import DecisionStore, ReviewDecision
+
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "sources:\n  - {name: crm, path: crm.csv, columns: {source_record_id: ID, phones: P}}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("DEDUP_REVIEW_PASSWORD", "s3cret pass")
+    result = runner.invoke(app, ["review", "add-user", "alice", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    url = load_config(config).review.url
+    with DecisionStore(url) as store:
+        assert store.verify_user("alice", "s3cret pass")
+        store.record(
+            ReviewDecision(action="reject", record_ids=["crm:1", "crm:2"], reviewer="alice")
+        )
+    result = runner.invoke(app, ["review", "decisions", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert (
+        "alice" in result.output and "reject" in result.output and "crm:1, crm:2" in result.output
+    )
+    # Adding the same reviewer twice is a clear error.
+    result = runner.invoke(app, ["review", "add-user", "alice", "--config", str(config)])
+    assert result.exit_code == 2
