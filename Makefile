@@ -4,7 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run evaluate test test-slow lint bench dagster clean
+.PHONY: install run evaluate test test-slow lint bench dagster clean browser-deps
+
+# Debian's Chromium drives the review app's browser test (Playwright uses it in place, so
+# nothing is downloaded from a browser CDN); DejaVu gives it Cyrillic glyphs.
+BROWSER_PKGS := chromium chromium-driver fonts-dejavu-core
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +26,16 @@ run: $(STAMP)
 evaluate: $(STAMP)
 	$(BIN)/dedup evaluate --config configs/sample.yaml --truth-column truth_client_id
 
-test: $(STAMP)
+browser-deps:
+	@if command -v chromium >/dev/null && dpkg -s fonts-dejavu-core >/dev/null 2>&1; then \
+	  echo "chromium: $$(chromium --version 2>/dev/null)"; \
+	else \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $(BROWSER_PKGS); \
+	fi
+
+test: $(STAMP) browser-deps
 	$(BIN)/ruff check dedup_pipeline assets tests benchmarks
 	$(BIN)/python -m pytest
 

@@ -1,0 +1,147 @@
+"""A reviewer in real Chromium: log in, approve one proposal, reject another, re-run.
+
+Chromium is Debian's (`make browser-deps`, which `make test` runs); Playwright drives it
+through its executable path, so nothing is downloaded.
+"""
+
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+import uvicorn
+
+from assets.run import run_full_sweep
+from dedup_pipeline.config import load_config
+from dedup_pipeline.duckdb_connection import connect
+from dedup_pipeline.review import DecisionStore
+from dedup_pipeline.review.web import create_app
+from dedup_pipeline.sinks import read_table
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # the test may run as root
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _tables(config_path: Path) -> dict[str, pl.DataFrame]:
+    config = load_config(config_path)
+    connection = connect(config.warehouse, database=config.warehouse.path)
+    try:
+        return {name: read_table(connection, name) for name in ("clusters", "merge_instructions")}
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    if CHROMIUM is None:
+        if os.environ.get("DEDUP_SKIP_BROWSER"):
+            pytest.skip("DEDUP_SKIP_BROWSER is set and Chromium is not installed")
+        pytest.fail("Chromium is not installed: run `make browser-deps` (make test does)")
+    directory = tmp_path_factory.mktemp("browser")
+    text = (ROOT / "configs" / "sample.yaml").read_text(encoding="utf-8")
+    text = text.replace("../data/sample/", f"{ROOT / 'data' / 'sample'}/").replace(
+        "../output/sample", str(directory / "out")
+    )
+    config_path = directory / "config.yaml"
+    config_path.write_text(text, encoding="utf-8")
+    run_full_sweep(config_path)
+    config = load_config(config_path)
+    with DecisionStore(config.review.url) as store:
+        store.add_user("alice", "correct horse battery")
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(config, secret_key="browser-test"), port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield config_path, f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _record_ids(page) -> list[str]:
+    return sorted(
+        page.locator("input[name=record_id]").evaluate_all("els => els.map(e => e.value)")
+    )
+
+
+def test_a_reviewer_approves_and_rejects_in_chromium(served, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    config_path, base = served
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(base + "/")
+        assert "/login" in page.url
+        page.fill("input[name=username]", "alice")
+        page.fill("input[name=password]", "correct horse battery")
+        page.click("button[type=submit]")
+        page.wait_for_url(base + "/")
+
+        # A proposal with a Bitrix24 card, so that the approval must reach a CRM.
+        page.fill("#search", "bitrix24")
+        page.press("#search", "Enter")
+        page.wait_for_load_state()
+        first_link = page.locator("table a[href^='/proposals/']").first
+        first_href = first_link.get_attribute("href")
+        first_link.click()
+        page.wait_for_url(base + first_href.split("?")[0] + "*")
+        approved = _record_ids(page)
+        page.screenshot(path=str(tmp_path / "proposal.png"), full_page=True)
+        page.click("#approve")
+        page.wait_for_load_state()
+        assert page.url != base + first_href
+
+        page.goto(base + "/")
+        links = page.locator("table a[href^='/proposals/']")
+        hrefs = links.evaluate_all("els => els.map(e => e.getAttribute('href'))")
+        paths = [href.split("?")[0] for href in hrefs]
+        assert first_href.split("?")[0] not in paths  # approved: gone from the queue
+        assert len(paths) > 0
+        page.goto(base + hrefs[0])
+        rejected = _record_ids(page)
+        page.click("#reject")
+        page.wait_for_load_state()
+        browser.close()
+
+    with DecisionStore(load_config(config_path).review.url) as store:
+        decided = store.decisions()
+    assert set(decided.get_column("reviewer")) == {"alice"}
+    assert sorted(decided.get_column("action")) == ["approve", "reject"]
+
+    run_full_sweep(config_path)
+    tables = _tables(config_path)
+    clusters = tables["clusters"]
+    together = clusters.filter(pl.col("record_id").is_in(approved))
+    assert together.get_column("cluster_id").n_unique() == 1
+    assert set(together.get_column("outcome")) == {"approved"}
+    apart = clusters.filter(pl.col("record_id").is_in(rejected))
+    assert apart.get_column("cluster_id").n_unique() == len(rejected)
+    # The approval reaches the CRMs in the next run's merge instructions.
+    assert any(r.startswith("bitrix24:") for r in approved)
+    instructions = tables["merge_instructions"].filter(pl.col("outcome") == "approved")
+    merged = instructions.explode("cluster_record_ids").get_column("cluster_record_ids")
+    assert set(approved) <= set(merged)
