@@ -22,6 +22,7 @@ from assets.io_manager import WarehouseIOManager
 from assets.pipeline import build_pipeline_assets
 from assets.reporting import exports, run_report
 from assets.resources import DuckDBWarehouse, PipelineSettings, ReviewStore
+from assets.sensors import apply_review_decisions_job, new_review_decisions
 from assets.sources import build_source_assets
 from dedup_pipeline.config import load_config
 
@@ -55,7 +56,8 @@ def build_definitions(
     return Definitions(
         assets=assets,
         asset_checks=CHECKS,
-        jobs=[full_sweep],
+        jobs=[full_sweep, apply_review_decisions_job],
+        sensors=[new_review_decisions],
         resources={
             "settings": PipelineSettings(config_path=str(config_path)),
             "warehouse": warehouse,

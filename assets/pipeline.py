@@ -227,6 +227,7 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
         contacts: pl.DataFrame,
         clusters: pl.DataFrame,
         golden_profiles: pl.DataFrame,
+        review_decisions: pl.DataFrame,
     ) -> Output:
         """What each CRM must do: merge duplicates into a survivor and set golden values."""
         config = settings.config
@@ -236,6 +237,9 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
             golden_profiles,
             config=config.survivorship,
             merge_targets=[s.name for s in config.sources if s.merge_target],
+            preferred_survivors=review_decisions.get_column("survivor_record_id")
+            .drop_nulls()
+            .to_list(),
         )
         per_action = instructions.group_by("source", "action").len().sort("source", "action")
         return Output(

@@ -74,17 +74,30 @@ def _stage_seconds(context: AssetExecutionContext) -> dict[str, float]:
     }
 
 
+def _previous_sources(settings: PipelineSettings) -> dict[str, dict]:
+    path = settings.config.output.directory / "run_report.json"
+    if not path.is_file():
+        return {}
+    previous = RunReport.model_validate_json(path.read_text(encoding="utf-8"))
+    return {source.name: source.model_dump() for source in previous.sources}
+
+
 def _source_summaries(
     context: AssetExecutionContext, settings: PipelineSettings, quarantine: pl.DataFrame
 ) -> list[SourceSummary]:
     summaries = []
+    previous = _previous_sources(settings)
     for source in settings.config.sources:
         event = context.instance.get_latest_materialization_event(AssetKey(raw_asset_name(source)))
         metadata = (
             event.asset_materialization.metadata if event and event.asset_materialization else {}
         )
-        # A source without its reader's metadata counts 0 rows, so accounting fails loudly.
-        values = {key: entry.value for key, entry in metadata.items()}
+        # A run that did not read the exports (applying review decisions) reports what the
+        # last report says was read; a source known to neither counts 0 rows, so that the
+        # accounting fails loudly.
+        values = {key: entry.value for key, entry in metadata.items()} or previous.get(
+            source.name, {}
+        )
         summaries.append(
             SourceSummary(
                 name=source.name,

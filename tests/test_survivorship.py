@@ -192,3 +192,22 @@ def test_clusters_approved_by_a_reviewer_get_merge_instructions(contacts, cluste
     assert instructions.get_column("outcome").to_list() == ["approved", "approved"]
     lines = instructions_to_jsonl(instructions).to_list()
     assert MergeInstruction.model_validate(json.loads(lines[0])).outcome == "approved"
+
+
+def test_a_reviewers_chosen_survivor_wins_in_its_crm(contacts, clusters):
+    profiles = build_golden_profiles(contacts, clusters, config=CONFIG)
+    default = build_merge_instructions(
+        contacts, clusters, profiles, config=CONFIG, merge_targets=["bitrix24", "hubspot"]
+    )
+    assert default.row(0, named=True)["survivor_record_id"] == "2"
+    chosen = build_merge_instructions(
+        contacts,
+        clusters,
+        profiles,
+        config=CONFIG,
+        merge_targets=["bitrix24", "hubspot"],
+        preferred_survivors=["bitrix24:1"],
+    )
+    bitrix = chosen.row(0, named=True)
+    assert bitrix["survivor_record_id"] == "1"
+    assert bitrix["merged_record_ids"] == ["2"]

@@ -120,8 +120,9 @@ def build_merge_instructions(
     *,
     config: SurvivorshipConfig,
     merge_targets: Collection[str],
+    preferred_survivors: Collection[str] = (),
 ) -> pl.DataFrame:
-    """Build merge instructions for every auto-merged cluster.
+    """Build merge instructions for every auto-merged or approved cluster.
 
     Parameters
     ----------
@@ -135,6 +136,9 @@ def build_merge_instructions(
         Survivorship options; ``config.survivor`` picks the survivor within each CRM.
     merge_targets
         Sources that accept merge instructions.
+    preferred_survivors
+        Record ids a reviewer chose as survivors; in its CRM such a record survives
+        whatever ``config.survivor`` says.
 
     Returns
     -------
@@ -160,7 +164,10 @@ def build_merge_instructions(
         cluster_record_ids=pl.col("record_id").sort()
     )
     by, descending = _survivor_order(config)
-    in_targets = members.filter(pl.col("source").is_in(list(merge_targets)))
+    by, descending = ["preferred", *by], [True, *descending]
+    in_targets = members.filter(pl.col("source").is_in(list(merge_targets))).with_columns(
+        preferred=pl.col("record_id").is_in(list(preferred_survivors))
+    )
     ordered = in_targets.sort(by, descending=descending, nulls_last=True)
     per_source = ordered.group_by("cluster_id", "source", maintain_order=True).agg(
         pl.all().first(),
