@@ -274,6 +274,66 @@ def review_decisions(
     console.print(table)
 
 
+def _exported(settings, name: str):
+    import polars as pl
+
+    path = settings.output.directory / f"{name}.parquet"
+    if not path.is_file():
+        err_console.print(f"[red]error:[/red] {escape(str(path))} not found: run `dedup run` first")
+        raise typer.Exit(2)
+    return pl.read_parquet(path)
+
+
+@review_app.command("export")
+def review_export(
+    out: Annotated[Path, typer.Option(help="The sheet to write (.xlsx or .csv).")],
+    config: ConfigOption = Path("configs/sample.yaml"),
+) -> None:
+    """Write the last run's review queue as a sheet to fill in (one row per record)."""
+    from dedup_pipeline.review.spreadsheet import queue_sheet, write_sheet
+
+    settings = _review_config(config)
+    sheet = queue_sheet(
+        _exported(settings, "review_queue"),
+        _exported(settings, "contacts"),
+        _exported(settings, "clusters"),
+    )
+    write_sheet(sheet, out)
+    console.print(f"written: {escape(str(out))} ({sheet.height:,} rows)")
+
+
+@review_app.command("import")
+def review_import(
+    sheet: Annotated[Path, typer.Argument(help="A filled-in sheet from `review export`.")],
+    reviewer: Annotated[str, typer.Option(help="Who made these decisions (a reviewer).")],
+    config: ConfigOption = Path("configs/sample.yaml"),
+) -> None:
+    """Record the decisions filled into a sheet; report rows that cannot be taken."""
+    from dedup_pipeline.review import DecisionStore
+    from dedup_pipeline.review.spreadsheet import SheetError, read_decision_sheet
+
+    settings = _review_config(config)
+    try:
+        result = read_decision_sheet(
+            sheet, reviewer=reviewer, review_queue=_exported(settings, "review_queue")
+        )
+    except SheetError as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    with DecisionStore(settings.review.url) as store:
+        try:
+            for decision in result.decisions:
+                store.record(decision)
+        except ValueError as exc:
+            err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+            raise typer.Exit(2) from None
+    console.print(f"recorded {len(result.decisions)} decision(s) by {escape(reviewer)}")
+    for problem in result.problems:
+        err_console.print(f"[yellow]not taken:[/yellow] {escape(problem)}")
+    if result.problems:
+        raise typer.Exit(1)
+
+
 @review_app.command("serve")
 def review_serve(
     config: ConfigOption = Path("configs/sample.yaml"),

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -103,3 +104,41 @@ def test_reviewers_are_added_and_their_decisions_listed(tmp_path, monkeypatch):
     # Adding the same reviewer twice is a clear error.
     result = runner.invoke(app, ["review", "add-user", "alice", "--config", str(config)])
     assert result.exit_code == 2
+
+
+def test_the_review_queue_round_trips_through_a_spreadsheet(tmp_path, monkeypatch):
+    import polars as pl
+
+    from dedup_pipeline.config import load_config
+    from dedup_pipeline.review import DecisionStore
+
+    root = Path(__file__).resolve().parent.parent
+    text = (root / "configs" / "sample.yaml").read_text(encoding="utf-8")
+    text = text.replace("../data/sample/", f"{root / 'data' / 'sample'}/").replace(
+        "../output/sample", str(tmp_path / "out")
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text(text, encoding="utf-8")
+    assert runner.invoke(app, ["run", "--config", str(config)]).exit_code == 0
+    monkeypatch.setenv("DEDUP_REVIEW_PASSWORD", "pw for bob")
+    assert runner.invoke(app, ["review", "add-user", "bob", "--config", str(config)]).exit_code == 0
+
+    sheet = tmp_path / "queue.xlsx"
+    result = runner.invoke(app, ["review", "export", "--out", str(sheet), "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    rows = pl.read_excel(sheet)
+    first = rows.get_column("review_cluster_id")[0]
+    filled = rows.with_columns(
+        decision=pl.when(pl.col("review_cluster_id") == first).then(pl.lit("reject"))
+    )
+    filled_path = tmp_path / "filled.csv"
+    filled.write_csv(filled_path)
+    result = runner.invoke(
+        app, ["review", "import", str(filled_path), "--reviewer", "bob", "--config", str(config)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "recorded 1 decision(s) by bob" in result.output
+    with DecisionStore(load_config(config).review.url) as store:
+        decided = store.decisions()
+    assert decided.get_column("review_cluster_id").to_list() == [first]
+    assert decided.get_column("reviewer").to_list() == ["bob"]
