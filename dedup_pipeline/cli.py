@@ -334,6 +334,46 @@ def review_import(
         raise typer.Exit(1)
 
 
+@review_app.command("labels")
+def review_labels(
+    out: Annotated[Path, typer.Option(help="CSV of labelled record pairs to write.")],
+    config: ConfigOption = Path("configs/sample.yaml"),
+) -> None:
+    """Export reviewers' decisions as labelled pairs (Splink's clerical_match_score)."""
+    from dedup_pipeline.review import DecisionStore
+    from dedup_pipeline.review.constraints import labelled_pairs
+
+    settings = _review_config(config)
+    with DecisionStore(settings.review.url) as store:
+        pairs = labelled_pairs(store.decisions())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pairs.write_csv(out)
+    console.print(f"written: {escape(str(out))} ({pairs.height:,} labelled pairs)")
+
+
+@review_app.command("agreement")
+def review_agreement(config: ConfigOption = Path("configs/sample.yaml")) -> None:
+    """How often the last run's model agreed with reviewers, pair by pair."""
+    from dedup_pipeline.evaluate import agreement_with_labels
+    from dedup_pipeline.review import DecisionStore
+    from dedup_pipeline.review.constraints import labelled_pairs
+
+    settings = _review_config(config)
+    with DecisionStore(settings.review.url) as store:
+        labels = labelled_pairs(store.decisions())
+    agreement = agreement_with_labels(
+        _exported(settings, "scored_pairs"),
+        labels,
+        threshold=settings.decision.auto_merge_threshold,
+    )
+    console.print(
+        f"{agreement.labelled_pairs:,} labelled pairs ({agreement.labelled_matches:,} matches): "
+        f"model at auto-merge threshold {settings.decision.auto_merge_threshold}: "
+        f"precision {agreement.precision:.4f}, recall {agreement.recall:.4f}, "
+        f"F1 {agreement.f1:.4f}"
+    )
+
+
 @review_app.command("serve")
 def review_serve(
     config: ConfigOption = Path("configs/sample.yaml"),

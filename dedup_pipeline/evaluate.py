@@ -20,9 +20,11 @@ if TYPE_CHECKING:
     from dedup_pipeline.config import PipelineConfig
 
 __all__ = [
+    "LabelAgreement",
     "PairwiseScores",
     "RunEvaluation",
     "TruthColumnError",
+    "agreement_with_labels",
     "evaluate_run",
     "evaluate_warehouse",
     "pairwise_scores",
@@ -237,3 +239,58 @@ def evaluate_warehouse(config: PipelineConfig, truth_column: str) -> RunEvaluati
     finally:
         connection.close()
     return evaluate_run(clusters, truth_from_attributes(records, truth_column))
+
+
+@dataclass(frozen=True)
+class LabelAgreement:
+    """How the model's pair decisions compare with reviewers' labels."""
+
+    labelled_pairs: int
+    labelled_matches: int
+    precision: float
+    recall: float
+    f1: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        """Return the figures as a plain dict (for JSON reports)."""
+        return asdict(self)
+
+
+def agreement_with_labels(
+    scored_pairs: pl.DataFrame, labels: pl.DataFrame, *, threshold: float
+) -> LabelAgreement:
+    """Score the model's pairs against reviewer-labelled pairs.
+
+    Parameters
+    ----------
+    scored_pairs
+        ``record_id_l``, ``record_id_r``, ``match_probability`` (pairs not scored count as
+        non-matches).
+    labels
+        ``record_id_l``, ``record_id_r``, ``clerical_match_score`` (1 match, 0 not).
+    threshold
+        Probability at which the model calls a pair a match (the auto-merge threshold).
+    """
+    require_columns(labels, ["record_id_l", "record_id_r", "clerical_match_score"], table="labels")
+    ordered = scored_pairs.select(
+        pl.min_horizontal("record_id_l", "record_id_r").alias("record_id_l"),
+        pl.max_horizontal("record_id_l", "record_id_r").alias("record_id_r"),
+        "match_probability",
+    )
+    joined = labels.join(ordered, on=["record_id_l", "record_id_r"], how="left").with_columns(
+        predicted=pl.col("match_probability").fill_null(0.0) >= threshold,
+        actual=pl.col("clerical_match_score") >= 0.5,
+    )
+    true_positive = joined.filter(pl.col("predicted") & pl.col("actual")).height
+    predicted = joined.filter(pl.col("predicted")).height
+    actual = joined.filter(pl.col("actual")).height
+    precision = true_positive / predicted if predicted else 1.0
+    recall = true_positive / actual if actual else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return LabelAgreement(
+        labelled_pairs=joined.height,
+        labelled_matches=actual,
+        precision=precision,
+        recall=recall,
+        f1=f1,
+    )

@@ -142,3 +142,12 @@ def test_the_review_queue_round_trips_through_a_spreadsheet(tmp_path, monkeypatc
         decided = store.decisions()
     assert decided.get_column("review_cluster_id").to_list() == [first]
     assert decided.get_column("reviewer").to_list() == ["bob"]
+
+    # The decision, as a labelled pair set, scores the model that made the proposal.
+    labels = tmp_path / "labels.csv"
+    result = runner.invoke(app, ["review", "labels", "--out", str(labels), "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert pl.read_csv(labels).get_column("clerical_match_score").max() == 0.0  # a rejection
+    result = runner.invoke(app, ["review", "agreement", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "labelled pairs" in result.output and "precision" in result.output

@@ -100,3 +100,28 @@ def test_an_approval_is_not_undone_by_the_size_limit_and_ignores_deleted_records
     assert len({after[r][0] for r in "abcdef"}) == 1  # six records, above max_cluster_size 3
     assert after["a"][1] == Outcome.APPROVED
     assert "gone" not in after
+
+
+def test_decisions_become_labelled_pairs_and_score_the_model():
+    from dedup_pipeline.evaluate import agreement_with_labels
+    from dedup_pipeline.review.constraints import labelled_pairs
+
+    labels = labelled_pairs(
+        decisions(
+            ("approve", ["a", "b"], None),
+            ("split", ["c", "d", "e"], [["c", "d"], ["e"]]),
+            ("reject", ["f", "g"], None),
+        )
+    )
+    assert labels.rows() == [
+        ("a", "b", 1.0),
+        ("c", "d", 1.0),
+        ("c", "e", 0.0),
+        ("d", "e", 0.0),
+        ("f", "g", 0.0),
+    ]
+    # The model merged a-b and f-g (wrongly), and missed c-d.
+    scored = pairs(("b", "a", 0.995), ("c", "d", 0.9), ("f", "g", 0.999))
+    agreement = agreement_with_labels(scored, labels, threshold=0.99)
+    assert agreement.labelled_pairs == 5 and agreement.labelled_matches == 2
+    assert agreement.precision == 0.5 and agreement.recall == 0.5

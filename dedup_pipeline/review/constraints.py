@@ -15,7 +15,13 @@ import polars as pl
 from dedup_pipeline.match.hygiene import split_conflicting_clusters
 from dedup_pipeline.schema import require_columns
 
-__all__ = ["ReviewConstraints", "apply_constraints", "constraints_from_decisions"]
+__all__ = [
+    "LABELLED_PAIR_SCHEMA",
+    "ReviewConstraints",
+    "apply_constraints",
+    "constraints_from_decisions",
+    "labelled_pairs",
+]
 
 _PAIRS = {"record_id_l": pl.String, "record_id_r": pl.String}
 
@@ -124,3 +130,40 @@ def apply_constraints(
         dtype=pl.String,
     )
     return joined, approved
+
+
+#: Reviewer-labelled record pairs (Splink's ``clerical_match_score``: 1 match, 0 not).
+LABELLED_PAIR_SCHEMA: dict[str, pl.DataType] = {
+    "record_id_l": pl.String(),
+    "record_id_r": pl.String(),
+    "clerical_match_score": pl.Float64(),
+}
+
+
+def labelled_pairs(decisions: pl.DataFrame) -> pl.DataFrame:
+    """Every record pair a decision speaks for: approved or in one split group 1, else 0.
+
+    Parameters
+    ----------
+    decisions
+        ``action``, ``record_ids`` and ``groups`` per decision (latest per proposal).
+
+    Returns
+    -------
+    polars.DataFrame
+        `LABELLED_PAIR_SCHEMA`, one row per pair with ``record_id_l < record_id_r``; when
+        two decisions label one pair, the later one (the later row) counts.
+    """
+    require_columns(decisions, ["action", "record_ids", "groups"], table="decisions")
+    rows: list[tuple[str, str, float]] = []
+    for action, record_ids, groups in decisions.select(
+        "action", "record_ids", "groups"
+    ).iter_rows():
+        group_of = {
+            record: index for index, group in enumerate(groups or [record_ids]) for record in group
+        }
+        for left, right in combinations(sorted(record_ids), 2):
+            same = action != "reject" and group_of.get(left) == group_of.get(right)
+            rows.append((left, right, 1.0 if same else 0.0))
+    frame = pl.DataFrame(rows, schema=LABELLED_PAIR_SCHEMA, orient="row")
+    return frame.unique(["record_id_l", "record_id_r"], keep="last", maintain_order=True)
