@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -39,3 +40,15 @@ def records_frame(*records: dict[str, Any]) -> pl.DataFrame:
 @pytest.fixture
 def make_records():
     return records_frame
+
+
+def sample_config_in(directory: Path) -> Path:
+    """configs/sample.yaml with its outputs (warehouse, decisions) under ``directory``."""
+    root = Path(__file__).resolve().parent.parent
+    text = (root / "configs" / "sample.yaml").read_text(encoding="utf-8")
+    text = text.replace("../data/sample/", f"{root / 'data' / 'sample'}/").replace(
+        "../output/sample", str(directory / "out")
+    )
+    path = directory / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path

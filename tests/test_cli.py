@@ -1,9 +1,9 @@
 import json
-from pathlib import Path
 
 from typer.testing import CliRunner
 
 from dedup_pipeline.cli import app
+from tests.conftest import sample_config_in
 from tests.test_end_to_end import CONFIG, write_exports
 
 runner = CliRunner()
@@ -112,13 +112,7 @@ def test_the_review_queue_round_trips_through_a_spreadsheet(tmp_path, monkeypatc
     from dedup_pipeline.config import load_config
     from dedup_pipeline.review import DecisionStore
 
-    root = Path(__file__).resolve().parent.parent
-    text = (root / "configs" / "sample.yaml").read_text(encoding="utf-8")
-    text = text.replace("../data/sample/", f"{root / 'data' / 'sample'}/").replace(
-        "../output/sample", str(tmp_path / "out")
-    )
-    config = tmp_path / "config.yaml"
-    config.write_text(text, encoding="utf-8")
+    config = sample_config_in(tmp_path)
     assert runner.invoke(app, ["run", "--config", str(config)]).exit_code == 0
     monkeypatch.setenv("DEDUP_REVIEW_PASSWORD", "pw for bob")
     assert runner.invoke(app, ["review", "add-user", "bob", "--config", str(config)]).exit_code == 0

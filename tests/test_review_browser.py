@@ -21,6 +21,7 @@ from dedup_pipeline.duckdb_connection import connect
 from dedup_pipeline.review import DecisionStore
 from dedup_pipeline.review.web import create_app
 from dedup_pipeline.sinks import read_table
+from tests.conftest import sample_config_in
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -54,13 +55,7 @@ def served(tmp_path_factory):
         if os.environ.get("DEDUP_SKIP_BROWSER"):
             pytest.skip("DEDUP_SKIP_BROWSER is set and Chromium is not installed")
         pytest.fail("Chromium is not installed: run `make browser-deps` (make test does)")
-    directory = tmp_path_factory.mktemp("browser")
-    text = (ROOT / "configs" / "sample.yaml").read_text(encoding="utf-8")
-    text = text.replace("../data/sample/", f"{ROOT / 'data' / 'sample'}/").replace(
-        "../output/sample", str(directory / "out")
-    )
-    config_path = directory / "config.yaml"
-    config_path.write_text(text, encoding="utf-8")
+    config_path = sample_config_in(tmp_path_factory.mktemp("browser"))
     run_full_sweep(config_path)
     config = load_config(config_path)
     with DecisionStore(config.review.url) as store:

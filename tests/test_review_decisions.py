@@ -4,20 +4,9 @@ import polars as pl
 
 from dedup_pipeline.config import DecisionConfig
 from dedup_pipeline.review import Outcome, decide_clusters
+from tests.test_decide import match_clusters, pairs
 
 CONFIG = DecisionConfig(auto_merge_threshold=0.99, review_threshold=0.8, max_cluster_size=3)
-
-
-def pairs(*rows):
-    return pl.DataFrame(
-        rows, schema=["record_id_l", "record_id_r", "match_probability"], orient="row"
-    )
-
-
-def match_clusters(rows):
-    return pl.DataFrame(
-        rows, schema=["record_id", "strong_cluster_id", "candidate_cluster_id"], orient="row"
-    )
 
 
 def decisions(*rows):

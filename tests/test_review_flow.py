@@ -10,8 +10,7 @@ from dedup_pipeline.config import load_config
 from dedup_pipeline.duckdb_connection import connect
 from dedup_pipeline.review import DecisionStore, ReviewDecision
 from dedup_pipeline.sinks import read_table
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import sample_config_in
 
 
 def _tables(config_path: Path) -> dict[str, pl.DataFrame]:
@@ -28,14 +27,7 @@ def _tables(config_path: Path) -> dict[str, pl.DataFrame]:
 
 @pytest.fixture(scope="module")
 def sample_config(tmp_path_factory) -> Path:
-    directory = tmp_path_factory.mktemp("review_flow")
-    text = (ROOT / "configs" / "sample.yaml").read_text(encoding="utf-8")
-    text = text.replace("../data/sample/", f"{ROOT / 'data' / 'sample'}/").replace(
-        "../output/sample", str(directory / "out")
-    )
-    path = directory / "config.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
+    return sample_config_in(tmp_path_factory.mktemp("review_flow"))
 
 
 def test_approved_and_rejected_proposals_bind_the_next_run(sample_config):

@@ -13,8 +13,7 @@ from dedup_pipeline.config import load_config
 from dedup_pipeline.duckdb_connection import connect
 from dedup_pipeline.review import DecisionStore, ReviewDecision
 from dedup_pipeline.sinks import read_table
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import sample_config_in
 
 
 def _read(config_path: Path, name: str) -> pl.DataFrame:
@@ -27,12 +26,7 @@ def _read(config_path: Path, name: str) -> pl.DataFrame:
 
 
 def test_new_decisions_trigger_the_apply_job(tmp_path):
-    text = (ROOT / "configs" / "sample.yaml").read_text(encoding="utf-8")
-    text = text.replace("../data/sample/", f"{ROOT / 'data' / 'sample'}/").replace(
-        "../output/sample", str(tmp_path / "out")
-    )
-    config_path = tmp_path / "config.yaml"
-    config_path.write_text(text, encoding="utf-8")
+    config_path = sample_config_in(tmp_path)
     run_full_sweep(config_path)
     url = load_config(config_path).review.url
     store_resource = ReviewStore(url=url)
