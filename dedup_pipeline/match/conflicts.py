@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import splink.comparison_level_library as cll
 
-__all__ = ["NAME_CONFLICT_SIMILARITY", "name_conflict_sql"]
+__all__ = ["NAME_CONFLICT_SIMILARITY", "name_conflict_sql", "pair_name_columns"]
 
 #: Name similarity below which two present names count as different people's.
 NAME_CONFLICT_SIMILARITY = 0.8
@@ -59,3 +59,12 @@ def name_conflict_sql(
     )
     same_id = "".join(f" or coalesce({c}_l = {c}_r, false)" for c in overridden_by)
     return f"(({first_names_differ} or {last_names_differ}) and not ({swapped}{same_id}))"
+
+
+def pair_name_columns(extra: Sequence[str] = ()) -> str:
+    """The select list that names a self-join's columns as `name_conflict_sql` reads them.
+
+    The join's sides are ``l`` and ``r``; ``extra`` adds columns such as person ids.
+    """
+    columns = ("first_name", "last_name", "first_name_variants", *extra)
+    return ", ".join(f"l.{c} as {c}_l, r.{c} as {c}_r" for c in columns)

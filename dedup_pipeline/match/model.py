@@ -20,7 +20,11 @@ from splink.internals.database_api import DatabaseAPI
 
 from dedup_pipeline.config import ConfigError, MatchConfig
 from dedup_pipeline.match.comparisons import contact_comparisons
-from dedup_pipeline.match.conflicts import NAME_CONFLICT_SIMILARITY, name_conflict_sql
+from dedup_pipeline.match.conflicts import (
+    NAME_CONFLICT_SIMILARITY,
+    name_conflict_sql,
+    pair_name_columns,
+)
 from dedup_pipeline.match.hygiene import split_conflicting_clusters
 from dedup_pipeline.match.prepare import MATCH_INPUT_SCHEMA
 from dedup_pipeline.schema import require_columns
@@ -268,9 +272,8 @@ def expected_match_rate(match_weights: pl.Series, prior: float, total_pairs: flo
     return rate
 
 
-def _refine_prior(linker: Linker, predictions: Any, record_count: int) -> float | None:
+def _refine_prior(predictions: Any, prior: float, record_count: int) -> float | None:
     """The self-consistent prior, or None when the model's estimate holds (±25 %)."""
-    prior = linker.misc.save_model_to_json()["probability_two_random_records_match"]
     # Predictions hold weights with the prior included; take it out again.
     prior_bits = math.log2(prior / (1 - prior))
     weights = _to_polars(predictions, ["match_weight"]).get_column("match_weight") - prior_bits
@@ -291,18 +294,20 @@ def _predict_with_refined_prior(
     raw_model: dict[str, Any],
     record_count: int,
     candidate_bits: float,
-) -> Any:
+) -> tuple[Linker, Any]:
     """Predict, moving the prior towards the rate of matches the model itself expects.
 
     Scores pairs a few bits below the candidate threshold so that the estimate can grow;
     each round re-applies the u correction, which depends on the prior. Updates
-    ``raw_model`` in place and returns the predictions at the candidate threshold.
+    ``raw_model`` in place and returns the final linker and its predictions at the
+    candidate threshold.
     """
     for _ in range(_MAX_PRIOR_ROUNDS):
         predictions = linker.inference.predict(
             threshold_match_weight=candidate_bits - _PRIOR_SLACK_BITS, warning_mode="never"
         )
-        refined = _refine_prior(linker, predictions, record_count)
+        prior = raw_model["probability_two_random_records_match"]
+        refined = _refine_prior(predictions, prior, record_count)
         if refined is None:
             break
         predictions.drop_table_from_database_and_remove_from_cache()
@@ -312,7 +317,10 @@ def _predict_with_refined_prior(
         predictions = linker.inference.predict(
             threshold_match_weight=candidate_bits - _PRIOR_SLACK_BITS, warning_mode="never"
         )
-    return predictions.query_sql(f"select * from {{this}} where match_weight >= {candidate_bits}")
+    candidates = predictions.query_sql(
+        f"select * from {{this}} where match_weight >= {candidate_bits}"
+    )
+    return linker, candidates
 
 
 def u_among_non_matches(model: dict[str, Any]) -> dict[str, Any]:
@@ -394,10 +402,9 @@ def score_and_cluster(
 
     candidate_bits = math.log2(config.candidate_threshold / (1 - config.candidate_threshold))
     if raw_model is not None and config.probability_two_random_records_match is None:
-        predictions = _predict_with_refined_prior(
+        linker, predictions = _predict_with_refined_prior(
             linker, table, raw_model, record_count, candidate_bits
         )
-        linker = Linker(table, u_among_non_matches(raw_model), log_level=None)
     else:
         predictions = linker.inference.predict(
             threshold_match_weight=candidate_bits, warning_mode="never"
@@ -481,7 +488,6 @@ def _cannot_link_within(
         return empty
     registered = db_api.register(members.to_arrow(), table_name="__strong_cluster_members")
     ids = "".join(f", c.{name}" for name in identifiers)
-    id_pairs = "".join(f", l.{n} as {n}_l, r.{n} as {n}_r" for n in identifiers)
     named = (
         f"select m.cluster_id, c.record_id, c.first_name, c.last_name, c.first_name_variants{ids} "
         f"from {{this}} m join {table.physical_name} c on m.record_id = c.record_id "
@@ -492,10 +498,7 @@ def _cannot_link_within(
         with named as ({named})
         select record_id_l, record_id_r from (
             select l.record_id as record_id_l, r.record_id as record_id_r,
-                   l.first_name as first_name_l, r.first_name as first_name_r,
-                   l.last_name as last_name_l, r.last_name as last_name_r,
-                   l.first_name_variants as first_name_variants_l,
-                   r.first_name_variants as first_name_variants_r{id_pairs}
+                   {pair_name_columns(identifiers)}
             from named l join named r
               on l.cluster_id = r.cluster_id and l.record_id < r.record_id
         ) where {conflict}

@@ -19,7 +19,7 @@ import duckdb
 import polars as pl
 
 from dedup_pipeline.config import ExtraFieldConfig
-from dedup_pipeline.match.conflicts import name_conflict_sql
+from dedup_pipeline.match.conflicts import name_conflict_sql, pair_name_columns
 from dedup_pipeline.match.identifiers import is_role_mailbox
 from dedup_pipeline.normalize.companies import (
     company_compact_key,
@@ -92,10 +92,12 @@ def _holders(contacts: pl.DataFrame, column: str) -> pl.DataFrame:
 
 
 def _values_of_different_people(
-    holders: pl.DataFrame, connection: duckdb.DuckDBPyConnection, max_block_size: int
+    holders: pl.DataFrame,
+    counts: pl.DataFrame,
+    connection: duckdb.DuckDBPyConnection,
+    max_block_size: int,
 ) -> pl.DataFrame:
     """Values whose holders include two records with conflicting names."""
-    counts = holders.group_by("value").agg(record_count=pl.len().cast(pl.UInt32))
     # Values above the block size are shared anyway; pairing their holders would be costly.
     candidates = counts.filter(pl.col("record_count").is_between(2, max_block_size))
     named = holders.join(candidates.select("value"), on="value", how="semi").filter(
@@ -107,11 +109,7 @@ def _values_of_different_people(
         values = connection.sql(
             f"""
             select distinct value from (
-                select l.value,
-                       l.first_name as first_name_l, r.first_name as first_name_r,
-                       l.last_name as last_name_l, r.last_name as last_name_r,
-                       l.first_name_variants as first_name_variants_l,
-                       r.first_name_variants as first_name_variants_r
+                select l.value, {pair_name_columns()}
                 from holders l join holders r
                   on l.value = r.value and l.record_id < r.record_id
             ) where {conflict}
@@ -135,7 +133,7 @@ def _shared_values(
         counts.filter(pl.col("record_count") > max_block_size).with_columns(
             reason=pl.format("held by more than {} records", pl.lit(max_block_size))
         ),
-        _values_of_different_people(holders, connection, max_block_size).with_columns(
+        _values_of_different_people(holders, counts, connection, max_block_size).with_columns(
             reason=pl.lit(_DIFFERENT_NAMES)
         ),
     ]
