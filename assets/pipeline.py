@@ -191,12 +191,14 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
         match_clusters: pl.DataFrame,
         scored_pairs: pl.DataFrame,
         review_decisions: pl.DataFrame,
+        contacts: pl.DataFrame,
     ):
         decisions = decide_clusters(
             match_clusters,
             scored_pairs,
             config=settings.config.decision,
             decisions=review_decisions,
+            contacts=contacts,
         )
         outcomes = decisions.clusters.unique("cluster_id").group_by("outcome").len().sort("outcome")
         yield Output(
@@ -210,7 +212,12 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
         yield Output(
             decisions.review_queue,
             output_name="review_queue",
-            metadata={"proposals": decisions.review_queue.height},
+            metadata={
+                "proposals": decisions.review_queue.height,
+                "per_flag": _markdown(
+                    decisions.review_queue.explode("flags").group_by("flags").len().sort("flags")
+                ),
+            },
         )
 
     @asset(group_name="golden")

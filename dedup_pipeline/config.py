@@ -367,6 +367,24 @@ class DecisionConfig(_Model):
         default=20, gt=1, description="Larger clusters are never merged automatically."
     )
 
+    split_disjoint_identifiers: bool = Field(
+        default=True,
+        description=(
+            "A cluster whose records form groups with no phone or e-mail in common is "
+            "merged only within each group; joining the groups is proposed for review."
+        ),
+    )
+    min_cluster_density: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description=(
+            "A cluster of four or more records in which fewer than this share of record "
+            "pairs score at the auto-merge threshold is loosely connected: it is not merged "
+            "automatically and goes to review (0 turns the check off)."
+        ),
+    )
+
     @model_validator(mode="after")
     def _ordered(self) -> DecisionConfig:
         if self.review_threshold > self.auto_merge_threshold:

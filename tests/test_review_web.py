@@ -45,6 +45,8 @@ def _write_exports(directory: Path, proposals: dict[str, list[str]]) -> None:
                 "client_cluster_count": len(record_ids),
                 "confidence": 0.9 - 0.1 * priority,
                 "reason": f"{len(record_ids)} client clusters linked by pairs",
+                # The first proposal was flagged by its shape, the others by the review band.
+                "flags": ["disjoint_identifiers"] if priority == 1 else ["review_band"],
                 "priority": priority,
             }
             for priority, (review_cluster_id, record_ids) in enumerate(proposals.items(), 1)
@@ -167,6 +169,22 @@ def test_queue_lists_proposals_and_filters(logged_in):
     assert 'href="/proposals/crm:3?q=orlov"' in found and "/proposals/crm:1" not in found
     by_size = logged_in.get("/", params={"sort": "size"}).text
     assert by_size.index("/proposals/crm:3") < by_size.index("/proposals/crm:1")
+
+
+def test_queue_filters_by_flag_and_keeps_the_filter_through_a_decision(logged_in, config):
+    page = logged_in.get("/").text
+    assert "no shared phone or e-mail" in page and "review band" in page
+    flagged = logged_in.get("/", params={"flag": "disjoint_identifiers"}).text
+    assert 'href="/proposals/crm:1?flag=disjoint_identifiers"' in flagged
+    assert "/proposals/crm:3" not in flagged
+    banded = logged_in.get("/", params={"flag": "review_band"}).text
+    assert "/proposals/crm:3" in banded and "/proposals/crm:1" not in banded
+    # An unknown flag shows everything rather than an empty queue.
+    assert "/proposals/crm:1" in logged_in.get("/", params={"flag": "bogus"}).text
+
+    answer = _decide(logged_in, "crm:3", action="reject", flag="review_band")
+    assert answer.status_code == 303
+    assert "flag=review_band" in answer.headers["location"]
 
 
 def test_contact_values_are_escaped(logged_in):

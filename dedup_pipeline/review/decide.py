@@ -3,10 +3,14 @@
 The rules, in order:
 
 1. Records connected by pairs at or above ``auto_merge_threshold`` form a *client cluster*.
-   A client cluster larger than ``max_cluster_size`` is not trusted (long chains through
-   shared identifiers look like this): its records stay separate and go to review.
+   Some shapes are not trusted (`dedup_pipeline.review.shapes`): a cluster larger than
+   ``max_cluster_size`` (long chains through shared identifiers look like this) or loosely
+   connected (``min_cluster_density``) keeps its records separate and goes to review; one
+   whose records form groups with no phone or e-mail in common is merged per group
+   (``split_disjoint_identifiers``).
 2. Records connected at or above ``review_threshold`` form a *review proposal* when that
-   connects two or more client clusters (or touches an oversized one): a person decides.
+   connects two or more client clusters (or touches a held one): a person decides. Each
+   proposal lists its ``flags`` and a ``reason``; flagged shapes come first in priority.
 3. Outcome of each client cluster: ``auto_merge`` (two or more records), ``review`` (a single
    record that belongs to a review proposal), ``keep_apart`` (a single record that had
    candidate pairs, all too weak to review) or ``unique`` (no candidate pair at all).
@@ -26,6 +30,7 @@ import polars as pl
 
 from dedup_pipeline.config import DecisionConfig
 from dedup_pipeline.review.constraints import apply_constraints, constraints_from_decisions
+from dedup_pipeline.review.shapes import Shape, inspect_cluster_shapes
 from dedup_pipeline.schema import require_columns
 
 __all__ = [
@@ -65,6 +70,7 @@ REVIEW_QUEUE_SCHEMA: dict[str, pl.DataType] = {
     "client_cluster_count": pl.UInt32(),
     "confidence": pl.Float64(),
     "reason": pl.String(),
+    "flags": pl.List(pl.String()),
     "priority": pl.UInt32(),
 }
 
@@ -99,6 +105,33 @@ def _weakest_member_tie(members: pl.DataFrame, pairs: pl.DataFrame, group: str) 
     return strongest.group_by(group).agg(confidence=pl.col("match_probability").min())
 
 
+def _reasons(config: DecisionConfig) -> pl.Expr:
+    """One sentence per flag of a proposal, joined: why a person must look at it."""
+    sentences = {
+        Shape.OVERSIZED: pl.lit(
+            f"strongly linked group of more than {config.max_cluster_size} records "
+            "(max_cluster_size)"
+        ),
+        Shape.LOOSELY_CONNECTED: pl.lit(
+            f"loosely connected: fewer than {config.min_cluster_density:.0%} of its record "
+            "pairs are strong (min_cluster_density)"
+        ),
+        Shape.DISJOINT_IDENTIFIERS: pl.lit(
+            "groups of records with no phone or e-mail in common, joined by names and "
+            "near-miss identifiers"
+        ),
+        Shape.REVIEW_BAND: pl.format(
+            "{} client clusters linked by pairs between the review and auto-merge thresholds",
+            pl.col("client_cluster_count"),
+        ),
+    }
+    parts = [
+        pl.when(pl.col("flags").list.contains(flag)).then(sentence)
+        for flag, sentence in sentences.items()
+    ]
+    return pl.concat_str(parts, separator="; ", ignore_nulls=True)
+
+
 def _not_yet_decided(proposals: pl.DataFrame, decided: list[frozenset[str]]) -> pl.DataFrame:
     """Proposals whose records were not all in one earlier decision."""
     if not decided:
@@ -125,6 +158,7 @@ def decide_clusters(
     *,
     config: DecisionConfig,
     decisions: pl.DataFrame | None = None,
+    contacts: pl.DataFrame | None = None,
 ) -> ClusterDecisions:
     """Turn Splink's clusters into client clusters, outcomes and a review queue.
 
@@ -142,6 +176,11 @@ def decide_clusters(
         records become one client (outcome ``approved``, whatever its size), split groups
         are joined and kept apart from each other, rejected records are kept apart; a
         proposal whose records were all decided together is not queued again.
+    contacts
+        ``record_id``, ``phones_e164`` and ``emails_normalized`` per record, to inspect
+        cluster shapes (`dedup_pipeline.review.shapes`): a cluster with disjoint identifier
+        groups is merged per group and proposed as a whole; a loosely connected one is not
+        merged. Without it, only the size limit applies.
     """
     require_columns(
         match_clusters,
@@ -154,17 +193,32 @@ def decide_clusters(
     pairs = scored_pairs.select("record_id_l", "record_id_r", "match_probability")
     constraints = constraints_from_decisions(decisions, match_clusters.get_column("record_id"))
     approved = pl.Series("cluster_id", [], dtype=pl.String)
+    flags = pl.DataFrame(schema={"record_id": pl.String, "flag": pl.String})
+    held = pl.Series("record_id", [], dtype=pl.String)
+    strong = match_clusters.select("record_id", pl.col("strong_cluster_id").alias("cluster_id"))
+    mergeable = pl.col("match_probability") >= config.auto_merge_threshold
+    if "names_conflict" in scored_pairs.columns:
+        mergeable &= ~pl.col("names_conflict")
+    strong_pairs = scored_pairs.filter(mergeable).select(pairs.columns)
     if not constraints.is_empty:
-        strong = match_clusters.select("record_id", pl.col("strong_cluster_id").alias("cluster_id"))
-        mergeable = pl.col("match_probability") >= config.auto_merge_threshold
-        if "names_conflict" in scored_pairs.columns:
-            mergeable &= ~pl.col("names_conflict")
-        strong, approved = apply_constraints(
-            strong, scored_pairs.filter(mergeable).select(pairs.columns), constraints
+        strong, approved = apply_constraints(strong, strong_pairs, constraints)
+    if contacts is not None:
+        require_columns(
+            contacts, ["record_id", "phones_e164", "emails_normalized"], table="contacts"
         )
-        match_clusters = match_clusters.drop("strong_cluster_id").join(
-            strong.rename({"cluster_id": "strong_cluster_id"}), on="record_id"
+        shapes = inspect_cluster_shapes(
+            strong,
+            strong_pairs,
+            contacts,
+            exempt=approved,
+            split_disjoint_identifiers=config.split_disjoint_identifiers,
+            min_density=config.min_cluster_density,
+            max_cluster_size=config.max_cluster_size,
         )
+        strong, flags, held = shapes.clusters, shapes.flags, shapes.held
+    match_clusters = match_clusters.drop("strong_cluster_id").join(
+        strong.rename({"cluster_id": "strong_cluster_id"}), on="record_id"
+    )
     sized = match_clusters.with_columns(
         strong_size=pl.len().over("strong_cluster_id").cast(pl.UInt32)
     ).with_columns(
@@ -172,21 +226,30 @@ def decide_clusters(
         & ~pl.col("strong_cluster_id").is_in(approved.implode()),
         approved=pl.col("strong_cluster_id").is_in(approved.implode()),
     )
-    assigned = sized.with_columns(
-        cluster_id=pl.when(pl.col("oversized"))
-        .then(pl.col("record_id"))
-        .otherwise(pl.col("strong_cluster_id"))
-    ).with_columns(cluster_size=pl.len().over("cluster_id").cast(pl.UInt32))
+    flags = pl.concat(
+        [flags, sized.filter("oversized").select("record_id", flag=pl.lit(Shape.OVERSIZED))]
+    )
+    assigned = (
+        sized.with_columns(held=pl.col("oversized") | pl.col("record_id").is_in(held.implode()))
+        .with_columns(
+            cluster_id=pl.when(pl.col("held"))
+            .then(pl.col("record_id"))
+            .otherwise(pl.col("strong_cluster_id"))
+        )
+        .with_columns(cluster_size=pl.len().over("cluster_id").cast(pl.UInt32))
+    )
 
     proposals = (
-        assigned.group_by("candidate_cluster_id")
+        assigned.join(flags, on="record_id", how="left")
+        .group_by("candidate_cluster_id")
         .agg(
-            record_ids=pl.col("record_id").sort(),
-            record_count=pl.len().cast(pl.UInt32),
+            record_ids=pl.col("record_id").unique().sort(),
+            record_count=pl.col("record_id").n_unique().cast(pl.UInt32),
             client_cluster_count=pl.col("cluster_id").n_unique().cast(pl.UInt32),
-            oversized=pl.col("oversized").any(),
+            held=pl.col("held").any(),
+            flags=pl.col("flag").drop_nulls().unique().sort(),
         )
-        .filter((pl.col("client_cluster_count") > 1) | pl.col("oversized"))
+        .filter((pl.col("client_cluster_count") > 1) | pl.col("held"))
         .rename({"candidate_cluster_id": "review_cluster_id"})
     )
     proposals = _not_yet_decided(proposals, constraints.decided)
@@ -198,23 +261,18 @@ def decide_clusters(
     review_queue = (
         proposals.join(review_confidence, on="review_cluster_id", how="left")
         .with_columns(
-            reason=pl.when(pl.col("oversized"))
-            .then(
-                pl.format(
-                    "strongly linked group of more than {} records (max_cluster_size)",
-                    pl.lit(config.max_cluster_size),
-                )
-            )
-            .otherwise(
-                pl.format(
-                    "{} client clusters linked by pairs between the review and auto-merge "
-                    "thresholds",
-                    pl.col("client_cluster_count"),
-                )
-            )
+            flags=pl.when(pl.col("flags").list.len() > 0)
+            .then("flags")
+            .otherwise(pl.lit([Shape.REVIEW_BAND]))
         )
-        # Big, uncertain proposals first: they hide the most duplicates and the most risk.
-        .sort(["record_count", "confidence", "review_cluster_id"], descending=[True, False, False])
+        .with_columns(reason=_reasons(config))
+        # Shapes the machine would have merged come first, then big, uncertain proposals:
+        # they hide the most duplicates and the most risk.
+        .with_columns(shaped=pl.col("flags") != pl.lit([Shape.REVIEW_BAND]))
+        .sort(
+            ["shaped", "record_count", "confidence", "review_cluster_id"],
+            descending=[True, True, False, False],
+        )
         .with_row_index("priority", offset=1)
         .with_columns(pl.col("priority").cast(pl.UInt32))
         .select(list(REVIEW_QUEUE_SCHEMA))

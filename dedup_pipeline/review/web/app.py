@@ -34,6 +34,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from dedup_pipeline.config import PipelineConfig
 from dedup_pipeline.review.store import DecisionStore, ReviewAction, ReviewDecision
 from dedup_pipeline.review.web.data import (
+    FLAG_LABELS,
     SORT_KEYS,
     ExportedRun,
     ExportsUnavailable,
@@ -225,6 +226,7 @@ def queue_page(request: Request) -> Response:
             "view": view,
             "view_query": view.query(),
             "sort_keys": list(SORT_KEYS),
+            "flag_labels": FLAG_LABELS,
             "total": total,
             "undecided": total - len(state.decided),
             "directory": str(services.run.directory),
@@ -323,11 +325,12 @@ def decide(
     survivor: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
     q: Annotated[str, Form()] = "",
+    flag: Annotated[str, Form()] = "",
     sort: Annotated[str, Form()] = "",
     order: Annotated[str, Form()] = "",
 ) -> Response:
     services = _services(request)
-    view = QueueView.from_params({"q": q, "sort": sort, "order": order})
+    view = QueueView.from_params({"q": q, "flag": flag, "sort": sort, "order": order})
     proposal = load_proposal(services.run.snapshot(), review_cluster_id)
     if proposal is None:
         return _error_page(

@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 import polars as pl
 
 from dedup_pipeline.review.decide import CLUSTER_SCHEMA, REVIEW_QUEUE_SCHEMA
+from dedup_pipeline.review.shapes import Shape
 from dedup_pipeline.schema import SchemaMismatchError, require_columns
 
 __all__ = [
@@ -71,6 +72,14 @@ SORT_KEYS: dict[str, tuple[str, bool]] = {
     "priority": ("priority", False),
     "size": ("record_count", True),
     "confidence": ("confidence", False),
+}
+
+#: Queue filters by why a proposal was flagged: query value -> label.
+FLAG_LABELS: dict[str, str] = {
+    Shape.DISJOINT_IDENTIFIERS: "no shared phone or e-mail",
+    Shape.LOOSELY_CONNECTED: "loosely connected",
+    Shape.OVERSIZED: "oversized",
+    Shape.REVIEW_BAND: "review band",
 }
 
 #: Names shown per proposal in the queue before "+N more".
@@ -284,6 +293,8 @@ class QueueView:
     ----------
     text
         Case-insensitive text searched in the proposal's names, reason and sources.
+    flag
+        Show only proposals with this flag (a key of `FLAG_LABELS`), or all when empty.
     sort
         ``priority`` (ascending), ``size`` (records, descending) or ``confidence``
         (ascending); ties keep the priority order.
@@ -292,12 +303,13 @@ class QueueView:
     """
 
     text: str = ""
+    flag: str = ""
     sort: str = "priority"
     order: Literal["asc", "desc"] | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> QueueView:
-        """Read ``q``, ``sort`` and ``order``; unknown values fall back to the defaults."""
+        """Read ``q``, ``flag``, ``sort`` and ``order``; unknown values mean the default."""
         sort = params.get("sort", "priority")
         raw_order = params.get("order")
         order: Literal["asc", "desc"] | None = (
@@ -305,6 +317,7 @@ class QueueView:
         )
         return cls(
             text=params.get("q", "").strip(),
+            flag=flag if (flag := params.get("flag", "")) in FLAG_LABELS else "",
             sort=sort if sort in SORT_KEYS else "priority",
             order=order,
         )
@@ -321,6 +334,8 @@ class QueueView:
         params = {}
         if self.text:
             params["q"] = self.text
+        if self.flag:
+            params["flag"] = self.flag
         if self.sort != "priority":
             params["sort"] = self.sort
         if self.order is not None:
@@ -349,6 +364,8 @@ class QueueView:
             queue = queue.filter(
                 pl.col("search").str.contains(self.text.lower(), literal=True).fill_null(False)
             )
+        if self.flag:
+            queue = queue.filter(pl.col("flags").list.contains(self.flag))
         column = SORT_KEYS[self.sort][0]
         return queue.sort(
             [column, "priority", "review_cluster_id"],

@@ -1,0 +1,232 @@
+"""Cluster shapes that no machine should merge alone.
+
+Splink scores pairs; a cluster is what the pairs add up to, and some clusters look wrong as
+a whole even when each pair looks right:
+
+- **disjoint identifiers**: the records fall into groups that share no phone or e-mail with
+  each other, and each group has its own. The groups were joined by names and near-miss
+  e-mails only (two "Sergei Ivanov"s with ``ivanovs@`` and ``sivanov@`` at the same
+  provider). Each group is merged on its own; joining them is left to a reviewer.
+- **loosely connected**: a cluster of four or more records in which few record pairs are
+  strong (``decision.min_cluster_density``). Chains like this form when a record resembles
+  two clients at once. Its records are not merged automatically.
+
+The identifier groups are found by label propagation over shared values, a few vectorised
+passes (one per hop inside the largest cluster), not a loop over records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from dedup_pipeline.match.hygiene import split_conflicting_clusters
+
+__all__ = ["ClusterShapes", "Shape", "identifier_groups", "inspect_cluster_shapes"]
+
+
+class Shape:
+    """Why a cluster was sent to review (plain strings in the review queue's ``flags``)."""
+
+    REVIEW_BAND = "review_band"
+    OVERSIZED = "oversized"
+    LOOSELY_CONNECTED = "loosely_connected"
+    DISJOINT_IDENTIFIERS = "disjoint_identifiers"
+
+
+#: Clusters at least this large can be loosely connected (a chain of three is normal: a web
+#: lead with a phone, a CRM card with phone and e-mail, a second card with the e-mail).
+MIN_LOOSE_CLUSTER_SIZE = 4
+
+
+@dataclass(frozen=True)
+class ClusterShapes:
+    """Output of `inspect_cluster_shapes`.
+
+    Attributes
+    ----------
+    clusters
+        ``record_id`` and ``cluster_id``: clusters with disjoint identifier groups replaced
+        by their parts.
+    flags
+        ``record_id`` and ``flag`` (a `Shape`) for every record of a flagged cluster.
+    held
+        Record ids whose cluster must not be merged automatically (loosely connected).
+    """
+
+    clusters: pl.DataFrame
+    flags: pl.DataFrame
+    held: pl.Series
+
+
+def identifier_groups(clusters: pl.DataFrame, contacts: pl.DataFrame) -> pl.DataFrame:
+    """Within each cluster, group the records that share a phone or e-mail, transitively.
+
+    Parameters
+    ----------
+    clusters
+        ``record_id`` and ``cluster_id``.
+    contacts
+        ``record_id``, ``phones_e164`` and ``emails_normalized`` (lists).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``record_id``, ``cluster_id`` and ``group`` (the smallest record id of its group) for
+        every record with at least one phone or e-mail; records without any are left out.
+    """
+    members = clusters.select("record_id", "cluster_id").join(
+        contacts.select("record_id", "phones_e164", "emails_normalized"), on="record_id"
+    )
+    values = (
+        pl.concat(
+            [
+                members.select("record_id", "cluster_id", value=pl.col("phones_e164")),
+                members.select("record_id", "cluster_id", value=pl.col("emails_normalized")),
+            ]
+        )
+        .explode("value")
+        .drop_nulls("value")
+        .unique()
+    )
+    labels = values.select("record_id", "cluster_id").unique().with_columns(group="record_id")
+    # Each pass lets a group's smallest record id travel one hop (record -> shared value ->
+    # record); it stops when nothing changes.
+    while True:
+        per_value = (
+            values.join(labels.select("record_id", "group"), on="record_id")
+            .group_by("cluster_id", "value")
+            .agg(pl.col("group").min())
+        )
+        reached = (
+            values.join(per_value, on=["cluster_id", "value"])
+            .group_by("record_id")
+            .agg(reached=pl.col("group").min())
+        )
+        updated = labels.join(reached, on="record_id").with_columns(
+            new=pl.min_horizontal("group", "reached")
+        )
+        if updated.filter(pl.col("new") != pl.col("group")).is_empty():
+            return labels
+        labels = updated.select("record_id", "cluster_id", group="new")
+
+
+def _disjoint_identifier_links(groups: pl.DataFrame) -> pl.DataFrame:
+    """Cannot-link pairs between the identifier groups of one cluster."""
+    multi = groups.filter(pl.col("group").n_unique().over("cluster_id") > 1)
+    return (
+        multi.join(multi, on="cluster_id", suffix="_r")
+        .filter(
+            (pl.col("group") != pl.col("group_r")) & (pl.col("record_id") < pl.col("record_id_r"))
+        )
+        .select(pl.col("record_id").alias("record_id_l"), "record_id_r")
+    )
+
+
+def _loosely_connected(
+    clusters: pl.DataFrame, edges: pl.DataFrame, min_density: float
+) -> pl.DataFrame:
+    """Clusters of `MIN_LOOSE_CLUSTER_SIZE`+ records with too few strong pairs."""
+    sized = clusters.with_columns(size=pl.len().over("cluster_id")).filter(
+        pl.col("size") >= MIN_LOOSE_CLUSTER_SIZE
+    )
+    if sized.is_empty():
+        return sized.select("cluster_id")
+    inside = (
+        edges.join(
+            sized.select(pl.col("record_id").alias("record_id_l"), "cluster_id"),
+            on="record_id_l",
+        )
+        .join(
+            sized.select(pl.col("record_id").alias("record_id_r"), cluster_r="cluster_id"),
+            on="record_id_r",
+        )
+        .filter(pl.col("cluster_id") == pl.col("cluster_r"))
+        .unique(["record_id_l", "record_id_r"])
+        .group_by("cluster_id")
+        .agg(strong_pairs=pl.len())
+    )
+    return (
+        sized.group_by("cluster_id")
+        .agg(size=pl.len())
+        .join(inside, on="cluster_id", how="left")
+        .with_columns(
+            density=pl.col("strong_pairs").fill_null(0)
+            / (pl.col("size") * (pl.col("size") - 1) / 2)
+        )
+        .filter(pl.col("density") < min_density)
+        .select("cluster_id")
+    )
+
+
+def inspect_cluster_shapes(
+    clusters: pl.DataFrame,
+    edges: pl.DataFrame,
+    contacts: pl.DataFrame,
+    *,
+    exempt: pl.Series | None = None,
+    split_disjoint_identifiers: bool = True,
+    min_density: float = 0.0,
+    max_cluster_size: int | None = None,
+) -> ClusterShapes:
+    """Split clusters with disjoint identifier groups and find loosely connected ones.
+
+    Parameters
+    ----------
+    clusters
+        ``record_id`` and ``cluster_id`` of the automatic clusters.
+    edges
+        The pairs that formed them: ``record_id_l``, ``record_id_r``, ``match_probability``.
+    contacts
+        ``record_id``, ``phones_e164`` and ``emails_normalized``.
+    exempt
+        Cluster ids not to inspect (clusters a reviewer approved).
+    split_disjoint_identifiers
+        Split a cluster whose records form groups with no phone or e-mail in common; each
+        part is rebuilt from its strongest pairs (records without identifiers join the
+        group they are tied to most strongly).
+    min_density
+        A cluster of four or more records whose share of strong pairs is below this is
+        held (0 turns the check off).
+    max_cluster_size
+        Larger clusters are not inspected: they are held as oversized anyway.
+
+    Returns
+    -------
+    ClusterShapes
+        The clusters after splitting, and the flags.
+    """
+    inspected = clusters.select("record_id", "cluster_id")
+    sizes = inspected.with_columns(size=pl.len().over("cluster_id"))
+    candidates = sizes.filter(pl.col("size") > 1)
+    if max_cluster_size is not None:
+        candidates = candidates.filter(pl.col("size") <= max_cluster_size)
+    if exempt is not None and exempt.len():
+        candidates = candidates.filter(~pl.col("cluster_id").is_in(exempt.implode()))
+    flags = [pl.DataFrame(schema={"record_id": pl.String, "flag": pl.String})]
+    result = inspected
+    if split_disjoint_identifiers and not candidates.is_empty():
+        links = _disjoint_identifier_links(identifier_groups(candidates, contacts))
+        if not links.is_empty():
+            split_clusters = (
+                links.select(record_id="record_id_l")
+                .join(inspected, on="record_id")
+                .select("cluster_id")
+                .unique()
+            )
+            flags.append(
+                inspected.join(split_clusters, on="cluster_id").select(
+                    "record_id", flag=pl.lit(Shape.DISJOINT_IDENTIFIERS)
+                )
+            )
+            result = split_conflicting_clusters(inspected, edges, links)
+    held = pl.Series("record_id", [], dtype=pl.String)
+    if min_density > 0:
+        # Inspect the clusters as they are now: the parts of a split cluster included.
+        still = result.join(candidates.select("record_id"), on="record_id")
+        loose = _loosely_connected(still, edges, min_density)
+        if not loose.is_empty():
+            held = result.join(loose, on="cluster_id").get_column("record_id")
+            flags.append(held.to_frame().with_columns(flag=pl.lit(Shape.LOOSELY_CONNECTED)))
+    return ClusterShapes(clusters=result, flags=pl.concat(flags).unique(), held=held)
