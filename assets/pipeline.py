@@ -17,6 +17,7 @@ from dedup_pipeline.config import PipelineConfig
 from dedup_pipeline.match import load_model, match_contacts, save_model
 from dedup_pipeline.normalize import normalize_contacts
 from dedup_pipeline.review import decide_clusters
+from dedup_pipeline.review.constraints import labelled_pairs
 from dedup_pipeline.schema import QUARANTINE_SCHEMA, SOURCE_RECORD_SCHEMA
 from dedup_pipeline.sources import ISSUE_SCHEMA
 from dedup_pipeline.survivorship import build_golden_profiles, build_merge_instructions
@@ -125,17 +126,25 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
         context: AssetExecutionContext,
         settings: PipelineSettings,
         warehouse: DuckDBWarehouse,
+        review_store: ReviewStore,
         contacts: pl.DataFrame,
     ):
         config = settings.config
         reused_from = config.match.model
         reused = None if reused_from is None else load_model(reused_from, config.match)
+        labels = None
+        if config.match.learn_from_decisions and reused is None:
+            # Read through the resource, not the review_decisions asset: a dependency on it
+            # would make the apply_review_decisions job re-run the matching.
+            with review_store.open() as store:
+                labels = labelled_pairs(store.decisions())
         result, shared = match_contacts(
             contacts,
             match=config.match,
             decision=config.decision,
             warehouse=warehouse.settings,
             model=reused,
+            labelled_pairs=labels,
         )
         # The run's output holds the model that scored it: trained now, or a copy of the reused.
         written = save_model(
@@ -156,6 +165,7 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
                 "model_outputs": MetadataValue.json(
                     {name: str(path) for name, path in written.items()}
                 ),
+                "labelled_pairs_used": result.labelled_pairs_used,
             },
         )
         yield Output(result.clusters, output_name="match_clusters")

@@ -10,14 +10,17 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from dedup_pipeline.config import ConfigError, load_config, read_model_file
+from dedup_pipeline.config import ConfigError, PipelineConfig, load_config, read_model_file
+
+if TYPE_CHECKING:
+    from dedup_pipeline.evaluate import LabelAgreement
 
 app = typer.Typer(
     help="Find duplicate clients across CRM exports and build golden client profiles.",
@@ -130,8 +133,20 @@ def evaluate(
         str, typer.Option(help="Passthrough column holding the true client id.")
     ] = "truth_client_id",
     model: ModelOption = None,
+    decisions: Annotated[
+        bool,
+        typer.Option(
+            "--decisions",
+            help="Score against reviewers' decisions instead of a truth column: the model's "
+            "scored pairs at the auto-merge threshold versus the pairs reviewers labelled "
+            "(not the final clusters, which honour the decisions and agree trivially).",
+        ),
+    ] = False,
 ) -> None:
-    """Run the flow, then score its clusters against a ground-truth column (pairwise)."""
+    """Run the flow, then score it against a ground-truth column or reviewers' decisions."""
+    if decisions:
+        _evaluate_against_decisions(config, model)
+        return
     from dedup_pipeline.evaluate import TruthColumnError, evaluate_warehouse
 
     _execute(config, model)
@@ -162,13 +177,45 @@ def evaluate(
         f"({evaluation.clusters_in_review:,} of {evaluation.clusters:,} client clusters have "
         f"outcome review); review proposals in the queue: {evaluation.review_proposals:,}"
     )
+    _write_evaluation(settings, {"truth_column": truth_column, **evaluation.as_dict()})
+
+
+def _write_evaluation(settings: PipelineConfig, figures: dict[str, object]) -> None:
     path = settings.output.directory / "evaluation.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        json.dumps({"truth_column": truth_column, **evaluation.as_dict()}, indent=2) + "\n",
-        encoding="utf-8",
-    )
+    path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     console.print(f"written: {path}")
+
+
+def _evaluate_against_decisions(config: Path, model: Path | None) -> None:
+    from dedup_pipeline.evaluate import agreement_with_labels
+    from dedup_pipeline.review import DecisionStore
+    from dedup_pipeline.review.constraints import labelled_pairs
+
+    settings = _review_config(config)
+    # Checked before the run: without decisions there is nothing to score it against.
+    with DecisionStore(settings.review.url) as store:
+        labels = labelled_pairs(store.decisions())
+        where = store.url
+    if labels.is_empty():
+        err_console.print(
+            f"[red]error:[/red] no reviewers' decisions in {escape(where)} to score against; "
+            "record some (dedup review serve, dedup review import) or leave out --decisions"
+        )
+        raise typer.Exit(2)
+    _execute(config, model)
+    # The model's pairs, not the final clusters: runs honour decisions as constraints, so
+    # clusters would agree with them by construction. A model trained with
+    # match.learn_from_decisions has seen the approvals: its figures are optimistic.
+    threshold = settings.decision.auto_merge_threshold
+    agreement = agreement_with_labels(
+        _exported(settings, "scored_pairs"), labels, threshold=threshold
+    )
+    _print_agreement(agreement, threshold)
+    _write_evaluation(
+        settings,
+        {"against": "decisions", "auto_merge_threshold": threshold, **agreement.as_dict()},
+    )
 
 
 @app.command("export-dataset")
@@ -274,6 +321,21 @@ def review_decisions(
     console.print(table)
 
 
+def _print_agreement(agreement: LabelAgreement, threshold: float) -> None:
+    table = Table(
+        title=f"Model's pairs vs reviewers' decisions (auto-merge threshold {threshold})",
+        show_header=False,
+    )
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("labelled pairs", f"{agreement.labelled_pairs:,}")
+    table.add_row("of which matches", f"{agreement.labelled_matches:,}")
+    table.add_row("precision", f"{agreement.precision:.4f}")
+    table.add_row("recall", f"{agreement.recall:.4f}")
+    table.add_row("F1", f"{agreement.f1:.4f}")
+    console.print(table)
+
+
 def _exported(settings, name: str):
     import polars as pl
 
@@ -361,17 +423,11 @@ def review_agreement(config: ConfigOption = Path("configs/sample.yaml")) -> None
     settings = _review_config(config)
     with DecisionStore(settings.review.url) as store:
         labels = labelled_pairs(store.decisions())
+    threshold = settings.decision.auto_merge_threshold
     agreement = agreement_with_labels(
-        _exported(settings, "scored_pairs"),
-        labels,
-        threshold=settings.decision.auto_merge_threshold,
+        _exported(settings, "scored_pairs"), labels, threshold=threshold
     )
-    console.print(
-        f"{agreement.labelled_pairs:,} labelled pairs ({agreement.labelled_matches:,} matches): "
-        f"model at auto-merge threshold {settings.decision.auto_merge_threshold}: "
-        f"precision {agreement.precision:.4f}, recall {agreement.recall:.4f}, "
-        f"F1 {agreement.f1:.4f}"
-    )
+    _print_agreement(agreement, threshold)
 
 
 @review_app.command("serve")

@@ -349,6 +349,23 @@ class MatchConfig(_Model):
             "training; it must compare the fields this configuration compares."
         ),
     )
+    learn_from_decisions: bool = Field(
+        default=False,
+        description=(
+            "When training, also estimate m probabilities from the record pairs reviewers "
+            "said are the same client (Splink's estimate_m_from_pairwise_labels). Reviewed "
+            "pairs are the hard cases, not a sample of all matches, so this estimate joins "
+            "the EM estimates in each level's median instead of replacing them."
+        ),
+    )
+    min_learning_pairs: int = Field(
+        default=50,
+        ge=1,
+        description=(
+            "With learn_from_decisions: fewer matching labelled pairs than this among the "
+            "run's records are not used (a warning is logged)."
+        ),
+    )
 
     @field_validator("extra_fields")
     @classmethod
@@ -366,7 +383,6 @@ class DecisionConfig(_Model):
     max_cluster_size: int = Field(
         default=20, gt=1, description="Larger clusters are never merged automatically."
     )
-
     split_disjoint_identifiers: bool = Field(
         default=True,
         description=(

@@ -22,11 +22,14 @@ def match_contacts(
     decision: DecisionConfig,
     warehouse: WarehouseConfig,
     model: dict[str, Any] | None = None,
+    labelled_pairs: pl.DataFrame | None = None,
 ) -> tuple[MatchResult, pl.DataFrame]:
     """Prepare contacts, then train, score and cluster them with Splink on DuckDB.
 
     Splink's intermediate tables live in a private in-memory database (spilling to the
     warehouse's temp directory), so the warehouse file stays owned by one writer.
+    ``labelled_pairs`` are reviewers' labelled pairs for ``match.learn_from_decisions``
+    (see `score_and_cluster`).
 
     Returns
     -------
@@ -48,6 +51,7 @@ def match_contacts(
             auto_merge_threshold=decision.auto_merge_threshold,
             review_threshold=decision.review_threshold,
             model=model,
+            labelled_pairs=labelled_pairs,
         )
     finally:
         connection.close()
