@@ -18,6 +18,7 @@ from dedup_pipeline.match import load_model, match_contacts, save_model
 from dedup_pipeline.normalize import normalize_contacts
 from dedup_pipeline.review import decide_clusters
 from dedup_pipeline.review.constraints import labelled_pairs
+from dedup_pipeline.review.versions import record_versions
 from dedup_pipeline.schema import QUARANTINE_SCHEMA, SOURCE_RECORD_SCHEMA
 from dedup_pipeline.sources import ISSUE_SCHEMA
 from dedup_pipeline.survivorship import build_golden_profiles, build_merge_instructions
@@ -209,6 +210,7 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
             config=settings.config.decision,
             decisions=review_decisions,
             contacts=contacts,
+            record_versions=record_versions(contacts),
         )
         outcomes = decisions.clusters.unique("cluster_id").group_by("outcome").len().sort("outcome")
         yield Output(

@@ -1,5 +1,7 @@
 """Decisions recorded in the store are honoured by the next run, end to end."""
 
+import json
+import shutil
 from pathlib import Path
 
 import polars as pl
@@ -9,6 +11,7 @@ from assets.run import run_full_sweep
 from dedup_pipeline.config import load_config
 from dedup_pipeline.duckdb_connection import connect
 from dedup_pipeline.review import DecisionStore, ReviewDecision
+from dedup_pipeline.review.versions import record_versions
 from dedup_pipeline.sinks import read_table
 from tests.conftest import sample_config_in
 
@@ -64,3 +67,56 @@ def test_approved_and_rejected_proposals_bind_the_next_run(sample_config):
     instructions = second["merge_instructions"].filter(pl.col("outcome") == "approved")
     merged = set(instructions.explode("cluster_record_ids").get_column("cluster_record_ids"))
     assert set(to_approve) <= merged
+
+
+def test_a_decision_comes_back_when_one_of_its_records_changes(tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    original = root / "data" / "sample" / "webform_leads.jsonl"
+    leads = tmp_path / "webform_leads.jsonl"
+    shutil.copy(original, leads)
+    config_path = sample_config_in(tmp_path)
+    config_path.write_text(
+        config_path.read_text(encoding="utf-8").replace(str(original), str(leads)),
+        encoding="utf-8",
+    )
+    run_full_sweep(config_path)
+    config = load_config(config_path)
+    queue = _tables(config_path)["review_queue"]
+    with_lead = queue.filter(
+        pl.col("record_ids").list.eval(pl.element().str.starts_with("webform:")).list.any()
+    )
+    changing = with_lead.row(0, named=True)["record_ids"]
+    unchanged = queue.filter(
+        ~pl.col("record_ids").list.eval(pl.element().is_in(changing)).list.any()
+    ).row(0, named=True)["record_ids"]
+    # What the review app stores: the versions of the records in the exported contacts.
+    contacts = pl.read_parquet(config.output.directory / "contacts.parquet")
+    seen = dict(record_versions(contacts).iter_rows())
+    with DecisionStore(config.review.url) as store:
+        store.add_user("alice", "correct horse")
+        for records in (changing, unchanged):
+            store.record(
+                ReviewDecision(
+                    action="reject",
+                    record_ids=records,
+                    reviewer="alice",
+                    record_versions={record: seen[record] for record in records},
+                )
+            )
+
+    # The lead is edited at the source: its name is now written in capitals.
+    lead_id = next(r for r in changing if r.startswith("webform:")).removeprefix("webform:")
+    lines = []
+    for line in leads.read_text(encoding="utf-8").splitlines():
+        if f'"lead_id":"{lead_id}"' in line:  # other lines stay as they are, broken ones too
+            lead = json.loads(line)
+            line = json.dumps({**lead, "name": lead["name"].upper()}, ensure_ascii=False)
+        lines.append(line)
+    leads.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    run_full_sweep(config_path)
+    queue = _tables(config_path)["review_queue"]
+    asked = {tuple(sorted(ids)): flags for ids, flags in queue.select("record_ids", "flags").rows()}
+    assert tuple(sorted(unchanged)) not in asked
+    back = [flags for ids, flags in asked.items() if set(changing) <= set(ids)]
+    assert back and "records_changed" in back[0]

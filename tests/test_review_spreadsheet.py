@@ -24,8 +24,12 @@ CONTACTS = pl.DataFrame(
         "source": ["crm"] * 7,
         "source_record_id": list("abcdefg"),
         "first_name": ["Иван"] * 7,
+        "middle_name": [None] * 7,
         "last_name": ["Петров"] * 7,
         "full_name": [None] * 7,
+        "phones": [["8 912 000-00-00"]] * 7,
+        "emails": [[]] * 7,
+        "extra": [None] * 7,
         "phones_e164": [["+79120000000"]] * 7,
         "emails_normalized": [[]] * 7,
         "company": [None] * 7,
@@ -60,6 +64,9 @@ def test_filled_in_decisions_come_back(tmp_path, suffix):
     assert by_proposal["p1"].action == "approve" and by_proposal["p1"].survivor_record_id == "b"
     assert by_proposal["p2"].groups == [["c", "d"], ["e"]]
     assert {d.reviewer for d in result.decisions} == {"alice"}
+    # The decision remembers which version of each record the reviewer saw.
+    versions = dict(sheet.select("record_id", "record_version").iter_rows())
+    assert by_proposal["p1"].record_versions == {"a": versions["a"], "b": versions["b"]}
 
 
 def test_problems_name_the_file_row_and_column(tmp_path):

@@ -2,12 +2,13 @@
 
 An approval joins a proposal's records into one client; a split joins each group and keeps
 the groups apart; a rejection keeps every record apart. Records that are not in this run
-(deleted at the source) are ignored.
+(deleted at the source) are ignored. A decision on a record whose content changed since
+(`dedup_pipeline.review.versions`) is set aside, so the proposal can be asked again.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations
 
 import polars as pl
@@ -28,11 +29,13 @@ _PAIRS = {"record_id_l": pl.String, "record_id_r": pl.String}
 
 @dataclass(frozen=True)
 class ReviewConstraints:
-    """Must-link groups and cannot-link pairs, plus the record sets already decided."""
+    """Must-link groups and cannot-link pairs, the record sets already decided, and those
+    whose decision was set aside because a record changed since."""
 
     must_link: list[list[str]]
     cannot_link: pl.DataFrame
     decided: list[frozenset[str]]
+    changed: list[frozenset[str]] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
@@ -40,8 +43,25 @@ class ReviewConstraints:
         return not self.must_link and self.cannot_link.is_empty() and not self.decided
 
 
+def _changed_since(decisions: pl.DataFrame, versions: pl.DataFrame) -> set[int]:
+    """Row numbers of decisions naming a record whose version is now different."""
+    seen = (
+        decisions.select("record_versions")
+        .with_row_index("decision")
+        .explode("record_versions")
+        .drop_nulls("record_versions")
+        .unnest("record_versions")
+    )
+    differing = seen.join(versions, on="record_id", suffix="_now").filter(
+        pl.col("record_version") != pl.col("record_version_now")
+    )
+    return set(differing.get_column("decision").to_list())
+
+
 def constraints_from_decisions(
-    decisions: pl.DataFrame | None, present: pl.Series
+    decisions: pl.DataFrame | None,
+    present: pl.Series,
+    versions: pl.DataFrame | None = None,
 ) -> ReviewConstraints:
     """Turn the latest decision per cluster into constraints over present records.
 
@@ -49,22 +69,34 @@ def constraints_from_decisions(
     ----------
     decisions
         ``action``, ``record_ids`` and ``groups`` per decision (the decisions store's
-        table), or None.
+        table, with ``record_versions`` when known), or None.
     present
         The record ids of this run.
+    versions
+        ``record_id`` and ``record_version`` of this run's records (`record_versions`). A
+        decision that saw another version of one of its records is set aside.
     """
     empty = pl.DataFrame(schema=_PAIRS)
     if decisions is None or decisions.is_empty():
         return ReviewConstraints(must_link=[], cannot_link=empty, decided=[])
     require_columns(decisions, ["action", "record_ids", "groups"], table="decisions")
     here = set(present.to_list())
+    stale = (
+        _changed_since(decisions, versions)
+        if versions is not None and "record_versions" in decisions.columns
+        else set()
+    )
     must: list[list[str]] = []
     cannot: list[tuple[str, str]] = []
     decided: list[frozenset[str]] = []
+    changed: list[frozenset[str]] = []
     # Decisions are few (people make them): a loop over them, not over records.
-    for action, record_ids, groups in decisions.select(
-        "action", "record_ids", "groups"
-    ).iter_rows():
+    for index, (action, record_ids, groups) in enumerate(
+        decisions.select("action", "record_ids", "groups").iter_rows()
+    ):
+        if index in stale:
+            changed.append(frozenset(record_ids))
+            continue
         records = sorted(r for r in record_ids if r in here)
         decided.append(frozenset(record_ids))
         if action == "approve":
@@ -81,6 +113,7 @@ def constraints_from_decisions(
         must_link=[group for group in must if len(group) > 1],
         cannot_link=cannot_link,
         decided=decided,
+        changed=changed,
     )
 
 

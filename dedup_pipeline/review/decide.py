@@ -120,6 +120,7 @@ def _reasons(config: DecisionConfig) -> pl.Expr:
             "groups of records with no phone or e-mail in common, joined by names and "
             "near-miss identifiers"
         ),
+        Shape.RECORDS_CHANGED: pl.lit("records changed since a reviewer decided on them"),
         Shape.REVIEW_BAND: pl.format(
             "{} client clusters linked by pairs between the review and auto-merge thresholds",
             pl.col("client_cluster_count"),
@@ -159,6 +160,7 @@ def decide_clusters(
     config: DecisionConfig,
     decisions: pl.DataFrame | None = None,
     contacts: pl.DataFrame | None = None,
+    record_versions: pl.DataFrame | None = None,
 ) -> ClusterDecisions:
     """Turn Splink's clusters into client clusters, outcomes and a review queue.
 
@@ -181,6 +183,11 @@ def decide_clusters(
         cluster shapes (`dedup_pipeline.review.shapes`): a cluster with disjoint identifier
         groups is merged per group and proposed as a whole; a loosely connected one is not
         merged. Without it, only the size limit applies.
+    record_versions
+        ``record_id`` and ``record_version`` of this run's records
+        (`dedup_pipeline.review.versions.record_versions`): a decision that saw another
+        version of one of its records is set aside, and a proposal holding its records is
+        flagged ``records_changed``.
     """
     require_columns(
         match_clusters,
@@ -191,9 +198,15 @@ def decide_clusters(
         scored_pairs, ["record_id_l", "record_id_r", "match_probability"], table="scored pairs"
     )
     pairs = scored_pairs.select("record_id_l", "record_id_r", "match_probability")
-    constraints = constraints_from_decisions(decisions, match_clusters.get_column("record_id"))
+    constraints = constraints_from_decisions(
+        decisions, match_clusters.get_column("record_id"), record_versions
+    )
     approved = pl.Series("cluster_id", [], dtype=pl.String)
-    flags = pl.DataFrame(schema={"record_id": pl.String, "flag": pl.String})
+    flags = pl.DataFrame(
+        [(record, Shape.RECORDS_CHANGED) for records in constraints.changed for record in records],
+        schema={"record_id": pl.String, "flag": pl.String},
+        orient="row",
+    )
     held = pl.Series("record_id", [], dtype=pl.String)
     strong = match_clusters.select("record_id", pl.col("strong_cluster_id").alias("cluster_id"))
     mergeable = pl.col("match_probability") >= config.auto_merge_threshold
@@ -215,7 +228,8 @@ def decide_clusters(
             min_density=config.min_cluster_density,
             max_cluster_size=config.max_cluster_size,
         )
-        strong, flags, held = shapes.clusters, shapes.flags, shapes.held
+        strong, held = shapes.clusters, shapes.held
+        flags = pl.concat([flags, shapes.flags])
     match_clusters = match_clusters.drop("strong_cluster_id").join(
         strong.rename({"cluster_id": "strong_cluster_id"}), on="record_id"
     )

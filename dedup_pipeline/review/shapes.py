@@ -33,6 +33,8 @@ class Shape:
     OVERSIZED = "oversized"
     LOOSELY_CONNECTED = "loosely_connected"
     DISJOINT_IDENTIFIERS = "disjoint_identifiers"
+    #: Not a shape: a reviewer decided on these records, and one of them changed since.
+    RECORDS_CHANGED = "records_changed"
 
 
 #: Clusters at least this large can be loosely connected (a chain of three is normal: a web

@@ -3,7 +3,8 @@
 Many reviewers work in Excel: one row per record of each proposal, and three columns to
 fill on the proposal's rows: ``decision`` (approve, reject or split), ``group`` (for a
 split: the same label on records that belong together) and ``survivor`` (``x`` on the
-record that should survive an approval).
+record that should survive an approval). ``record_version`` tells which version of each
+record the reviewer saw; a decision on a record that changes later is asked again.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import polars as pl
 from pydantic import ValidationError
 
 from dedup_pipeline.review.store import ReviewDecision
+from dedup_pipeline.review.versions import record_versions
 from dedup_pipeline.schema import require_columns
 
 __all__ = ["SheetError", "SheetImport", "queue_sheet", "read_decision_sheet", "write_sheet"]
@@ -62,6 +64,7 @@ def queue_sheet(
         .rename({"record_ids": "record_id"})
         .join(details, on="record_id", how="left")
         .join(clusters.select("record_id", "cluster_id", "outcome"), on="record_id", how="left")
+        .join(record_versions(contacts), on="record_id", how="left")
         .sort("priority", "record_id")
         .with_columns(*(pl.lit(None, dtype=pl.String).alias(column) for column in FILLED))
     )
@@ -101,6 +104,14 @@ def _read(path: Path) -> pl.DataFrame:
     return frame.with_row_index("row", offset=2).with_columns(
         pl.col(c).cast(pl.String).str.strip_chars().replace("", None) for c in FILLED
     )
+
+
+def _versions_seen(rows: pl.DataFrame) -> dict[str, str] | None:
+    """The record versions a sheet was exported with, or None for a sheet without them."""
+    if "record_version" not in rows.columns:
+        return None
+    seen = rows.select("record_id", "record_version").drop_nulls()
+    return dict(seen.iter_rows()) or None
 
 
 def read_decision_sheet(path: Path, *, reviewer: str, review_queue: pl.DataFrame) -> SheetImport:
@@ -170,6 +181,7 @@ def read_decision_sheet(path: Path, *, reviewer: str, review_queue: pl.DataFrame
                     reviewer=reviewer,
                     review_cluster_id=proposal,
                     note=next(iter(rows.get_column("note").drop_nulls()), None),
+                    record_versions=_versions_seen(rows),
                 )
             )
         except ValidationError as exc:

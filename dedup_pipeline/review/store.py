@@ -58,6 +58,9 @@ DECISION_SCHEMA: dict[str, pl.DataType] = {
     "decided_at": pl.Datetime("us", "UTC"),
     "review_cluster_id": pl.String(),
     "note": pl.String(),
+    "record_versions": pl.List(
+        pl.Struct({"record_id": pl.String(), "record_version": pl.String()})
+    ),
 }
 
 #: Seconds a SQLite connection waits for another writer before "database is locked".
@@ -115,6 +118,10 @@ class ReviewDecision(BaseModel):
         The proposal's ``review_cluster_id`` in the run the reviewer saw, for reference.
     note
         Free text from the reviewer.
+    record_versions
+        The version of each record the reviewer saw (`record_versions`): a later run that
+        finds a record changed sets the decision aside and asks again. Without it, the
+        decision holds whatever the records say later.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -127,6 +134,7 @@ class ReviewDecision(BaseModel):
     decided_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     review_cluster_id: str | None = None
     note: str | None = None
+    record_versions: dict[str, str] | None = None
 
     _reviewer_not_blank = field_validator("reviewer")(_non_blank)
 
@@ -191,6 +199,19 @@ class ReviewDecision(BaseModel):
             raise ValueError(f"survivor {value!r} is not one of record_ids")
         return value
 
+    @field_validator("record_versions")
+    @classmethod
+    def _check_versions(
+        cls, value: dict[str, str] | None, info: ValidationInfo
+    ) -> dict[str, str] | None:
+        record_ids = info.data.get("record_ids")
+        if value is None or record_ids is None:
+            return value
+        unknown = sorted(set(value) - set(record_ids))
+        if unknown:
+            raise ValueError(f"versions of records not in record_ids: {', '.join(unknown)}")
+        return value
+
     @field_validator("decided_at")
     @classmethod
     def _check_decided_at(cls, value: datetime) -> datetime:
@@ -232,6 +253,7 @@ _decisions = sa.Table(
     sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("review_cluster_id", sa.Text(), nullable=True),
     sa.Column("note", sa.Text(), nullable=True),
+    sa.Column("record_versions", sa.Text(), nullable=True),
     sa.Index("ix_review_decisions_cluster_key", "cluster_key", "decided_at"),
 )
 
@@ -305,6 +327,18 @@ class DecisionStore:
         self._hasher = PasswordHasher()
         self._dummy_hash: str | None = None
         _metadata.create_all(self._engine)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        # Stores made before a column existed get it (nullable), so old decisions stay.
+        present = {c["name"] for c in sa.inspect(self._engine).get_columns("review_decisions")}
+        missing = [c for c in _decisions.columns if c.name not in present]
+        with self._engine.begin() as connection:
+            for column in missing:
+                kind = column.type.compile(dialect=self._engine.dialect)
+                connection.execute(
+                    sa.text(f'ALTER TABLE review_decisions ADD COLUMN "{column.name}" {kind}')
+                )
 
     @classmethod
     def from_path(cls, path: str | Path) -> Self:
@@ -370,6 +404,11 @@ class DecisionStore:
             "decided_at": decision.decided_at,
             "review_cluster_id": decision.review_cluster_id,
             "note": decision.note,
+            "record_versions": (
+                None
+                if decision.record_versions is None
+                else json.dumps(decision.record_versions, ensure_ascii=False, sort_keys=True)
+            ),
         }
         with self._engine.begin() as connection:
             result = connection.execute(_decisions.insert().values(**values))
@@ -402,6 +441,14 @@ class DecisionStore:
                     "record_ids": json.loads(row["record_ids"]),
                     "groups": None if row["groups"] is None else json.loads(row["groups"]),
                     "decided_at": _as_utc(row["decided_at"]),
+                    "record_versions": (
+                        None
+                        if row["record_versions"] is None
+                        else [
+                            {"record_id": record_id, "record_version": version}
+                            for record_id, version in json.loads(row["record_versions"]).items()
+                        ]
+                    ),
                 }
                 for row in rows
             ],

@@ -33,6 +33,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from dedup_pipeline.config import PipelineConfig
 from dedup_pipeline.review.store import DecisionStore, ReviewAction, ReviewDecision
+from dedup_pipeline.review.versions import record_versions
 from dedup_pipeline.review.web.data import (
     FLAG_LABELS,
     SORT_KEYS,
@@ -331,7 +332,8 @@ def decide(
 ) -> Response:
     services = _services(request)
     view = QueueView.from_params({"q": q, "flag": flag, "sort": sort, "order": order})
-    proposal = load_proposal(services.run.snapshot(), review_cluster_id)
+    snapshot = services.run.snapshot()
+    proposal = load_proposal(snapshot, review_cluster_id)
     if proposal is None:
         return _error_page(
             request,
@@ -371,6 +373,11 @@ def decide(
                 reviewer=user,
                 review_cluster_id=proposal.review_cluster_id,
                 note=note.strip() or None,
+                record_versions=dict(
+                    record_versions(
+                        snapshot.contacts.filter(pl.col("record_id").is_in(record_ids))
+                    ).iter_rows()
+                ),
             )
         except ValidationError as error:
             problem = _validation_message(error)

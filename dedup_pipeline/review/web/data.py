@@ -79,6 +79,7 @@ FLAG_LABELS: dict[str, str] = {
     Shape.DISJOINT_IDENTIFIERS: "no shared phone or e-mail",
     Shape.LOOSELY_CONNECTED: "loosely connected",
     Shape.OVERSIZED: "oversized",
+    Shape.RECORDS_CHANGED: "records changed",
     Shape.REVIEW_BAND: "review band",
 }
 
