@@ -58,6 +58,16 @@ CASES = [
                   phones=["+12125550505", "+12125550506"], emails=["office@acme.com"]),
     source_record("hub", "m3", first_name="Mary", last_name="Morris",
                   phones=["+12125550506"], emails=["mary.morris@acme.com"]),
+    # A home phone left by two family members, each with a first name only.
+    source_record("web", "h1", full_name="Анна", phones=["+74957770909"], city="Тула"),
+    source_record("web", "h2", full_name="Борис", phones=["+74957770909"], city="Тула"),
+    # A chain through a nameless card: "Павел" ~ (no name) ~ "Николай".
+    source_record("web", "p1", full_name="Павел", phones=["+79035550808"],
+                  emails=["pavel.v@mail.ru"]),
+    source_record("crm", "p2", phones=["+79035550808", "+79035550809"],
+                  emails=["pavel.v@mail.ru", "kolya.v@mail.ru"]),
+    source_record("web", "p3", full_name="Николай", phones=["+79035550809"],
+                  emails=["kolya.v@mail.ru"]),
 ]  # fmt: skip
 
 
@@ -117,3 +127,15 @@ def test_a_typo_in_a_mailbox_does_not_hide_a_duplicate(run):
 def test_a_chain_through_a_record_without_surname_is_cut(run):
     clusters, _, _ = run
     assert clusters["hub:m1"] != clusters["hub:m3"]
+
+
+def test_a_phone_of_two_first_names_only_is_shared(run):
+    clusters, _, shared = run
+    assert clusters["web:h1"] != clusters["web:h2"]
+    reasons = dict(shared.select("value", "reason").iter_rows())
+    assert reasons["+74957770909"] == "held by people with different names"
+
+
+def test_a_chain_of_first_names_only_through_a_nameless_card_is_cut(run):
+    clusters, _, _ = run
+    assert clusters["web:p1"] != clusters["web:p3"]

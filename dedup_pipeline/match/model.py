@@ -577,7 +577,7 @@ def _cannot_link_within(
     named = (
         f"select m.cluster_id, c.record_id, c.first_name, c.last_name, c.first_name_variants{ids} "
         f"from {{this}} m join {table.physical_name} c on m.record_id = c.record_id "
-        "where c.first_name is not null and c.last_name is not null"
+        "where c.first_name is not null or c.last_name is not null"
     )
     pairs = registered.query_sql(
         f"""

@@ -101,7 +101,7 @@ def _values_of_different_people(
     # Values above the block size are shared anyway; pairing their holders would be costly.
     candidates = counts.filter(pl.col("record_count").is_between(2, max_block_size))
     named = holders.join(candidates.select("value"), on="value", how="semi").filter(
-        pl.col("first_name").is_not_null() & pl.col("last_name").is_not_null()
+        pl.col("first_name").is_not_null() | pl.col("last_name").is_not_null()
     )
     connection.register("holders", named.to_arrow())
     try:
