@@ -386,8 +386,9 @@ class DecisionConfig(_Model):
     split_disjoint_identifiers: bool = Field(
         default=True,
         description=(
-            "A cluster whose records form groups with no phone or e-mail in common is "
-            "merged only within each group; joining the groups is proposed for review."
+            "A cluster of three or more records that form groups with no phone or e-mail "
+            "in common is merged only within each group; joining the groups is proposed "
+            "for review."
         ),
     )
     min_cluster_density: float = Field(

@@ -73,6 +73,18 @@ def test_groups_without_a_shared_identifier_are_merged_apart_and_proposed():
     assert "no phone or e-mail in common" in proposal["reason"]
 
 
+def test_a_pair_with_different_identifiers_is_left_to_the_model():
+    # The model compared these two directly, differing phone and e-mail included.
+    decisions = decide_clusters(
+        one_cluster("a1", "b2"),
+        pairs(("a1", "b2", 0.995)),
+        config=CONFIG,
+        contacts=IVANOVS,
+    )
+    assert decisions.clusters.get_column("cluster_id").n_unique() == 1
+    assert decisions.review_queue.is_empty()
+
+
 def test_the_check_can_be_turned_off():
     config = CONFIG.model_copy(update={"split_disjoint_identifiers": False})
     decisions = decide_clusters(

@@ -3,10 +3,12 @@
 Splink scores pairs; a cluster is what the pairs add up to, and some clusters look wrong as
 a whole even when each pair looks right:
 
-- **disjoint identifiers**: the records fall into groups that share no phone or e-mail with
-  each other, and each group has its own. The groups were joined by names and near-miss
-  e-mails only (two "Sergei Ivanov"s with ``ivanovs@`` and ``sivanov@`` at the same
-  provider). Each group is merged on its own; joining them is left to a reviewer.
+- **disjoint identifiers**: a cluster of three or more records falls into groups that share
+  no phone or e-mail with each other, and each group has its own. The groups were joined by
+  names and near-miss e-mails only (two "Sergei Ivanov"s with ``ivanovs@`` and ``sivanov@``
+  at the same provider). Each group is merged on its own; joining them is left to a
+  reviewer. A pair is not inspected: Splink compared those two records directly, differing
+  phones and e-mails included.
 - **loosely connected**: a cluster of four or more records in which few record pairs are
   strong (``decision.min_cluster_density``). Chains like this form when a record resembles
   two clients at once. Its records are not merged automatically.
@@ -36,6 +38,9 @@ class Shape:
     #: Not a shape: a reviewer decided on these records, and one of them changed since.
     RECORDS_CHANGED = "records_changed"
 
+
+#: Clusters at least this large are split at disjoint identifier groups (see above).
+MIN_SPLIT_CLUSTER_SIZE = 3
 
 #: Clusters at least this large can be loosely connected (a chain of three is normal: a web
 #: lead with a phone, a CRM card with phone and e-mail, a second card with the e-mail).
@@ -185,9 +190,9 @@ def inspect_cluster_shapes(
     exempt
         Cluster ids not to inspect (clusters a reviewer approved).
     split_disjoint_identifiers
-        Split a cluster whose records form groups with no phone or e-mail in common; each
-        part is rebuilt from its strongest pairs (records without identifiers join the
-        group they are tied to most strongly).
+        Split a cluster of three or more records that form groups with no phone or e-mail
+        in common; each part is rebuilt from its strongest pairs (records without
+        identifiers join the group they are tied to most strongly).
     min_density
         A cluster of four or more records whose share of strong pairs is below this is
         held (0 turns the check off).
@@ -209,7 +214,9 @@ def inspect_cluster_shapes(
     flags = [pl.DataFrame(schema={"record_id": pl.String, "flag": pl.String})]
     result = inspected
     if split_disjoint_identifiers and not candidates.is_empty():
-        links = _disjoint_identifier_links(identifier_groups(candidates, contacts))
+        links = _disjoint_identifier_links(
+            identifier_groups(candidates.filter(pl.col("size") >= MIN_SPLIT_CLUSTER_SIZE), contacts)
+        )
         if not links.is_empty():
             split_clusters = (
                 links.select(record_id="record_id_l")
