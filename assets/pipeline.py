@@ -14,12 +14,14 @@ from dagster import (
 from assets.resources import DuckDBWarehouse, PipelineSettings, ReviewStore
 from assets.sources import issues_asset_name, quarantine_asset_name, raw_asset_name
 from dedup_pipeline.config import PipelineConfig
+from dedup_pipeline.identity import CLIENT_EVENT_SCHEMA, reconcile_client_ids, with_client_ids
 from dedup_pipeline.match import load_model, match_contacts, save_model
 from dedup_pipeline.normalize import normalize_contacts
 from dedup_pipeline.review import decide_clusters
 from dedup_pipeline.review.constraints import labelled_pairs
 from dedup_pipeline.review.versions import record_versions
 from dedup_pipeline.schema import QUARANTINE_SCHEMA, SOURCE_RECORD_SCHEMA
+from dedup_pipeline.sinks import read_table, table_exists
 from dedup_pipeline.sources import ISSUE_SCHEMA
 from dedup_pipeline.survivorship import build_golden_profiles, build_merge_instructions
 
@@ -195,10 +197,19 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
         outs={
             "clusters": AssetOut(description="Each record's client cluster and its outcome."),
             "review_queue": AssetOut(description="Cluster proposals a reviewer must decide."),
+            "client_registry": AssetOut(
+                description="Every client id ever issued: active, merged (with its redirect) "
+                "or retired."
+            ),
+            "client_id_events": AssetOut(
+                description="History of client ids: created, split, merged, retired, per run."
+            ),
         },
     )
     def cluster_decisions(
+        context: AssetExecutionContext,
         settings: PipelineSettings,
+        warehouse: DuckDBWarehouse,
         match_clusters: pl.DataFrame,
         scored_pairs: pl.DataFrame,
         review_decisions: pl.DataFrame,
@@ -212,12 +223,34 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
             contacts=contacts,
             record_versions=record_versions(contacts),
         )
-        outcomes = decisions.clusters.unique("cluster_id").group_by("outcome").len().sort("outcome")
-        yield Output(
+        # The last run's state, read before this run's outputs replace it.
+        with warehouse.connect() as connection:
+            known = table_exists(connection, "client_registry")
+            registry = read_table(connection, "client_registry") if known else None
+            membership = (
+                read_table(connection, "clusters").select("record_id", client_id="cluster_id")
+                if known
+                else None
+            )
+            history = (
+                read_table(connection, "client_id_events")
+                if table_exists(connection, "client_id_events")
+                else pl.DataFrame(schema=CLIENT_EVENT_SCHEMA)
+            )
+        identity = reconcile_client_ids(
             decisions.clusters,
+            run_id=context.run.run_id,
+            previous_membership=membership,
+            previous_registry=registry,
+        )
+        clusters = with_client_ids(decisions.clusters, identity)
+        outcomes = clusters.unique("cluster_id").group_by("outcome").len().sort("outcome")
+        yield Output(
+            clusters,
             output_name="clusters",
             metadata={
-                "clusters": decisions.clusters.get_column("cluster_id").n_unique(),
+                "clusters": clusters.get_column("cluster_id").n_unique(),
+                **{f"clients_{change}": count for change, count in identity.changes.items()},
                 "outcomes": _markdown(outcomes),
             },
         )
@@ -230,6 +263,12 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
                     decisions.review_queue.explode("flags").group_by("flags").len().sort("flags")
                 ),
             },
+        )
+        yield Output(identity.registry, output_name="client_registry")
+        yield Output(
+            pl.concat([history.select(list(CLIENT_EVENT_SCHEMA)), identity.events]),
+            output_name="client_id_events",
+            metadata={"events_this_run": identity.events.height},
         )
 
     @asset(group_name="golden")

@@ -131,6 +131,7 @@ def run_report(
     merge_instructions: pl.DataFrame,
     scored_pairs: pl.DataFrame,
     value_issues: pl.DataFrame,
+    client_id_events: pl.DataFrame,
     exports: pl.DataFrame,
 ) -> Output:
     """Where every input record went, the outcomes, stage timings and output paths."""
@@ -153,6 +154,13 @@ def run_report(
         value_issues=value_issues.height,
         merge_instructions=merge_instructions.height,
         scored_pairs=scored_pairs.height,
+        client_id_events=dict(
+            client_id_events.filter(pl.col("run_id") == context.run.run_id)
+            .group_by("event")
+            .len()
+            .sort("event")
+            .iter_rows()
+        ),
         stage_seconds=stats,
         outputs=outputs,
         **outcome_counts(clusters, review_queue),

@@ -107,6 +107,13 @@ def _summary(report) -> None:
         table.add_row(label, f"{value:,}")
     console.print(table)
     balanced = "[green]balanced[/green]" if accounting.balanced else "[red]NOT balanced[/red]"
+    if report.client_id_events:
+        console.print(
+            "client ids this run: "
+            + ", ".join(f"{count:,} {event}" for event, count in report.client_id_events.items())
+        )
+    else:
+        console.print("client ids this run: none created, split, merged or retired")
     console.print(
         f"every record accounted for: {accounting.records_in:,} in = "
         f"{accounting.records_clustered:,} clustered + {accounting.quarantined:,} quarantined "

@@ -68,6 +68,10 @@ class RunReport(BaseModel):
     )
     merge_instructions: int
     scored_pairs: int
+    client_id_events: dict[str, int] = Field(
+        default_factory=dict,
+        description="Client id events of this run: created, split, merged, retired.",
+    )
     stage_seconds: dict[str, float]
     outputs: dict[str, str]
 
