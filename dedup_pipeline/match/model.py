@@ -38,6 +38,7 @@ __all__ = [
     "build_settings",
     "check_model_compatible",
     "expected_match_rate",
+    "flag_and_fetch_pairs",
     "name_conflict_sql",
     "prediction_rules",
     "score_and_cluster",
@@ -494,26 +495,8 @@ def score_and_cluster(
         predictions = linker.inference.predict(
             threshold_match_weight=candidate_bits, warning_mode="never"
         )
-    # Splink 5 reports each comparison's contribution as an ``mw_*`` match-weight column:
-    # that is the "why" a reviewer sees for a pair.
-    dialect = db_api.sql_dialect
-    conflict = name_conflict_sql(
-        dialect.jaro_winkler_function_name,
-        dialect.sql_dialect_str,
-        overridden_by=config.person_identifiers,
-    )
-    # The conflict test runs once; both the pair export and the auto-merge graph read it.
-    flagged = predictions.query_sql(f"select *, {conflict} as names_conflict from {{this}}")
-    pair_columns = [
-        *SCORED_PAIRS_SCHEMA,
-        "names_conflict",
-        *(name for name in _column_names(predictions) if name.startswith("mw_")),
-    ]
-    scored_pairs = _to_polars(flagged, pair_columns).with_columns(
-        pl.col("match_key")
-        .cast(pl.Int64)
-        .replace_strict(dict(enumerate(prediction_rules(config))), return_dtype=pl.String)
-    )
+    conflict = _conflict_sql(db_api, config)
+    flagged, scored_pairs = flag_and_fetch_pairs(predictions, db_api=db_api, config=config)
 
     keep_apart = config.name_conflicts == "keep_apart"
     mergeable = (
@@ -551,6 +534,53 @@ def score_and_cluster(
         model=trained,
         labelled_pairs_used=labelled_pairs_used,
     )
+
+
+def _conflict_sql(db_api: DatabaseAPI, config: MatchConfig) -> str:
+    dialect = db_api.sql_dialect
+    return name_conflict_sql(
+        dialect.jaro_winkler_function_name,
+        dialect.sql_dialect_str,
+        overridden_by=config.person_identifiers,
+    )
+
+
+def flag_and_fetch_pairs(
+    predictions: Any, *, db_api: DatabaseAPI, config: MatchConfig
+) -> tuple[Any, pl.DataFrame]:
+    """Flag name conflicts on Splink's predictions and fetch them as scored pairs.
+
+    Parameters
+    ----------
+    predictions
+        Splink's scored pairs (a ``SplinkDataFrame``).
+    db_api
+        The database API that holds them.
+    config
+        Matching options (blocking rules, person identifiers).
+
+    Returns
+    -------
+    tuple
+        The predictions with a ``names_conflict`` column (still in the database, for
+        clustering) and the same pairs as polars: `SCORED_PAIRS_SCHEMA`, ``names_conflict``
+        and one ``mw_*`` match weight per comparison (the "why" a reviewer sees), with the
+        blocking rule's name as ``match_key``.
+    """
+    conflict = _conflict_sql(db_api, config)
+    # The conflict test runs once; both the pair export and the auto-merge graph read it.
+    flagged = predictions.query_sql(f"select *, {conflict} as names_conflict from {{this}}")
+    pair_columns = [
+        *SCORED_PAIRS_SCHEMA,
+        "names_conflict",
+        *(name for name in _column_names(predictions) if name.startswith("mw_")),
+    ]
+    scored_pairs = _to_polars(flagged, pair_columns).with_columns(
+        pl.col("match_key")
+        .cast(pl.Int64)
+        .replace_strict(dict(enumerate(prediction_rules(config))), return_dtype=pl.String)
+    )
+    return flagged, scored_pairs
 
 
 #: Clusters larger than this are not checked pair by pair; the decision stage never

@@ -1,0 +1,75 @@
+"""New records scored against existing ones with a trained model (Splink's predict_between
+and predict_within) get the same pairs and scores as a full prediction."""
+
+import polars as pl
+import pytest
+from splink import DuckDBAPI
+
+from dedup_pipeline.config import load_config
+from dedup_pipeline.duckdb_connection import connect
+from dedup_pipeline.match import prepare_match_input
+from dedup_pipeline.match.incremental import score_new_records, term_frequency_columns
+from dedup_pipeline.match.model import score_and_cluster
+from dedup_pipeline.normalize import normalize_contacts
+from dedup_pipeline.schema import SOURCE_RECORD_SCHEMA
+from dedup_pipeline.sources import read_source
+from tests.conftest import sample_config_in
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory):
+    config = load_config(sample_config_in(tmp_path_factory.mktemp("incremental")))
+    records = pl.concat(
+        [read_source(s).records.select(list(SOURCE_RECORD_SCHEMA)) for s in config.sources]
+    )
+    regions = {s.name: s.default_region for s in config.sources}
+    contacts = normalize_contacts(records, default_regions=regions).contacts
+    connection = connect(config.warehouse)
+    try:
+        match_input, _ = prepare_match_input(
+            contacts, max_block_size=config.match.max_block_size, connection=connection
+        )
+        result = score_and_cluster(
+            match_input,
+            db_api=DuckDBAPI(connection),
+            config=config.match,
+            auto_merge_threshold=config.decision.auto_merge_threshold,
+            review_threshold=config.decision.review_threshold,
+        )
+    finally:
+        connection.close()
+    return config, match_input, result
+
+
+def _incremental(config, match_input, model, new_ids):
+    connection = connect(config.warehouse)
+    try:
+        return score_new_records(
+            match_input, new_ids, db_api=DuckDBAPI(connection), config=config.match, model=model
+        )
+    finally:
+        connection.close()
+
+
+def test_new_records_get_the_pairs_and_scores_of_a_full_prediction(full_run):
+    config, match_input, result = full_run
+    assert term_frequency_columns(result.model)  # the check below covers tf adjustments
+    new_ids = match_input.get_column("record_id").sample(fraction=0.1, seed=3)
+    pairs = _incremental(config, match_input, result.model, new_ids)
+    touching = result.scored_pairs.filter(
+        pl.col("record_id_l").is_in(new_ids.implode())
+        | pl.col("record_id_r").is_in(new_ids.implode())
+    )
+    key = ["record_id_l", "record_id_r"]
+    assert pairs.height == touching.height > 100
+    joined = pairs.join(touching, on=key, suffix="_full")
+    assert joined.height == pairs.height
+    assert (joined["match_weight"] - joined["match_weight_full"]).abs().max() < 1e-9
+    assert joined["names_conflict"].equals(joined["names_conflict_full"])
+    assert (joined["match_key"] == joined["match_key_full"]).all()
+
+
+def test_nothing_new_scores_nothing(full_run):
+    config, match_input, result = full_run
+    pairs = _incremental(config, match_input, result.model, pl.Series([], dtype=pl.String))
+    assert pairs.is_empty()
