@@ -8,7 +8,11 @@ from splink import DuckDBAPI
 from dedup_pipeline.config import load_config
 from dedup_pipeline.duckdb_connection import connect
 from dedup_pipeline.match import prepare_match_input
-from dedup_pipeline.match.incremental import score_new_records, term_frequency_columns
+from dedup_pipeline.match.incremental import (
+    match_incrementally,
+    score_new_records,
+    term_frequency_columns,
+)
 from dedup_pipeline.match.model import score_and_cluster
 from dedup_pipeline.normalize import normalize_contacts
 from dedup_pipeline.schema import SOURCE_RECORD_SCHEMA
@@ -73,3 +77,50 @@ def test_nothing_new_scores_nothing(full_run):
     config, match_input, result = full_run
     pairs = _incremental(config, match_input, result.model, pl.Series([], dtype=pl.String))
     assert pairs.is_empty()
+
+
+def _partition(clusters, column):
+    return {
+        frozenset(ids)
+        for ids in clusters.group_by(column).agg(pl.col("record_id")).get_column("record_id")
+    }
+
+
+def test_placing_new_records_among_kept_pairs_gives_the_full_clusters(full_run):
+    config, match_input, result = full_run
+    new_ids = match_input.get_column("record_id").sample(fraction=0.1, seed=5)
+    gone = match_input.get_column("record_id").filter(
+        ~match_input.get_column("record_id").is_in(new_ids.implode())
+    )[:3]
+    # The previous run scored the others the same way (same model), but also saw three
+    # records since deleted at the source, and a stale pair of a record now changed.
+    previous = result.scored_pairs.filter(
+        ~pl.col("record_id_l").is_in(new_ids.implode())
+        & ~pl.col("record_id_r").is_in(new_ids.implode())
+    )
+    stale = previous.head(1).with_columns(record_id_r=pl.lit(new_ids[0]))
+    current = match_input.filter(~pl.col("record_id").is_in(gone.implode()))
+    connection = connect(config.warehouse)
+    try:
+        placed = match_incrementally(
+            current,
+            new_ids,
+            pl.concat([previous, stale]),
+            db_api=DuckDBAPI(connection),
+            config=config.match,
+            model=result.model,
+            auto_merge_threshold=config.decision.auto_merge_threshold,
+            review_threshold=config.decision.review_threshold,
+        )
+    finally:
+        connection.close()
+    assert set(placed.clusters["record_id"]) == set(current["record_id"])
+    expected = result.clusters.filter(~pl.col("record_id").is_in(gone.implode()))
+    # Deleting three records may cut their clusters; compare where they were not.
+    touched = set(
+        result.clusters.filter(pl.col("record_id").is_in(gone.implode()))["strong_cluster_id"]
+    )
+    untouched = expected.filter(~pl.col("strong_cluster_id").is_in(list(touched)))
+    mine = placed.clusters.join(untouched.select("record_id"), on="record_id", how="semi")
+    assert _partition(mine, "strong_cluster_id") == _partition(untouched, "strong_cluster_id")
+    assert placed.new_pairs > 100

@@ -10,6 +10,7 @@ so a pair scores the same either way.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -20,11 +21,17 @@ from dedup_pipeline.config import MatchConfig
 from dedup_pipeline.match.model import (
     SCORED_PAIRS_SCHEMA,
     check_model_compatible,
+    cluster_scored_pairs,
     flag_and_fetch_pairs,
 )
 from dedup_pipeline.schema import require_columns
 
-__all__ = ["score_new_records", "term_frequency_columns"]
+__all__ = [
+    "IncrementalMatch",
+    "match_incrementally",
+    "score_new_records",
+    "term_frequency_columns",
+]
 
 
 def term_frequency_columns(model: dict[str, Any]) -> list[str]:
@@ -36,6 +43,53 @@ def term_frequency_columns(model: dict[str, Any]) -> list[str]:
         if level.get("tf_adjustment_column")
     }
     return sorted(columns)
+
+
+def _score_touching(
+    linker: Linker,
+    new_table: Any,
+    existing_table: Any | None,
+    *,
+    db_api: DatabaseAPI,
+    config: MatchConfig,
+) -> pl.DataFrame:
+    """Pairs new x existing and new x new, in the exported shape, ``record_id_l < _r``."""
+    bits = math.log2(config.candidate_threshold / (1 - config.candidate_threshold))
+    predictions = []
+    if existing_table is not None:
+        predictions.append(
+            linker.inference.predict_between(
+                new_table, existing_table, threshold_match_weight=bits, warning_mode="never"
+            )
+        )
+    predictions.append(
+        linker.inference.predict_within(
+            new_table, threshold_match_weight=bits, warning_mode="never"
+        )
+    )
+    frames = []
+    for prediction in predictions:
+        flagged, pairs = flag_and_fetch_pairs(prediction, db_api=db_api, config=config)
+        flagged.drop_table_from_database_and_remove_from_cache()
+        prediction.drop_table_from_database_and_remove_from_cache()
+        frames.append(pairs)
+    pairs = pl.concat(frames, how="diagonal_relaxed")
+    # predict_between puts the new record on the left; the pair tables order ids.
+    swap = pl.col("record_id_l") > pl.col("record_id_r")
+    return pairs.with_columns(
+        record_id_l=pl.when(swap).then("record_id_r").otherwise("record_id_l"),
+        record_id_r=pl.when(swap).then("record_id_l").otherwise("record_id_r"),
+    ).sort("record_id_l", "record_id_r")
+
+
+def _linker_over_everyone(
+    match_input: pl.DataFrame, db_api: DatabaseAPI, model: dict[str, Any]
+) -> tuple[Linker, Any]:
+    everyone = db_api.register(match_input.to_arrow(), table_name="contacts_for_matching")
+    linker = Linker(everyone, model, log_level=None)
+    for column in term_frequency_columns(model):
+        linker.table_management.compute_tf_table(column)
+    return linker, everyone
 
 
 def score_new_records(
@@ -77,39 +131,101 @@ def score_new_records(
     require_columns(match_input, ["record_id"], table="match input")
     is_new = pl.col("record_id").is_in(new_record_ids.implode())
     new = match_input.filter(is_new)
-    existing = match_input.filter(~is_new)
-    everyone = db_api.register(match_input.to_arrow(), table_name="contacts_for_matching")
-    linker = Linker(everyone, model, log_level=None)
-    for column in term_frequency_columns(model):
-        linker.table_management.compute_tf_table(column)
-    new_table = db_api.register(new.to_arrow(), table_name="new_contacts")
-    existing_table = db_api.register(existing.to_arrow(), table_name="existing_contacts")
-    bits = math.log2(config.candidate_threshold / (1 - config.candidate_threshold))
-    predictions = []
-    if new.height and existing.height:
-        predictions.append(
-            linker.inference.predict_between(
-                new_table, existing_table, threshold_match_weight=bits, warning_mode="never"
-            )
-        )
-    if new.height > 1:
-        predictions.append(
-            linker.inference.predict_within(
-                new_table, threshold_match_weight=bits, warning_mode="never"
-            )
-        )
-    frames = []
-    for prediction in predictions:
-        flagged, pairs = flag_and_fetch_pairs(prediction, db_api=db_api, config=config)
-        flagged.drop_table_from_database_and_remove_from_cache()
-        prediction.drop_table_from_database_and_remove_from_cache()
-        frames.append(pairs)
-    if not frames:
+    if new.is_empty():
         return pl.DataFrame(schema={**SCORED_PAIRS_SCHEMA, "names_conflict": pl.Boolean()})
-    pairs = pl.concat(frames, how="diagonal_relaxed")
-    # predict_between puts the new record on the left; the pair tables order ids.
-    swap = pl.col("record_id_l") > pl.col("record_id_r")
-    return pairs.with_columns(
-        record_id_l=pl.when(swap).then("record_id_r").otherwise("record_id_l"),
-        record_id_r=pl.when(swap).then("record_id_l").otherwise("record_id_r"),
-    ).sort("record_id_l", "record_id_r")
+    existing = match_input.filter(~is_new)
+    linker, _ = _linker_over_everyone(match_input, db_api, model)
+    new_table = db_api.register(new.to_arrow(), table_name="new_contacts")
+    existing_table = (
+        db_api.register(existing.to_arrow(), table_name="existing_contacts")
+        if existing.height
+        else None
+    )
+    return _score_touching(linker, new_table, existing_table, db_api=db_api, config=config)
+
+
+@dataclass(frozen=True)
+class IncrementalMatch:
+    """Output of `match_incrementally`.
+
+    Attributes
+    ----------
+    scored_pairs
+        Every scored pair of this run: the previous run's between records that did not
+        change, plus the pairs the placed records bring.
+    clusters
+        ``record_id``, ``strong_cluster_id`` and ``candidate_cluster_id`` for every record.
+    new_pairs
+        How many pairs the placed records brought.
+    """
+
+    scored_pairs: pl.DataFrame
+    clusters: pl.DataFrame
+    new_pairs: int
+
+
+def match_incrementally(
+    match_input: pl.DataFrame,
+    placed_record_ids: pl.Series,
+    previous_pairs: pl.DataFrame,
+    *,
+    db_api: DatabaseAPI,
+    config: MatchConfig,
+    model: dict[str, Any],
+    auto_merge_threshold: float,
+    review_threshold: float,
+) -> IncrementalMatch:
+    """Place new and changed records among the others without re-scoring the others.
+
+    Parameters
+    ----------
+    match_input
+        Every current record, prepared for matching.
+    placed_record_ids
+        New and changed records: scored afresh against everyone.
+    previous_pairs
+        The previous run's scored pairs. Pairs of a placed record or of a record no
+        longer present are dropped; the rest are kept as scored.
+    db_api, config, model
+        As for `score_new_records`.
+    auto_merge_threshold, review_threshold
+        As for `score_and_cluster`.
+    """
+    check_model_compatible(model, config)
+    present = match_input.get_column("record_id").implode()
+    placed = placed_record_ids.implode()
+    kept = previous_pairs.filter(
+        pl.col("record_id_l").is_in(present)
+        & pl.col("record_id_r").is_in(present)
+        & ~pl.col("record_id_l").is_in(placed)
+        & ~pl.col("record_id_r").is_in(placed)
+    )
+    is_placed = pl.col("record_id").is_in(placed)
+    new = match_input.filter(is_placed)
+    existing = match_input.filter(~is_placed)
+    linker, everyone = _linker_over_everyone(match_input, db_api, model)
+    fresh = pl.DataFrame(schema={**SCORED_PAIRS_SCHEMA, "names_conflict": pl.Boolean()})
+    if new.height:
+        fresh = _score_touching(
+            linker,
+            db_api.register(new.to_arrow(), table_name="placed_contacts"),
+            (
+                db_api.register(existing.to_arrow(), table_name="settled_contacts")
+                if existing.height
+                else None
+            ),
+            db_api=db_api,
+            config=config,
+        )
+    pairs = pl.concat([kept, fresh], how="diagonal_relaxed").select(kept.columns)
+    flagged = db_api.register(pairs.to_arrow(), table_name="incremental_scored_pairs")
+    clusters = cluster_scored_pairs(
+        flagged,
+        pairs,
+        linker=linker,
+        table=everyone,
+        config=config,
+        auto_merge_threshold=auto_merge_threshold,
+        review_threshold=review_threshold,
+    )
+    return IncrementalMatch(scored_pairs=pairs, clusters=clusters, new_pairs=fresh.height)

@@ -37,6 +37,7 @@ __all__ = [
     "MatchResult",
     "build_settings",
     "check_model_compatible",
+    "cluster_scored_pairs",
     "expected_match_rate",
     "flag_and_fetch_pairs",
     "name_conflict_sql",
@@ -495,9 +496,60 @@ def score_and_cluster(
         predictions = linker.inference.predict(
             threshold_match_weight=candidate_bits, warning_mode="never"
         )
-    conflict = _conflict_sql(db_api, config)
     flagged, scored_pairs = flag_and_fetch_pairs(predictions, db_api=db_api, config=config)
 
+    clusters = cluster_scored_pairs(
+        flagged,
+        scored_pairs,
+        linker=linker,
+        table=table,
+        config=config,
+        auto_merge_threshold=auto_merge_threshold,
+        review_threshold=review_threshold,
+    )
+    trained = linker.misc.save_model_to_json()
+    return MatchResult(
+        scored_pairs=scored_pairs,
+        clusters=clusters,
+        comparison_counts=comparison_counts,
+        model=trained,
+        labelled_pairs_used=labelled_pairs_used,
+    )
+
+
+def cluster_scored_pairs(
+    flagged: Any,
+    scored_pairs: pl.DataFrame,
+    *,
+    linker: Linker,
+    table: Any,
+    config: MatchConfig,
+    auto_merge_threshold: float,
+    review_threshold: float,
+) -> pl.DataFrame:
+    """Connect records into strong and candidate clusters, names permitting.
+
+    Parameters
+    ----------
+    flagged
+        Scored pairs with ``names_conflict`` in the database (`flag_and_fetch_pairs`).
+    scored_pairs
+        The same pairs as polars.
+    linker
+        The linker over `table`.
+    table
+        Every record, prepared for matching (a ``SplinkDataFrame``).
+    config
+        Matching options (``name_conflicts``, person identifiers).
+    auto_merge_threshold, review_threshold
+        Match probabilities at which pairs connect strong and candidate clusters.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``record_id``, ``strong_cluster_id`` and ``candidate_cluster_id`` per record.
+    """
+    db_api = table.db_api
     keep_apart = config.name_conflicts == "keep_apart"
     mergeable = (
         flagged.query_sql("select * from {this} where not names_conflict")
@@ -520,20 +572,17 @@ def score_and_cluster(
                 ~pl.col("names_conflict") & (pl.col("match_probability") >= auto_merge_threshold)
             ),
             _cannot_link_within(
-                strong_clusters, table, db_api, conflict, config.person_identifiers
+                strong_clusters,
+                table,
+                db_api,
+                _conflict_sql(db_api, config),
+                config.person_identifiers,
             ),
         )
     clusters = strong_clusters.rename({"cluster_id": "strong_cluster_id"}).join(
         _cluster_frame(candidate, "candidate_cluster_id"), on="record_id", how="inner"
     )
-    trained = linker.misc.save_model_to_json()
-    return MatchResult(
-        scored_pairs=scored_pairs,
-        clusters=clusters,
-        comparison_counts=comparison_counts,
-        model=trained,
-        labelled_pairs_used=labelled_pairs_used,
-    )
+    return clusters
 
 
 def _conflict_sql(db_api: DatabaseAPI, config: MatchConfig) -> str:
