@@ -11,8 +11,10 @@ from pathlib import Path
 
 from dagster import (
     AssetSelection,
+    DefaultScheduleStatus,
     Definitions,
     LoggerDefinition,
+    ScheduleDefinition,
     define_asset_job,
     in_process_executor,
 )
@@ -26,9 +28,13 @@ from assets.sensors import apply_review_decisions_job, new_review_decisions
 from assets.sources import build_source_assets
 from dedup_pipeline.config import load_config
 
-__all__ = ["FULL_SWEEP_JOB", "build_definitions", "defs"]
+__all__ = ["FULL_SWEEP_JOB", "NIGHTLY_JOB", "build_definitions", "defs"]
 
 FULL_SWEEP_JOB = "full_sweep"
+NIGHTLY_JOB = "nightly_incremental"
+#: Every night at 02:00; the semiannual sweep on 1 January and 1 July at 03:00.
+NIGHTLY_CRON = "0 2 * * *"
+SEMIANNUAL_CRON = "0 3 1 1,7 *"
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "sample.yaml"
 
 
@@ -51,12 +57,41 @@ def build_definitions(
     full_sweep = define_asset_job(
         FULL_SWEEP_JOB,
         selection=AssetSelection.all(),
-        description="Read every export, match all contacts and rebuild every output.",
+        description="Read every export, retrain the model, match all contacts, reconcile "
+        "client ids and rebuild every output.",
     )
+    nightly = define_asset_job(
+        NIGHTLY_JOB,
+        selection=AssetSelection.all(),
+        description="Read every export and place only new and changed records, with the "
+        "last full sweep's model; client ids carry over.",
+        config={
+            "resources": {
+                "settings": {"config": {"config_path": str(config_path), "mode": "incremental"}}
+            }
+        },
+    )
+    schedules = [
+        ScheduleDefinition(
+            name="nightly_incremental_schedule",
+            job=nightly,
+            cron_schedule=NIGHTLY_CRON,
+            default_status=DefaultScheduleStatus.STOPPED,
+            description="Every night: place the day's new and changed contacts.",
+        ),
+        ScheduleDefinition(
+            name="semiannual_full_sweep_schedule",
+            job=full_sweep,
+            cron_schedule=SEMIANNUAL_CRON,
+            default_status=DefaultScheduleStatus.STOPPED,
+            description="1 January and 1 July: retrain and sweep the whole base.",
+        ),
+    ]
     return Definitions(
         assets=assets,
         asset_checks=CHECKS,
-        jobs=[full_sweep, apply_review_decisions_job],
+        jobs=[full_sweep, nightly, apply_review_decisions_job],
+        schedules=schedules,
         sensors=[new_review_decisions],
         resources={
             "settings": PipelineSettings(config_path=str(config_path)),

@@ -15,7 +15,13 @@ from assets.resources import DuckDBWarehouse, PipelineSettings, ReviewStore
 from assets.sources import issues_asset_name, quarantine_asset_name, raw_asset_name
 from dedup_pipeline.config import PipelineConfig
 from dedup_pipeline.identity import CLIENT_EVENT_SCHEMA, reconcile_client_ids, with_client_ids
-from dedup_pipeline.match import load_model, match_contacts, save_model
+from dedup_pipeline.match import (
+    MODEL_FILE,
+    load_model,
+    match_contacts,
+    match_contacts_incrementally,
+    save_model,
+)
 from dedup_pipeline.normalize import normalize_contacts
 from dedup_pipeline.review import decide_clusters
 from dedup_pipeline.review.constraints import labelled_pairs
@@ -33,6 +39,67 @@ def _markdown(frame: pl.DataFrame, limit: int = 20) -> MetadataValue:
     lines = ["| " + " | ".join(head.columns) + " |", "|" + "---|" * head.width]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in head.iter_rows()]
     return MetadataValue.md("\n".join(lines))
+
+
+def _place_new_and_changed(config: PipelineConfig, warehouse: DuckDBWarehouse, contacts):
+    """The incremental branch of `splink_matching`: its outputs, from the last run's state."""
+    # The last run's pairs and versions, read before this run's outputs replace them.
+    with warehouse.connect() as connection:
+        ready = table_exists(connection, "matched_versions") and table_exists(
+            connection, "scored_pairs"
+        )
+        previous_versions = read_table(connection, "matched_versions") if ready else None
+        previous_pairs = read_table(connection, "scored_pairs") if ready else None
+    model_path = config.match.model or config.output.directory / MODEL_FILE
+    if previous_versions is None or previous_pairs is None or not model_path.is_file():
+        raise RuntimeError(
+            "an incremental run places new records among the last run's, and there is no "
+            f"last run in {config.warehouse.path} (or no model at {model_path}): "
+            "run a full sweep first (dedup run --mode full)"
+        )
+    model = load_model(model_path, config.match)
+    result, shared, placed = match_contacts_incrementally(
+        contacts,
+        previous_versions=previous_versions,
+        previous_pairs=previous_pairs,
+        model=model,
+        match=config.match,
+        decision=config.decision,
+        warehouse=warehouse.settings,
+    )
+    written = save_model(model, config.output.directory, reused_from=model_path)
+    yield Output(
+        result.scored_pairs,
+        output_name="scored_pairs",
+        metadata={
+            "pairs": result.scored_pairs.height,
+            "mode": "incremental",
+            "records_placed": placed.len(),
+            "new_pairs": result.new_pairs,
+            "model": "reused",
+            "model_source": str(model_path),
+            "model_file": MetadataValue.path(str(written[MODEL_FILE])),
+            "model_outputs": MetadataValue.json(
+                {name: str(path) for name, path in written.items()}
+            ),
+            "labelled_pairs_used": 0,
+        },
+    )
+    yield Output(result.clusters, output_name="match_clusters")
+    # Pairs the placed records brought, by the blocking rule that found them.
+    placed_ids = placed.implode()
+    counts = (
+        result.scored_pairs.filter(
+            pl.col("record_id_l").is_in(placed_ids) | pl.col("record_id_r").is_in(placed_ids)
+        )
+        .group_by(blocking_rule="match_key")
+        .agg(new_pairs=pl.len().cast(pl.Int64))
+        .sort("blocking_rule")
+        .with_columns(cumulative_pairs=pl.col("new_pairs").cum_sum())
+    )
+    yield Output(counts, output_name="blocking_counts", metadata={"counts": _markdown(counts)})
+    yield Output(shared, output_name="shared_identifiers", metadata={"top": _markdown(shared, 10)})
+    yield Output(record_versions(contacts), output_name="matched_versions")
 
 
 def build_pipeline_assets(config: PipelineConfig) -> list:
@@ -123,6 +190,10 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
             "shared_identifiers": AssetOut(
                 description="Phones, e-mails and names too common to block on."
             ),
+            "matched_versions": AssetOut(
+                description="The content version of every matched record: what the next "
+                "incremental run compares against to find new and changed records."
+            ),
         },
     )
     def splink_matching(
@@ -133,6 +204,9 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
         contacts: pl.DataFrame,
     ):
         config = settings.config
+        if settings.mode == "incremental":
+            yield from _place_new_and_changed(config, warehouse, contacts)
+            return
         reused_from = config.match.model
         reused = None if reused_from is None else load_model(reused_from, config.match)
         labels = None
@@ -180,6 +254,7 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
         yield Output(
             shared, output_name="shared_identifiers", metadata={"top": _markdown(shared, 10)}
         )
+        yield Output(record_versions(contacts), output_name="matched_versions")
 
     @asset(group_name="clusters")
     def review_decisions(review_store: ReviewStore) -> Output:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 import duckdb
 from dagster import ConfigurableResource
@@ -25,6 +26,13 @@ class PipelineSettings(ConfigurableResource):
     model_path: str | None = Field(
         default=None,
         description="A saved splink_model.json to reuse for this run (overrides match.model).",
+    )
+    mode: Literal["full", "incremental"] = Field(
+        default="full",
+        description=(
+            "full: train the model and score every pair. incremental: place only new and "
+            "changed records with the last run's model, keeping its other pairs."
+        ),
     )
 
     @cached_property

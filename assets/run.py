@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from dagster import DagsterInstance, LoggerDefinition, logger
 
@@ -89,11 +90,14 @@ def run_full_sweep(
     *,
     on_step: Callable[[StepEvent], None] | None = None,
     model_path: str | Path | None = None,
+    mode: Literal["full", "incremental"] = "full",
 ) -> RunReport:
     """Materialise every asset for ``config_path`` and return the run report.
 
     ``model_path`` names a saved ``splink_model.json`` to reuse instead of training; it
-    overrides ``match.model`` of the configuration for this run.
+    overrides ``match.model`` of the configuration for this run. ``mode="incremental"``
+    places only new and changed records among the last run's, with its model (what the
+    nightly job does); the default retrains and re-matches everything.
 
     Raises
     ------
@@ -105,13 +109,11 @@ def run_full_sweep(
     job = definitions.resolve_job_def(FULL_SWEEP_JOB)
     # Naming the logger in run config makes Dagster use it instead of its console one.
     run_config: dict = {"loggers": {"progress": {}}}
+    # Configuring the resource in run config replaces its values: give them all.
+    settings: dict = {"config_path": str(Path(config_path).resolve()), "mode": mode}
     if model_path is not None:
-        # Configuring the resource in run config replaces its values: give both.
-        settings = {
-            "config_path": str(Path(config_path).resolve()),
-            "model_path": str(Path(model_path).resolve()),
-        }
-        run_config["resources"] = {"settings": {"config": settings}}
+        settings["model_path"] = str(Path(model_path).resolve())
+    run_config["resources"] = {"settings": {"config": settings}}
     with DagsterInstance.ephemeral() as instance:
         result = job.execute_in_process(
             instance=instance, raise_on_error=False, run_config=run_config

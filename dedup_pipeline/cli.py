@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -50,7 +51,25 @@ def _quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def _execute(config: Path, model: Path | None = None):
+class RunMode(StrEnum):
+    """How much of the base a run matches."""
+
+    FULL = "full"
+    INCREMENTAL = "incremental"
+
+
+ModeOption = Annotated[
+    RunMode,
+    typer.Option(
+        "--mode",
+        help="full: retrain and match everything (the semiannual sweep). incremental: place "
+        "only new and changed records with the last run's model (the nightly run).",
+        case_sensitive=False,
+    ),
+]
+
+
+def _execute(config: Path, model: Path | None = None, mode: RunMode = RunMode.FULL):
     from assets.run import RunFailedError, StepEvent, run_full_sweep
 
     try:
@@ -77,10 +96,11 @@ def _execute(config: Path, model: Path | None = None):
         mark = "[green]✓[/green]" if event.status == "succeeded" else "[red]✗[/red]"
         console.print(f"  {mark} {event.step} [dim]{seconds:.1f}s[/dim]")
 
-    console.print(f"[bold]lead-dedup[/bold] full sweep: {config}")
+    title = "full sweep" if mode is RunMode.FULL else "incremental run"
+    console.print(f"[bold]lead-dedup[/bold] {title}: {config}")
     try:
         with console.status("running…"):
-            return run_full_sweep(config, on_step=on_step, model_path=model)
+            return run_full_sweep(config, on_step=on_step, model_path=model, mode=mode.value)
     except RunFailedError as exc:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
@@ -127,9 +147,13 @@ def _summary(report) -> None:
 
 
 @app.command()
-def run(config: ConfigOption = Path("configs/sample.yaml"), model: ModelOption = None) -> None:
-    """Run the full sweep: read, normalize, match, decide, build golden profiles, export."""
-    report = _execute(config, model)
+def run(
+    config: ConfigOption = Path("configs/sample.yaml"),
+    model: ModelOption = None,
+    mode: ModeOption = RunMode.FULL,
+) -> None:
+    """Run the flow: read, normalize, match, decide, build golden profiles, export."""
+    report = _execute(config, model, mode)
     _summary(report)
 
 

@@ -26,6 +26,21 @@ def test_run_prints_the_summary_and_evaluate_scores(tmp_path):
     assert "no source record has a passthrough column 'nope'" in result.output
 
 
+def test_an_incremental_run_needs_a_full_sweep_first_then_places_records(tmp_path):
+    write_exports(tmp_path)
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG, encoding="utf-8")
+    result = runner.invoke(app, ["run", "--config", str(config), "--mode", "incremental"])
+    assert result.exit_code == 1
+    assert "run a full sweep first (dedup run --mode full)" in result.output
+
+    assert runner.invoke(app, ["run", "--config", str(config)]).exit_code == 0
+    result = runner.invoke(app, ["run", "--config", str(config), "--mode", "incremental"])
+    assert result.exit_code == 0, result.output
+    assert "incremental run" in result.output and "balanced" in result.output
+    assert "client ids this run: none created, split, merged or retired" in result.output
+
+
 def test_invalid_config_exits_with_a_clear_error(tmp_path):
     config = tmp_path / "bad.yaml"
     config.write_text("sources: []\n", encoding="utf-8")

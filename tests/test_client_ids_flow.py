@@ -1,5 +1,6 @@
-"""Client ids last across full sweeps of the sample: same input, same ids; a new
-duplicate joins its client's id; nothing unrelated changes."""
+"""Client ids last across runs of the sample: same input, same ids; a new duplicate
+placed by the nightly (incremental) run joins its client's id and nothing unrelated
+changes; a deleted record leaves its client."""
 
 import json
 import shutil
@@ -64,13 +65,24 @@ def test_ids_last_across_runs_and_a_new_duplicate_joins_its_client(tmp_path):
     with leads.open("a", encoding="utf-8") as file:
         file.write(json.dumps({**lead, "lead_id": "L-NEW-1"}, ensure_ascii=False) + "\n")
 
-    # The model of the first run scores the new record (a retrained model may move other
-    # borderline records; the nightly run also reuses the model).
-    model = tmp_path / "model.json"
-    shutil.copy(load_config(config_path).output.directory / "splink_model.json", model)
-    run_full_sweep(config_path, model_path=model)
+    # The nightly run places the new record with the last run's model.
+    report = run_full_sweep(config_path, mode="incremental")
     third = _tables(config_path)
     now = dict(third["clusters"].select("record_id", "cluster_id").iter_rows())
     assert now["webform:L-NEW-1"] == ids[f"webform:{original_id}"]
     assert {record: now[record] for record in ids} == ids  # nothing unrelated moved
     assert third["client_id_events"].height == created.height
+    assert report.accounting.balanced
+
+    # The lead is deleted at the source: it leaves its client, whose id stays.
+    leads.write_text(
+        "".join(
+            line + "\n"
+            for line in leads.read_text(encoding="utf-8").splitlines()
+            if "L-NEW-1" not in line
+        ),
+        encoding="utf-8",
+    )
+    run_full_sweep(config_path, mode="incremental")
+    fourth = _tables(config_path)
+    assert dict(fourth["clusters"].select("record_id", "cluster_id").iter_rows()) == ids

@@ -65,3 +65,24 @@ def test_library_does_not_import_dagster():
         "assert 'dagster' not in sys.modules, 'dedup_pipeline imported dagster'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=120)
+
+
+def test_nightly_and_semiannual_schedules_run_their_jobs():
+    from dagster import DagsterInstance, build_schedule_context
+
+    from assets.definitions import NIGHTLY_JOB
+
+    defs = build_definitions(ROOT / "configs" / "sample.yaml")
+    nightly = defs.resolve_schedule_def("nightly_incremental_schedule")
+    sweep = defs.resolve_schedule_def("semiannual_full_sweep_schedule")
+    assert nightly.job_name == NIGHTLY_JOB and sweep.job_name == FULL_SWEEP_JOB
+    # minute hour day-of-month month day-of-week
+    assert nightly.cron_schedule.split() == ["0", "2", "*", "*", "*"]
+    assert sweep.cron_schedule.split() == ["0", "3", "1", "1,7", "*"]
+    with DagsterInstance.ephemeral() as instance:
+        tick = nightly.evaluate_tick(build_schedule_context(instance=instance))
+    assert len(tick.run_requests) == 1
+    # The nightly job places new records: its settings run in incremental mode.
+    settings = defs.resolve_job_def(NIGHTLY_JOB).run_config["resources"]["settings"]["config"]
+    assert settings["mode"] == "incremental"
+    assert defs.resolve_job_def(FULL_SWEEP_JOB).run_config is None

@@ -1,5 +1,6 @@
 """Match stage: Splink scores candidate pairs of contacts and clusters them."""
 
+from dedup_pipeline.match.incremental import IncrementalMatch
 from dedup_pipeline.match.model import (
     SCORED_PAIRS_SCHEMA,
     BlockingExplosionError,
@@ -18,7 +19,7 @@ from dedup_pipeline.match.prepare import (
     SHARED_IDENTIFIER_SCHEMA,
     prepare_match_input,
 )
-from dedup_pipeline.match.run import match_contacts
+from dedup_pipeline.match.run import match_contacts, match_contacts_incrementally, placed_records
 from dedup_pipeline.match.saved import MODEL_FILE, load_model, save_model
 
 __all__ = [
@@ -28,13 +29,16 @@ __all__ = [
     "SHARED_IDENTIFIER_SCHEMA",
     "BlockingExplosionError",
     "IncompatibleModelError",
+    "IncrementalMatch",
     "MatchResult",
     "build_settings",
     "check_model_compatible",
     "expected_match_rate",
     "load_model",
     "match_contacts",
+    "match_contacts_incrementally",
     "name_conflict_sql",
+    "placed_records",
     "prediction_rules",
     "prepare_match_input",
     "save_model",

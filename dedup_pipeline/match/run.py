@@ -9,10 +9,12 @@ from splink import DuckDBAPI
 
 from dedup_pipeline.config import DecisionConfig, MatchConfig, WarehouseConfig
 from dedup_pipeline.duckdb_connection import connect
+from dedup_pipeline.match.incremental import IncrementalMatch, match_incrementally
 from dedup_pipeline.match.model import MatchResult, score_and_cluster
 from dedup_pipeline.match.prepare import prepare_match_input
+from dedup_pipeline.review.versions import record_versions
 
-__all__ = ["match_contacts"]
+__all__ = ["match_contacts", "match_contacts_incrementally", "placed_records"]
 
 
 def match_contacts(
@@ -56,3 +58,70 @@ def match_contacts(
     finally:
         connection.close()
     return result, shared
+
+
+def placed_records(contacts: pl.DataFrame, previous_versions: pl.DataFrame) -> pl.Series:
+    """Record ids that are new since the last run or whose content changed.
+
+    Parameters
+    ----------
+    contacts
+        This run's contacts.
+    previous_versions
+        ``record_id`` and ``record_version`` of the last run's contacts
+        (`dedup_pipeline.review.versions.record_versions`: names, phones, e-mails,
+        company, city and extra fields; a record touched only in its timestamps is not
+        placed again).
+    """
+    now = record_versions(contacts)
+    before = previous_versions.select("record_id", before="record_version")
+    return (
+        now.join(before, on="record_id", how="left")
+        .filter(pl.col("before").is_null() | (pl.col("before") != pl.col("record_version")))
+        .get_column("record_id")
+    )
+
+
+def match_contacts_incrementally(
+    contacts: pl.DataFrame,
+    *,
+    previous_versions: pl.DataFrame,
+    previous_pairs: pl.DataFrame,
+    model: dict[str, Any],
+    match: MatchConfig,
+    decision: DecisionConfig,
+    warehouse: WarehouseConfig,
+) -> tuple[IncrementalMatch, pl.DataFrame, pl.Series]:
+    """Place new and changed contacts among the last run's, with a trained model.
+
+    Every contact is prepared (shared identifiers are judged on the whole base, as in a
+    full run); only pairs with a new or changed record are scored
+    (`dedup_pipeline.match.incremental.match_incrementally`).
+
+    Returns
+    -------
+    tuple
+        The `IncrementalMatch`, the shared identifiers, and the ids of the placed records.
+    """
+    placed = placed_records(contacts, previous_versions)
+    connection = connect(warehouse)
+    try:
+        match_input, shared = prepare_match_input(
+            contacts,
+            max_block_size=match.max_block_size,
+            extra_fields=match.extra_fields,
+            connection=connection,
+        )
+        result = match_incrementally(
+            match_input,
+            placed,
+            previous_pairs,
+            db_api=DuckDBAPI(connection),
+            config=match,
+            model=model,
+            auto_merge_threshold=decision.auto_merge_threshold,
+            review_threshold=decision.review_threshold,
+        )
+    finally:
+        connection.close()
+    return result, shared, placed
