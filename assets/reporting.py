@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import polars as pl
 from dagster import AssetExecutionContext, AssetKey, MetadataValue, Output, asset
 
-from assets.resources import PipelineSettings
+from assets.resources import DuckDBWarehouse, PipelineSettings
 from assets.sources import raw_asset_name
 from dedup_pipeline.report import (
     RunReport,
@@ -13,7 +13,7 @@ from dedup_pipeline.report import (
     account_for_records,
     outcome_counts,
 )
-from dedup_pipeline.sinks import write_exports
+from dedup_pipeline.sinks import read_table, table_exists, write_exports
 
 __all__ = ["exports", "run_report"]
 
@@ -120,10 +120,48 @@ def _model_outputs(context: AssetExecutionContext) -> dict[str, str]:
     return dict(entry.value) if entry is not None else {}
 
 
+#: One row per run, newest last: the run history kept in the warehouse.
+RUN_HISTORY_SCHEMA: dict[str, pl.DataType] = {
+    "run_id": pl.String(),
+    "mode": pl.String(),
+    "finished_at": pl.Datetime("us", "UTC"),
+    "records_in": pl.Int64(),
+    "clusters": pl.Int64(),
+    "merge_instructions": pl.Int64(),
+    "report_json": pl.String(),
+}
+
+
+def _run_history(warehouse: DuckDBWarehouse) -> pl.DataFrame:
+    """The runs recorded so far (this asset's table, read before this run replaces it)."""
+    with warehouse.connect() as connection:
+        if not table_exists(connection, "run_report"):
+            return pl.DataFrame(schema=RUN_HISTORY_SCHEMA)
+        previous = read_table(connection, "run_report")
+    if set(RUN_HISTORY_SCHEMA) - set(previous.columns):
+        # A table from before the history was kept: its one run, with what it recorded.
+        reports = [RunReport.model_validate_json(text) for text in previous["report_json"]]
+        previous = pl.DataFrame([_history_row(report) for report in reports])
+    return previous.select(list(RUN_HISTORY_SCHEMA)).cast(RUN_HISTORY_SCHEMA)  # type: ignore[arg-type]
+
+
+def _history_row(report: RunReport) -> dict:
+    return {
+        "run_id": report.run_id,
+        "mode": report.mode,
+        "finished_at": report.finished_at,
+        "records_in": report.accounting.records_in,
+        "clusters": report.clusters,
+        "merge_instructions": report.merge_instructions,
+        "report_json": report.model_dump_json(),
+    }
+
+
 @asset(group_name="outputs")
 def run_report(
     context: AssetExecutionContext,
     settings: PipelineSettings,
+    warehouse: DuckDBWarehouse,
     clusters: pl.DataFrame,
     review_queue: pl.DataFrame,
     quarantine: pl.DataFrame,
@@ -146,6 +184,7 @@ def run_report(
     outputs["run_report.json"] = str(report_path)
     report = RunReport(
         run_id=context.run.run_id,
+        mode=settings.mode,
         config_path=settings.config_path,
         finished_at=datetime.now(UTC),
         sources=sources,
@@ -166,10 +205,16 @@ def run_report(
         **outcome_counts(clusters, review_queue),
     )
     report.write(report_path)
-    frame = pl.DataFrame({"run_id": [report.run_id], "report_json": [report.model_dump_json()]})
+    history = pl.concat(
+        [
+            _run_history(warehouse),
+            pl.DataFrame([_history_row(report)]).cast(RUN_HISTORY_SCHEMA),  # type: ignore[arg-type]
+        ]
+    )
     return Output(
-        frame,
+        history,
         metadata={
+            "runs_recorded": history.height,
             "records_in": accounting.records_in,
             "quarantined": accounting.quarantined,
             "clusters": report.clusters,

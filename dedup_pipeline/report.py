@@ -50,6 +50,7 @@ class RunReport(BaseModel):
     """Summary of a run, written as ``run_report.json``."""
 
     run_id: str
+    mode: str = Field(default="full", description="full sweep or incremental (nightly) run.")
     config_path: str
     started_at: datetime | None = None
     finished_at: datetime

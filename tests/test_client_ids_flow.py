@@ -24,7 +24,13 @@ def _tables(config_path: Path) -> dict[str, pl.DataFrame]:
     try:
         return {
             name: read_table(connection, name)
-            for name in ("clusters", "golden_profiles", "client_registry", "client_id_events")
+            for name in (
+                "clusters",
+                "golden_profiles",
+                "client_registry",
+                "client_id_events",
+                "run_report",
+            )
         }
     finally:
         connection.close()
@@ -86,3 +92,5 @@ def test_ids_last_across_runs_and_a_new_duplicate_joins_its_client(tmp_path):
     run_full_sweep(config_path, mode="incremental")
     fourth = _tables(config_path)
     assert dict(fourth["clusters"].select("record_id", "cluster_id").iter_rows()) == ids
+    # The warehouse keeps the history of runs.
+    assert fourth["run_report"]["mode"].to_list() == ["full", "full", "incremental", "incremental"]
