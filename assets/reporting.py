@@ -112,6 +112,17 @@ def _source_summaries(
     return summaries
 
 
+def _client_changes(context: AssetExecutionContext) -> dict[str, int]:
+    """What the decide stage reported about client ids (``clients_*`` metadata)."""
+    event = context.instance.get_latest_materialization_event(AssetKey("clusters"))
+    metadata = event.asset_materialization.metadata if event and event.asset_materialization else {}
+    return {
+        key.removeprefix("clients_"): int(entry.value)
+        for key, entry in metadata.items()
+        if key.startswith("clients_")
+    }
+
+
 def _model_outputs(context: AssetExecutionContext) -> dict[str, str]:
     """The model file and its charts, as the match stage reported them."""
     event = context.instance.get_latest_materialization_event(AssetKey("scored_pairs"))
@@ -200,6 +211,7 @@ def run_report(
             .sort("event")
             .iter_rows()
         ),
+        client_changes=_client_changes(context),
         stage_seconds=stats,
         outputs=outputs,
         **outcome_counts(clusters, review_queue),

@@ -127,6 +127,15 @@ def _summary(report) -> None:
         table.add_row(label, f"{value:,}")
     console.print(table)
     balanced = "[green]balanced[/green]" if accounting.balanced else "[red]NOT balanced[/red]"
+    if report.client_changes:
+        changes = report.client_changes
+        console.print(
+            "clients against the last run: "
+            + ", ".join(
+                f"{changes.get(name, 0):,} {name}"
+                for name in ("unchanged", "changed", "merged", "split", "created", "retired")
+            )
+        )
     if report.client_id_events:
         console.print(
             "client ids this run: "

@@ -73,6 +73,13 @@ class RunReport(BaseModel):
         default_factory=dict,
         description="Client id events of this run: created, split, merged, retired.",
     )
+    client_changes: dict[str, int] = Field(
+        default_factory=dict,
+        description=(
+            "This run's clients against the last run's: unchanged, changed (same id, records "
+            "joined or left), merged, split, created; retired and redirected ids."
+        ),
+    )
     stage_seconds: dict[str, float]
     outputs: dict[str, str]
 

@@ -54,8 +54,10 @@ def test_ids_last_across_runs_and_a_new_duplicate_joins_its_client(tmp_path):
     assert set(created["event"]) == {"created"}
     assert created.height == len(set(ids.values()))
 
-    run_full_sweep(config_path)
+    second = run_full_sweep(config_path)
     again = _tables(config_path)
+    assert second.client_changes["unchanged"] == len(set(ids.values()))
+    assert sum(second.client_changes.values()) == second.client_changes["unchanged"]
     assert dict(again["clusters"].select("record_id", "cluster_id").iter_rows()) == ids
     assert again["client_id_events"].height == created.height  # no new events
 
@@ -79,6 +81,8 @@ def test_ids_last_across_runs_and_a_new_duplicate_joins_its_client(tmp_path):
     assert {record: now[record] for record in ids} == ids  # nothing unrelated moved
     assert third["client_id_events"].height == created.height
     assert report.accounting.balanced
+    assert report.client_changes["changed"] == 1  # the client the lead joined
+    assert report.client_changes["created"] == report.client_changes["merged"] == 0
 
     # The lead is deleted at the source: it leaves its client, whose id stays.
     leads.write_text(
