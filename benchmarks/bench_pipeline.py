@@ -2,10 +2,15 @@
 
     python benchmarks/bench_pipeline.py --records 100000
     python benchmarks/bench_pipeline.py --records 1000000 --memory-limit 12GB
+    python benchmarks/bench_pipeline.py --records 1000000 --nightly 10000
 
 Generates about ``--records`` records with the sample generator (two per client on
 average), runs the same asset graph as ``dedup run`` and prints a table. Peak memory is
 the process's resident set size (DuckDB runs in process), sampled every 50 ms.
+
+With ``--nightly K``, K web-form leads that repeat existing clients (copies of random
+leads under new ids) are then appended and the nightly run (``--mode incremental``) is
+measured the same way.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import random
 import resource
 import sys
 import threading
@@ -60,12 +66,51 @@ class RssSampler:
         self._thread.join()
 
 
+def _append_repeat_leads(path: Path, count: int, seed: int) -> None:
+    """Append ``count`` copies of random leads under new ids: clients writing in again."""
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    leads = []
+    for line in lines:
+        try:
+            leads.append(json.loads(line))
+        except json.JSONDecodeError:  # the generator's deliberately broken rows
+            continue
+    chosen = random.Random(seed).choices(leads, k=count)
+    with path.open("a", encoding="utf-8") as file:
+        for number, lead in enumerate(chosen, 1):
+            file.write(json.dumps({**lead, "lead_id": f"N-{number:07d}"}, ensure_ascii=False))
+            file.write("\n")
+
+
+def _print_run(title: str, report, sampler: RssSampler, total: float) -> dict:
+    mib = 1024 * 1024
+    print(f"\n{title}")
+    print(f"{'stage':<28}{'wall s':>10}{'peak RSS MiB':>16}")
+    for stage, seconds in report.stage_seconds.items():
+        print(f"{stage:<28}{seconds:>10.2f}{sampler.peaks.get(stage, 0) / mib:>16.0f}")
+    print(f"{'total (incl. Dagster)':<28}{total:>10.2f}{sampler.overall / mib:>16.0f}")
+    return {
+        "records": report.accounting.records_in,
+        "total_seconds": round(total, 2),
+        "peak_rss_mib": round(sampler.overall / mib),
+        "stage_seconds": report.stage_seconds,
+        "stage_peak_rss_mib": {k: round(v / mib) for k, v in sampler.peaks.items()},
+        "client_changes": report.client_changes,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--memory-limit", default="8GB", help="DuckDB memory_limit")
     parser.add_argument("--workdir", type=Path, default=ROOT / "benchmarks" / "out")
+    parser.add_argument(
+        "--nightly",
+        type=int,
+        default=0,
+        help="Then measure a nightly run with this many new leads.",
+    )
     args = parser.parse_args(argv)
 
     workdir = args.workdir / f"n{args.records}"
@@ -111,6 +156,22 @@ def main(argv: list[str] | None = None) -> int:
         "stage_seconds": report.stage_seconds,
         "stage_peak_rss_mib": {k: round(v / mib) for k, v in sampler.peaks.items()},
     }
+    if args.nightly:
+        _append_repeat_leads(files.webform, args.nightly, args.seed)
+        with RssSampler() as nightly_sampler:
+            started = time.perf_counter()
+            nightly = run_full_sweep(
+                config_path, on_step=nightly_sampler.on_step, mode="incremental"
+            )
+            nightly_total = time.perf_counter() - started
+        summary["nightly"] = _print_run(
+            f"nightly run: {args.nightly:,} new leads against {report.accounting.records_in:,} "
+            "records",
+            nightly,
+            nightly_sampler,
+            nightly_total,
+        )
+        print(f"clients against the day before: {nightly.client_changes}")
     (workdir / "benchmark.json").write_text(json.dumps(summary, indent=2) + "\n")
     return 0
 
