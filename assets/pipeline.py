@@ -30,6 +30,7 @@ from dedup_pipeline.schema import QUARANTINE_SCHEMA, SOURCE_RECORD_SCHEMA
 from dedup_pipeline.sinks import read_table, table_exists
 from dedup_pipeline.sources import ISSUE_SCHEMA
 from dedup_pipeline.survivorship import build_golden_profiles, build_merge_instructions
+from dedup_pipeline.survivorship.golden import update_golden_profiles
 
 __all__ = ["build_pipeline_assets"]
 
@@ -348,11 +349,25 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
 
     @asset(group_name="golden")
     def golden_profiles(
-        settings: PipelineSettings, contacts: pl.DataFrame, clusters: pl.DataFrame
+        settings: PipelineSettings,
+        warehouse: DuckDBWarehouse,
+        contacts: pl.DataFrame,
+        clusters: pl.DataFrame,
     ) -> Output:
         """One golden client profile per client cluster."""
-        profiles = build_golden_profiles(contacts, clusters, config=settings.config.survivorship)
-        return Output(profiles, metadata={"profiles": profiles.height})
+        rules = settings.config.survivorship
+        previous = None
+        if settings.mode == "incremental":
+            # Last night's profiles, read before this run's replace them.
+            with warehouse.connect() as connection:
+                if table_exists(connection, "golden_profiles"):
+                    previous = read_table(connection, "golden_profiles")
+        if previous is not None and "profile_version" in previous.columns:
+            profiles, rebuilt = update_golden_profiles(previous, contacts, clusters, config=rules)
+        else:
+            profiles = build_golden_profiles(contacts, clusters, config=rules)
+            rebuilt = profiles.height
+        return Output(profiles, metadata={"profiles": profiles.height, "rebuilt": rebuilt})
 
     @asset(group_name="golden")
     def merge_instructions(

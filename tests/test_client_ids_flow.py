@@ -12,6 +12,7 @@ from assets.run import run_full_sweep
 from dedup_pipeline.config import load_config
 from dedup_pipeline.duckdb_connection import connect
 from dedup_pipeline.sinks import read_table
+from dedup_pipeline.survivorship import build_golden_profiles
 from tests.conftest import sample_config_in
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,6 +84,15 @@ def test_ids_last_across_runs_and_a_new_duplicate_joins_its_client(tmp_path):
     assert report.accounting.balanced
     assert report.client_changes["changed"] == 1  # the client the lead joined
     assert report.client_changes["created"] == report.client_changes["merged"] == 0
+    # Only the touched profile was rebuilt, and the profiles equal a full rebuild.
+    config = load_config(config_path)
+    connection = connect(config.warehouse, database=config.warehouse.path)
+    try:
+        contacts = read_table(connection, "contacts")
+    finally:
+        connection.close()
+    rebuilt = build_golden_profiles(contacts, third["clusters"], config=config.survivorship)
+    assert third["golden_profiles"].sort("cluster_id").equals(rebuilt)
 
     # The lead is deleted at the source: it leaves its client, whose id stays.
     leads.write_text(

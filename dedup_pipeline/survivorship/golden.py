@@ -7,6 +7,9 @@ a run on the same input always builds the same profile.
 
 from __future__ import annotations
 
+import hashlib
+
+import duckdb
 import polars as pl
 
 from dedup_pipeline.config import (
@@ -23,8 +26,10 @@ __all__ = [
     "TIE_BREAK",
     "build_golden_profiles",
     "display_value",
+    "profile_versions",
     "record_rank_columns",
     "rule_sort_keys",
+    "update_golden_profiles",
 ]
 
 _LIST = pl.List(pl.String())
@@ -48,7 +53,20 @@ GOLDEN_PROFILE_SCHEMA: dict[str, pl.DataType] = {
     },
     "first_seen_at": pl.Datetime("us"),
     "last_updated_at": pl.Datetime("us"),
+    "profile_version": pl.String(),
 }
+
+#: Contact columns a profile is built from: a change in any of them rebuilds the profile.
+_PROFILE_INPUTS = (
+    "record_id",
+    "source",
+    *GOLDEN_SCALAR_FIELDS,
+    *(f"{field}_norm" for field in GOLDEN_SCALAR_FIELDS),
+    "phones_e164",
+    "emails_normalized",
+    "created_at",
+    "updated_at",
+)
 
 # Which normalised column decides "the same value" for most_frequent.
 _KEY_COLUMN = {
@@ -234,7 +252,7 @@ def build_golden_profiles(
         .agg(
             outcome=pl.col("outcome").first(),
             record_count=pl.len().cast(pl.UInt32),
-            record_ids=pl.col("record_id"),
+            record_ids=pl.col("record_id").sort(),
             sources=pl.col("source").unique().sort(),
             first_seen_at=pl.col("created_at").min(),
             last_updated_at=pl.coalesce("updated_at", "created_at").max(),
@@ -251,4 +269,80 @@ def build_golden_profiles(
             pl.col(field).fill_null(pl.lit([], dtype=_LIST)),
             pl.col(f"{field}_source_record_ids").fill_null(pl.lit([], dtype=_LIST)),
         )
-    return profiles.select(list(GOLDEN_PROFILE_SCHEMA)).sort("cluster_id")
+    return (
+        profiles.join(profile_versions(contacts, clusters, config=config), on="cluster_id")
+        .select(list(GOLDEN_PROFILE_SCHEMA))
+        .sort("cluster_id")
+    )
+
+
+def profile_versions(
+    contacts: pl.DataFrame, clusters: pl.DataFrame, *, config: SurvivorshipConfig
+) -> pl.DataFrame:
+    """A hash of everything a cluster's golden profile is built from, per cluster.
+
+    The members' contact values and timestamps, the cluster's outcome and the survivorship
+    rules: equal versions build equal profiles, so a nightly run copies an unchanged
+    profile instead of rebuilding it.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``cluster_id`` and ``profile_version`` (16 hex digits).
+    """
+    members = clusters.select("record_id", "cluster_id", "outcome").join(
+        contacts.select(list(_PROFILE_INPUTS)), on="record_id"
+    )
+    rules = hashlib.sha256(config.model_dump_json().encode("utf-8")).hexdigest()[:16]
+    fields = ", ".join(f'"{name}" := "{name}"' for name in _PROFILE_INPUTS)
+    table = members.to_arrow()
+    # DuckDB hashes in bulk, and its JSON of a struct is stable across versions.
+    with duckdb.connect() as connection:
+        connection.register("members", table)
+        return connection.execute(
+            f"""
+            select cluster_id, left(md5(concat(
+                '{rules}', '|', min(outcome), '|',
+                string_agg(md5(to_json(struct_pack({fields}))), ',' order by record_id)
+            )), 16) as profile_version
+            from members group by cluster_id
+            """
+        ).pl()
+
+
+def update_golden_profiles(
+    previous: pl.DataFrame,
+    contacts: pl.DataFrame,
+    clusters: pl.DataFrame,
+    *,
+    config: SurvivorshipConfig,
+) -> tuple[pl.DataFrame, int]:
+    """Last run's golden profiles, rebuilt only where their inputs changed.
+
+    Parameters
+    ----------
+    previous
+        The last run's profiles (`GOLDEN_PROFILE_SCHEMA`, keyed by stable client id).
+    contacts, clusters, config
+        As for `build_golden_profiles`.
+
+    Returns
+    -------
+    tuple
+        The profiles (equal to `build_golden_profiles` on the same input) and how many
+        were rebuilt.
+    """
+    require_columns(previous, ["cluster_id", "profile_version"], table="previous profiles")
+    versions = profile_versions(contacts, clusters, config=config)
+    unchanged = versions.join(
+        previous.select("cluster_id", "profile_version"), on=["cluster_id", "profile_version"]
+    ).select("cluster_id")
+    touched = clusters.join(unchanged, on="cluster_id", how="anti")
+    rebuilt = build_golden_profiles(
+        contacts.join(touched.select("record_id"), on="record_id", how="semi"),
+        touched,
+        config=config,
+    )
+    kept = previous.join(unchanged, on="cluster_id", how="semi").select(list(GOLDEN_PROFILE_SCHEMA))
+    profiles = pl.concat([kept.cast(GOLDEN_PROFILE_SCHEMA), rebuilt]).sort("cluster_id")  # type: ignore[arg-type]
+    return profiles, rebuilt.height
