@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,10 @@ from typing import Any
 import polars as pl
 import pytest
 
+from dedup_pipeline.config import PipelineConfig
+from dedup_pipeline.normalize import normalize_contacts
 from dedup_pipeline.schema import SOURCE_RECORD_SCHEMA
+from dedup_pipeline.sources import read_source
 
 
 def source_record(source: str, source_record_id: str, **fields: Any) -> dict[str, Any]:
@@ -42,13 +46,33 @@ def make_records():
     return records_frame
 
 
-def sample_config_in(directory: Path) -> Path:
-    """configs/sample.yaml with its outputs (warehouse, decisions) under ``directory``."""
-    root = Path(__file__).resolve().parent.parent
-    text = (root / "configs" / "sample.yaml").read_text(encoding="utf-8")
-    text = text.replace("../data/sample/", f"{root / 'data' / 'sample'}/").replace(
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_LEADS = ROOT / "data" / "sample" / "webform_leads.jsonl"
+
+
+def sample_config_in(directory: Path, *, own_leads: bool = False) -> Path:
+    """configs/sample.yaml with its outputs (warehouse, decisions) under ``directory``.
+
+    With ``own_leads``, the web-form export is a copy in ``directory``
+    (``webform_leads.jsonl``) that a test may edit between runs.
+    """
+    text = (ROOT / "configs" / "sample.yaml").read_text(encoding="utf-8")
+    text = text.replace("../data/sample/", f"{ROOT / 'data' / 'sample'}/").replace(
         "../output/sample", str(directory / "out")
     )
+    if own_leads:
+        leads = directory / SAMPLE_LEADS.name
+        shutil.copy(SAMPLE_LEADS, leads)
+        text = text.replace(str(SAMPLE_LEADS), str(leads))
     path = directory / "config.yaml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def normalized_sample_contacts(config: PipelineConfig) -> pl.DataFrame:
+    """The normalized contacts of every source of ``config``."""
+    records = pl.concat(
+        [read_source(s).records.select(list(SOURCE_RECORD_SCHEMA)) for s in config.sources]
+    )
+    regions = {s.name: s.default_region for s in config.sources}
+    return normalize_contacts(records, default_regions=regions).contacts

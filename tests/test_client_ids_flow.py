@@ -3,7 +3,6 @@ placed by the nightly (incremental) run joins its client's id and nothing unrela
 changes; a deleted record leaves its client."""
 
 import json
-import shutil
 from pathlib import Path
 
 import polars as pl
@@ -14,9 +13,6 @@ from dedup_pipeline.duckdb_connection import connect
 from dedup_pipeline.sinks import read_table
 from dedup_pipeline.survivorship import build_golden_profiles
 from tests.conftest import sample_config_in
-
-ROOT = Path(__file__).resolve().parent.parent
-LEADS = ROOT / "data" / "sample" / "webform_leads.jsonl"
 
 
 def _tables(config_path: Path) -> dict[str, pl.DataFrame]:
@@ -38,13 +34,8 @@ def _tables(config_path: Path) -> dict[str, pl.DataFrame]:
 
 
 def test_ids_last_across_runs_and_a_new_duplicate_joins_its_client(tmp_path):
+    config_path = sample_config_in(tmp_path, own_leads=True)
     leads = tmp_path / "webform_leads.jsonl"
-    shutil.copy(LEADS, leads)
-    config_path = sample_config_in(tmp_path)
-    config_path.write_text(
-        config_path.read_text(encoding="utf-8").replace(str(LEADS), str(leads)),
-        encoding="utf-8",
-    )
 
     run_full_sweep(config_path)
     first = _tables(config_path)

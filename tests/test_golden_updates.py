@@ -4,22 +4,15 @@ import polars as pl
 import pytest
 
 from dedup_pipeline.config import SurvivorshipConfig, load_config
-from dedup_pipeline.normalize import normalize_contacts
-from dedup_pipeline.schema import SOURCE_RECORD_SCHEMA
-from dedup_pipeline.sources import read_source
 from dedup_pipeline.survivorship import build_golden_profiles
 from dedup_pipeline.survivorship.golden import update_golden_profiles
-from tests.conftest import sample_config_in
+from tests.conftest import normalized_sample_contacts, sample_config_in
 
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     config = load_config(sample_config_in(tmp_path_factory.mktemp("golden")))
-    records = pl.concat(
-        [read_source(s).records.select(list(SOURCE_RECORD_SCHEMA)) for s in config.sources]
-    )
-    regions = {s.name: s.default_region for s in config.sources}
-    contacts = normalize_contacts(records, default_regions=regions).contacts
+    contacts = normalized_sample_contacts(config)
     # Clients by their true id: a stand-in for the decide stage's clusters.
     clusters = contacts.select(
         "record_id",

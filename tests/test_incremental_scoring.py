@@ -14,20 +14,13 @@ from dedup_pipeline.match.incremental import (
     term_frequency_columns,
 )
 from dedup_pipeline.match.model import score_and_cluster
-from dedup_pipeline.normalize import normalize_contacts
-from dedup_pipeline.schema import SOURCE_RECORD_SCHEMA
-from dedup_pipeline.sources import read_source
-from tests.conftest import sample_config_in
+from tests.conftest import normalized_sample_contacts, sample_config_in
 
 
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory):
     config = load_config(sample_config_in(tmp_path_factory.mktemp("incremental")))
-    records = pl.concat(
-        [read_source(s).records.select(list(SOURCE_RECORD_SCHEMA)) for s in config.sources]
-    )
-    regions = {s.name: s.default_region for s in config.sources}
-    contacts = normalize_contacts(records, default_regions=regions).contacts
+    contacts = normalized_sample_contacts(config)
     connection = connect(config.warehouse)
     try:
         match_input, _ = prepare_match_input(

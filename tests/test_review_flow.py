@@ -1,7 +1,6 @@
 """Decisions recorded in the store are honoured by the next run, end to end."""
 
 import json
-import shutil
 from pathlib import Path
 
 import polars as pl
@@ -70,15 +69,8 @@ def test_approved_and_rejected_proposals_bind_the_next_run(sample_config):
 
 
 def test_a_decision_comes_back_when_one_of_its_records_changes(tmp_path):
-    root = Path(__file__).resolve().parent.parent
-    original = root / "data" / "sample" / "webform_leads.jsonl"
+    config_path = sample_config_in(tmp_path, own_leads=True)
     leads = tmp_path / "webform_leads.jsonl"
-    shutil.copy(original, leads)
-    config_path = sample_config_in(tmp_path)
-    config_path.write_text(
-        config_path.read_text(encoding="utf-8").replace(str(original), str(leads)),
-        encoding="utf-8",
-    )
     run_full_sweep(config_path)
     config = load_config(config_path)
     queue = _tables(config_path)["review_queue"]
