@@ -99,7 +99,10 @@ def run(clients: int, nights: int, new_share: float, seed: int, workdir: Path) -
         connection = connect(config.warehouse)
         try:
             match_input, _ = prepare_match_input(
-                current, max_block_size=config.match.max_block_size, connection=connection
+                current,
+                max_block_size=config.match.max_block_size,
+                extra_fields=config.match.extra_fields,
+                connection=connection,
             )
             prepared = time.perf_counter() - started
             result = match_incrementally(

@@ -17,6 +17,18 @@ from dedup_pipeline.review.versions import record_versions
 __all__ = ["match_contacts", "match_contacts_incrementally", "placed_records"]
 
 
+def _prepare(
+    contacts: pl.DataFrame, match: MatchConfig, connection: Any
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`prepare_match_input` with the configured block size and extra fields."""
+    return prepare_match_input(
+        contacts,
+        max_block_size=match.max_block_size,
+        extra_fields=match.extra_fields,
+        connection=connection,
+    )
+
+
 def match_contacts(
     contacts: pl.DataFrame,
     *,
@@ -40,12 +52,7 @@ def match_contacts(
     """
     connection = connect(warehouse)
     try:
-        match_input, shared = prepare_match_input(
-            contacts,
-            max_block_size=match.max_block_size,
-            extra_fields=match.extra_fields,
-            connection=connection,
-        )
+        match_input, shared = _prepare(contacts, match, connection)
         result = score_and_cluster(
             match_input,
             db_api=DuckDBAPI(connection),
@@ -106,12 +113,7 @@ def match_contacts_incrementally(
     placed = placed_records(contacts, previous_versions)
     connection = connect(warehouse)
     try:
-        match_input, shared = prepare_match_input(
-            contacts,
-            max_block_size=match.max_block_size,
-            extra_fields=match.extra_fields,
-            connection=connection,
-        )
+        match_input, shared = _prepare(contacts, match, connection)
         result = match_incrementally(
             match_input,
             placed,
