@@ -42,8 +42,21 @@ def _markdown(frame: pl.DataFrame, limit: int = 20) -> MetadataValue:
     return MetadataValue.md("\n".join(lines))
 
 
-def _place_new_and_changed(config: PipelineConfig, warehouse: DuckDBWarehouse, contacts):
-    """The incremental branch of `splink_matching`: its outputs, from the last run's state."""
+def _model_metadata(written: dict, source: str, *, trained: bool) -> dict:
+    """What a run says about the model that scored it, and where its files are."""
+    return {
+        "model": "trained" if trained else "reused",
+        "model_source": source,
+        "model_file": MetadataValue.path(str(written[MODEL_FILE])),
+        "model_outputs": MetadataValue.json({name: str(path) for name, path in written.items()}),
+    }
+
+
+def _place_new_and_changed(
+    config: PipelineConfig, warehouse: DuckDBWarehouse, contacts, versions: pl.DataFrame
+):
+    """The incremental branch of `splink_matching`: its first four outputs, from the last
+    run's state."""
     # The last run's pairs and versions, read before this run's outputs replace them.
     with warehouse.connect() as connection:
         ready = table_exists(connection, "matched_versions") and table_exists(
@@ -61,6 +74,7 @@ def _place_new_and_changed(config: PipelineConfig, warehouse: DuckDBWarehouse, c
     model = load_model(model_path, config.match)
     result, shared, placed = match_contacts_incrementally(
         contacts,
+        versions=versions,
         previous_versions=previous_versions,
         previous_pairs=previous_pairs,
         model=model,
@@ -77,12 +91,7 @@ def _place_new_and_changed(config: PipelineConfig, warehouse: DuckDBWarehouse, c
             "mode": "incremental",
             "records_placed": placed.len(),
             "new_pairs": result.new_pairs,
-            "model": "reused",
-            "model_source": str(model_path),
-            "model_file": MetadataValue.path(str(written[MODEL_FILE])),
-            "model_outputs": MetadataValue.json(
-                {name: str(path) for name, path in written.items()}
-            ),
+            **_model_metadata(written, str(model_path), trained=False),
             "labelled_pairs_used": 0,
         },
     )
@@ -100,7 +109,6 @@ def _place_new_and_changed(config: PipelineConfig, warehouse: DuckDBWarehouse, c
     )
     yield Output(counts, output_name="blocking_counts", metadata={"counts": _markdown(counts)})
     yield Output(shared, output_name="shared_identifiers", metadata={"top": _markdown(shared, 10)})
-    yield Output(record_versions(contacts), output_name="matched_versions")
 
 
 def build_pipeline_assets(config: PipelineConfig) -> list:
@@ -205,8 +213,11 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
         contacts: pl.DataFrame,
     ):
         config = settings.config
+        # Hashed once: the incremental branch compares them, the decide stage reads them.
+        versions = record_versions(contacts)
         if settings.mode == "incremental":
-            yield from _place_new_and_changed(config, warehouse, contacts)
+            yield from _place_new_and_changed(config, warehouse, contacts, versions)
+            yield Output(versions, output_name="matched_versions")
             return
         reused_from = config.match.model
         reused = None if reused_from is None else load_model(reused_from, config.match)
@@ -235,13 +246,10 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
             output_name="scored_pairs",
             metadata={
                 "pairs": result.scored_pairs.height,
-                "model": "trained" if reused_from is None else "reused",
-                "model_source": (
-                    "trained on this run's data" if reused_from is None else str(reused_from)
-                ),
-                "model_file": MetadataValue.path(str(written["splink_model.json"])),
-                "model_outputs": MetadataValue.json(
-                    {name: str(path) for name, path in written.items()}
+                **_model_metadata(
+                    written,
+                    "trained on this run's data" if reused_from is None else str(reused_from),
+                    trained=reused_from is None,
                 ),
                 "labelled_pairs_used": result.labelled_pairs_used,
             },
@@ -255,7 +263,7 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
         yield Output(
             shared, output_name="shared_identifiers", metadata={"top": _markdown(shared, 10)}
         )
-        yield Output(record_versions(contacts), output_name="matched_versions")
+        yield Output(versions, output_name="matched_versions")
 
     @asset(group_name="clusters")
     def review_decisions(review_store: ReviewStore) -> Output:
@@ -290,6 +298,7 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
         scored_pairs: pl.DataFrame,
         review_decisions: pl.DataFrame,
         contacts: pl.DataFrame,
+        matched_versions: pl.DataFrame,
     ):
         decisions = decide_clusters(
             match_clusters,
@@ -297,7 +306,7 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
             config=settings.config.decision,
             decisions=review_decisions,
             contacts=contacts,
-            record_versions=record_versions(contacts),
+            record_versions=matched_versions,
         )
         # The last run's state, read before this run's outputs replace it.
         with warehouse.connect() as connection:

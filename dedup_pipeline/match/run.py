@@ -12,7 +12,6 @@ from dedup_pipeline.duckdb_connection import connect
 from dedup_pipeline.match.incremental import IncrementalMatch, match_incrementally
 from dedup_pipeline.match.model import MatchResult, score_and_cluster
 from dedup_pipeline.match.prepare import prepare_match_input
-from dedup_pipeline.review.versions import record_versions
 
 __all__ = ["match_contacts", "match_contacts_incrementally", "placed_records"]
 
@@ -67,23 +66,20 @@ def match_contacts(
     return result, shared
 
 
-def placed_records(contacts: pl.DataFrame, previous_versions: pl.DataFrame) -> pl.Series:
+def placed_records(versions: pl.DataFrame, previous_versions: pl.DataFrame) -> pl.Series:
     """Record ids that are new since the last run or whose content changed.
 
     Parameters
     ----------
-    contacts
-        This run's contacts.
-    previous_versions
-        ``record_id`` and ``record_version`` of the last run's contacts
+    versions, previous_versions
+        ``record_id`` and ``record_version`` of this run's and the last run's contacts
         (`dedup_pipeline.review.versions.record_versions`: names, phones, e-mails,
         company, city and extra fields; a record touched only in its timestamps is not
         placed again).
     """
-    now = record_versions(contacts)
     before = previous_versions.select("record_id", before="record_version")
     return (
-        now.join(before, on="record_id", how="left")
+        versions.join(before, on="record_id", how="left")
         .filter(pl.col("before").is_null() | (pl.col("before") != pl.col("record_version")))
         .get_column("record_id")
     )
@@ -92,6 +88,7 @@ def placed_records(contacts: pl.DataFrame, previous_versions: pl.DataFrame) -> p
 def match_contacts_incrementally(
     contacts: pl.DataFrame,
     *,
+    versions: pl.DataFrame,
     previous_versions: pl.DataFrame,
     previous_pairs: pl.DataFrame,
     model: dict[str, Any],
@@ -103,14 +100,16 @@ def match_contacts_incrementally(
 
     Every contact is prepared (shared identifiers are judged on the whole base, as in a
     full run); only pairs with a new or changed record are scored
-    (`dedup_pipeline.match.incremental.match_incrementally`).
+    (`dedup_pipeline.match.incremental.match_incrementally`). Records are placed when
+    their entry in ``versions`` is new or differs from ``previous_versions``
+    (`placed_records`).
 
     Returns
     -------
     tuple
         The `IncrementalMatch`, the shared identifiers, and the ids of the placed records.
     """
-    placed = placed_records(contacts, previous_versions)
+    placed = placed_records(versions, previous_versions)
     connection = connect(warehouse)
     try:
         match_input, shared = _prepare(contacts, match, connection)
