@@ -10,9 +10,11 @@ from typing import Any
 import polars as pl
 import pytest
 
-from dedup_pipeline.config import PipelineConfig
+from dedup_pipeline.config import PipelineConfig, load_config
+from dedup_pipeline.duckdb_connection import connect
 from dedup_pipeline.normalize import normalize_contacts
 from dedup_pipeline.schema import SOURCE_RECORD_SCHEMA
+from dedup_pipeline.sinks import read_table
 from dedup_pipeline.sources import read_source
 
 
@@ -67,6 +69,16 @@ def sample_config_in(directory: Path, *, own_leads: bool = False) -> Path:
     path = directory / "config.yaml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def warehouse_tables(config_path: Path, *names: str) -> dict[str, pl.DataFrame]:
+    """Tables of a run's warehouse by name; the file is closed again (one writer at a time)."""
+    config = load_config(config_path)
+    connection = connect(config.warehouse, database=config.warehouse.path)
+    try:
+        return {name: read_table(connection, name) for name in names}
+    finally:
+        connection.close()
 
 
 def normalized_sample_contacts(config: PipelineConfig) -> pl.DataFrame:

@@ -9,28 +9,19 @@ import polars as pl
 
 from assets.run import run_full_sweep
 from dedup_pipeline.config import load_config
-from dedup_pipeline.duckdb_connection import connect
-from dedup_pipeline.sinks import read_table
 from dedup_pipeline.survivorship import build_golden_profiles
-from tests.conftest import sample_config_in
+from tests.conftest import sample_config_in, warehouse_tables
 
 
 def _tables(config_path: Path) -> dict[str, pl.DataFrame]:
-    config = load_config(config_path)
-    connection = connect(config.warehouse, database=config.warehouse.path)
-    try:
-        return {
-            name: read_table(connection, name)
-            for name in (
-                "clusters",
-                "golden_profiles",
-                "client_registry",
-                "client_id_events",
-                "run_report",
-            )
-        }
-    finally:
-        connection.close()
+    return warehouse_tables(
+        config_path,
+        "clusters",
+        "golden_profiles",
+        "client_registry",
+        "client_id_events",
+        "run_report",
+    )
 
 
 def test_ids_last_across_runs_and_a_new_duplicate_joins_its_client(tmp_path):
@@ -77,11 +68,7 @@ def test_ids_last_across_runs_and_a_new_duplicate_joins_its_client(tmp_path):
     assert report.client_changes["created"] == report.client_changes["merged"] == 0
     # Only the touched profile was rebuilt, and the profiles equal a full rebuild.
     config = load_config(config_path)
-    connection = connect(config.warehouse, database=config.warehouse.path)
-    try:
-        contacts = read_table(connection, "contacts")
-    finally:
-        connection.close()
+    contacts = warehouse_tables(config_path, "contacts")["contacts"]
     rebuilt = build_golden_profiles(contacts, third["clusters"], config=config.survivorship)
     assert third["golden_profiles"].sort("cluster_id").equals(rebuilt)
 

@@ -9,10 +9,8 @@ import polars as pl
 import pytest
 
 from assets.run import run_full_sweep
-from dedup_pipeline.config import load_config
-from dedup_pipeline.duckdb_connection import connect
-from dedup_pipeline.sinks import read_table
 from dedup_pipeline.survivorship.instructions import MergeInstruction
+from tests.conftest import warehouse_tables
 
 BITRIX_HEADER = (
     "ID;Имя;Фамилия;Рабочий телефон;Рабочий e-mail;Компания;Город;Дата создания;Дата изменения"
@@ -110,19 +108,14 @@ def sweep(tmp_path_factory):
     config_path = directory / "config.yaml"
     config_path.write_text(CONFIG, encoding="utf-8")
     report = run_full_sweep(config_path)
-    config = load_config(config_path)
-    connection = connect(config.warehouse, database=config.warehouse.path)
-    tables = {
-        name: read_table(connection, name)
-        for name in (
-            "clusters",
-            "golden_profiles",
-            "merge_instructions",
-            "quarantine",
-            "value_issues",
-        )
-    }
-    connection.close()
+    tables = warehouse_tables(
+        config_path,
+        "clusters",
+        "golden_profiles",
+        "merge_instructions",
+        "quarantine",
+        "value_issues",
+    )
     return report, tables, directory / "out"
 
 

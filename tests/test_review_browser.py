@@ -17,11 +17,9 @@ import uvicorn
 
 from assets.run import run_full_sweep
 from dedup_pipeline.config import load_config
-from dedup_pipeline.duckdb_connection import connect
 from dedup_pipeline.review import DecisionStore
 from dedup_pipeline.review.web import create_app
-from dedup_pipeline.sinks import read_table
-from tests.conftest import sample_config_in
+from tests.conftest import sample_config_in, warehouse_tables
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -41,12 +39,7 @@ def _free_port() -> int:
 
 
 def _tables(config_path: Path) -> dict[str, pl.DataFrame]:
-    config = load_config(config_path)
-    connection = connect(config.warehouse, database=config.warehouse.path)
-    try:
-        return {name: read_table(connection, name) for name in ("clusters", "merge_instructions")}
-    finally:
-        connection.close()
+    return warehouse_tables(config_path, "clusters", "merge_instructions")
 
 
 @pytest.fixture(scope="module")

@@ -8,23 +8,13 @@ import pytest
 
 from assets.run import run_full_sweep
 from dedup_pipeline.config import load_config
-from dedup_pipeline.duckdb_connection import connect
 from dedup_pipeline.review import DecisionStore, ReviewDecision
 from dedup_pipeline.review.versions import record_versions
-from dedup_pipeline.sinks import read_table
-from tests.conftest import sample_config_in
+from tests.conftest import sample_config_in, warehouse_tables
 
 
 def _tables(config_path: Path) -> dict[str, pl.DataFrame]:
-    config = load_config(config_path)
-    connection = connect(config.warehouse, database=config.warehouse.path)
-    try:
-        return {
-            name: read_table(connection, name)
-            for name in ("clusters", "review_queue", "merge_instructions")
-        }
-    finally:
-        connection.close()
+    return warehouse_tables(config_path, "clusters", "review_queue", "merge_instructions")
 
 
 @pytest.fixture(scope="module")

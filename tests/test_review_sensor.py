@@ -10,19 +10,12 @@ from assets.resources import ReviewStore
 from assets.run import run_full_sweep
 from assets.sensors import APPLY_REVIEW_DECISIONS_JOB, new_review_decisions
 from dedup_pipeline.config import load_config
-from dedup_pipeline.duckdb_connection import connect
 from dedup_pipeline.review import DecisionStore, ReviewDecision
-from dedup_pipeline.sinks import read_table
-from tests.conftest import sample_config_in
+from tests.conftest import sample_config_in, warehouse_tables
 
 
 def _read(config_path: Path, name: str) -> pl.DataFrame:
-    config = load_config(config_path)
-    connection = connect(config.warehouse, database=config.warehouse.path)
-    try:
-        return read_table(connection, name)
-    finally:
-        connection.close()
+    return warehouse_tables(config_path, name)[name]
 
 
 def test_new_decisions_trigger_the_apply_job(tmp_path):
