@@ -195,15 +195,9 @@ def reconcile_client_ids(
     )
     cluster_ids = pl.concat([kept, fresh.select("cluster_id", "client_id")])
     membership = current.join(cluster_ids, on="cluster_id").select(list(MEMBERSHIP_SCHEMA))
-    retired = (
-        previous.select("client_id")
-        .unique()
-        .join(heirs.select("client_id"), on="client_id", how="anti")
-        .join(
-            previous.group_by("client_id").agg(record_count=pl.len().cast(pl.UInt32)),
-            on="client_id",
-        )
-    )
+    # Each previous client's size: for the events and to tell unchanged clients.
+    before = previous.group_by("client_id").agg(record_count=pl.len().cast(pl.UInt32))
+    retired = before.join(heirs.select("client_id"), on="client_id", how="anti")
 
     new_events = fresh.join(split_from, on="cluster_id", how="left").select(
         pl.lit(run_id).alias("run_id"),
@@ -214,10 +208,7 @@ def reconcile_client_ids(
         related_client_id="related_client_id",
         record_count="record_count",
     )
-    merge_events = merged.join(
-        previous.group_by("client_id").agg(record_count=pl.len().cast(pl.UInt32)),
-        on="client_id",
-    ).select(
+    merge_events = merged.join(before, on="client_id").select(
         pl.lit(run_id).alias("run_id"),
         event=pl.lit(IdEvent.MERGED),
         client_id="client_id",
@@ -238,10 +229,9 @@ def reconcile_client_ids(
     )
 
     # Which kept clients have the same records as before.
-    before = previous.group_by("client_id").agg(before=pl.len().cast(pl.UInt32))
     kept_state = (
         kept.join(sizes.select("cluster_id", "record_count"), on="cluster_id")
-        .join(before, on="client_id", how="left")
+        .join(before.rename({"record_count": "before"}), on="client_id", how="left")
         .join(heirs.select("client_id", "shared"), on="client_id", how="left")
         .join(
             merged.group_by("client_id_survivor").len(),
