@@ -129,19 +129,35 @@ def score_new_records(
     """
     check_model_compatible(model, config)
     require_columns(match_input, ["record_id"], table="match input")
-    is_new = pl.col("record_id").is_in(new_record_ids.implode())
-    new = match_input.filter(is_new)
-    if new.is_empty():
-        return pl.DataFrame(schema={**SCORED_PAIRS_SCHEMA, "names_conflict": pl.Boolean()})
-    existing = match_input.filter(~is_new)
     linker, _ = _linker_over_everyone(match_input, db_api, model)
-    new_table = db_api.register(new.to_arrow(), table_name="new_contacts")
-    existing_table = (
-        db_api.register(existing.to_arrow(), table_name="existing_contacts")
-        if existing.height
-        else None
+    return _score_placed(match_input, new_record_ids, linker, db_api=db_api, config=config)
+
+
+def _score_placed(
+    match_input: pl.DataFrame,
+    placed_record_ids: pl.Series,
+    linker: Linker,
+    *,
+    db_api: DatabaseAPI,
+    config: MatchConfig,
+) -> pl.DataFrame:
+    """Pairs touching the placed records, or none when nothing is placed."""
+    is_placed = pl.col("record_id").is_in(placed_record_ids.implode())
+    placed = match_input.filter(is_placed)
+    if placed.is_empty():
+        return pl.DataFrame(schema={**SCORED_PAIRS_SCHEMA, "names_conflict": pl.Boolean()})
+    settled = match_input.filter(~is_placed)
+    return _score_touching(
+        linker,
+        db_api.register(placed.to_arrow(), table_name="placed_contacts"),
+        (
+            db_api.register(settled.to_arrow(), table_name="settled_contacts")
+            if settled.height
+            else None
+        ),
+        db_api=db_api,
+        config=config,
     )
-    return _score_touching(linker, new_table, existing_table, db_api=db_api, config=config)
 
 
 @dataclass(frozen=True)
@@ -200,23 +216,8 @@ def match_incrementally(
         & ~pl.col("record_id_l").is_in(placed)
         & ~pl.col("record_id_r").is_in(placed)
     )
-    is_placed = pl.col("record_id").is_in(placed)
-    new = match_input.filter(is_placed)
-    existing = match_input.filter(~is_placed)
     linker, everyone = _linker_over_everyone(match_input, db_api, model)
-    fresh = pl.DataFrame(schema={**SCORED_PAIRS_SCHEMA, "names_conflict": pl.Boolean()})
-    if new.height:
-        fresh = _score_touching(
-            linker,
-            db_api.register(new.to_arrow(), table_name="placed_contacts"),
-            (
-                db_api.register(existing.to_arrow(), table_name="settled_contacts")
-                if existing.height
-                else None
-            ),
-            db_api=db_api,
-            config=config,
-        )
+    fresh = _score_placed(match_input, placed_record_ids, linker, db_api=db_api, config=config)
     pairs = pl.concat([kept, fresh], how="diagonal_relaxed").select(kept.columns)
     flagged = db_api.register(pairs.to_arrow(), table_name="incremental_scored_pairs")
     clusters = cluster_scored_pairs(
