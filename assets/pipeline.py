@@ -22,7 +22,7 @@ from dedup_pipeline.match import (
     match_contacts_incrementally,
     save_model,
 )
-from dedup_pipeline.normalize import normalize_contacts
+from dedup_pipeline.normalize import NormalizedContacts, normalize_contacts
 from dedup_pipeline.review import decide_clusters
 from dedup_pipeline.review.constraints import labelled_pairs
 from dedup_pipeline.review.versions import record_versions
@@ -50,6 +50,18 @@ def _model_metadata(written: dict, source: str, *, trained: bool) -> dict:
         "model_file": MetadataValue.path(str(written[MODEL_FILE])),
         "model_outputs": MetadataValue.json({name: str(path) for name, path in written.items()}),
     }
+
+
+def _last_normalized(warehouse: DuckDBWarehouse) -> NormalizedContacts | None:
+    """The last run's normalized contacts and values, read before this run replaces them."""
+    names = ("contacts", "phone_values", "email_values")
+    with warehouse.connect() as connection:
+        if not all(table_exists(connection, name) for name in names):
+            return None
+        contacts, phones, emails = (read_table(connection, name) for name in names)
+    return NormalizedContacts(
+        contacts=contacts, phone_values=phones, email_values=emails, renormalized=0
+    )
 
 
 def _place_new_and_changed(
@@ -156,15 +168,19 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
             "email_values": AssetOut(description="Every distinct raw e-mail and its validity."),
         },
     )
-    def normalized_contacts(settings: PipelineSettings, source_records: pl.DataFrame):
+    def normalized_contacts(
+        settings: PipelineSettings, warehouse: DuckDBWarehouse, source_records: pl.DataFrame
+    ):
         regions = {s.name: s.default_region for s in settings.config.sources}
-        result = normalize_contacts(source_records, default_regions=regions)
+        previous = _last_normalized(warehouse) if settings.mode == "incremental" else None
+        result = normalize_contacts(source_records, default_regions=regions, previous=previous)
         contacts = result.contacts
         yield Output(
             contacts,
             output_name="contacts",
             metadata={
                 "records": contacts.height,
+                "normalized": result.renormalized,
                 "with_valid_phone": contacts.filter(pl.col("phones_e164").list.len() > 0).height,
                 "with_valid_email": contacts.filter(
                     pl.col("emails_normalized").list.len() > 0

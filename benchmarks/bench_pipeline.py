@@ -10,7 +10,8 @@ the process's resident set size (DuckDB runs in process), sampled every 50 ms.
 
 With ``--nightly K``, K web-form leads that repeat existing clients (copies of random
 leads under new ids) are then appended and the nightly run (``--mode incremental``) is
-measured the same way.
+measured the same way. The state after the full sweep is kept in ``<workdir>/day1``;
+``--nightly-only`` restores it and measures the nightly run alone, in a fresh process.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import json
 import logging
 import random
 import resource
+import shutil
 import sys
 import threading
 import time
@@ -111,10 +113,32 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="Then measure a nightly run with this many new leads.",
     )
+    parser.add_argument(
+        "--nightly-only",
+        action="store_true",
+        help="Restore the state a previous run kept after its full sweep and measure only "
+        "the nightly run.",
+    )
     args = parser.parse_args(argv)
+    if args.nightly_only and not args.nightly:
+        parser.error("--nightly-only needs --nightly K")
 
     workdir = args.workdir / f"n{args.records}"
     data = workdir / "data"
+    config_path = workdir / "config.yaml"
+    day1 = workdir / "day1"
+    for name in ("splink", "dagster"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    if args.nightly_only:
+        if not day1.is_dir():
+            parser.error(f"no kept state in {day1}: run once with --nightly first")
+        for part in ("data", "output"):
+            shutil.rmtree(workdir / part, ignore_errors=True)
+            shutil.copytree(day1 / part, workdir / part)
+        records = json.loads((day1 / "benchmark.json").read_text())["records"]
+        summary = {"records": records}
+        _measure_nightly(args, config_path, data / "webform_leads.jsonl", records, summary)
+        return 0
     started = time.perf_counter()
     files = generate_sample(data, n_clients=max(1, args.records // 2), seed=args.seed)
     generated = time.perf_counter() - started
@@ -123,11 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         .replace("../output/sample", "output")
         .replace("memory_limit: 4GB", f"memory_limit: {args.memory_limit}")
     )
-    config_path = workdir / "config.yaml"
     config_path.write_text(config, encoding="utf-8")
 
-    for name in ("splink", "dagster"):
-        logging.getLogger(name).setLevel(logging.ERROR)
     with RssSampler() as sampler:
         started = time.perf_counter()
         report = run_full_sweep(config_path, on_step=sampler.on_step)
@@ -157,23 +178,31 @@ def main(argv: list[str] | None = None) -> int:
         "stage_peak_rss_mib": {k: round(v / mib) for k, v in sampler.peaks.items()},
     }
     if args.nightly:
-        _append_repeat_leads(files.webform, args.nightly, args.seed)
-        with RssSampler() as nightly_sampler:
-            started = time.perf_counter()
-            nightly = run_full_sweep(
-                config_path, on_step=nightly_sampler.on_step, mode="incremental"
-            )
-            nightly_total = time.perf_counter() - started
-        summary["nightly"] = _print_run(
-            f"nightly run: {args.nightly:,} new leads against {report.accounting.records_in:,} "
-            "records",
-            nightly,
-            nightly_sampler,
-            nightly_total,
-        )
-        print(f"clients against the day before: {nightly.client_changes}")
+        shutil.rmtree(day1, ignore_errors=True)
+        day1.mkdir()
+        for part in ("data", "output"):
+            shutil.copytree(workdir / part, day1 / part)
+        (day1 / "benchmark.json").write_text(json.dumps(summary, indent=2) + "\n")
+        _measure_nightly(args, config_path, files.webform, report.accounting.records_in, summary)
     (workdir / "benchmark.json").write_text(json.dumps(summary, indent=2) + "\n")
     return 0
+
+
+def _measure_nightly(
+    args: argparse.Namespace, config_path: Path, webform: Path, records: int, summary: dict
+) -> None:
+    _append_repeat_leads(webform, args.nightly, args.seed)
+    with RssSampler() as sampler:
+        started = time.perf_counter()
+        nightly = run_full_sweep(config_path, on_step=sampler.on_step, mode="incremental")
+        total = time.perf_counter() - started
+    summary["nightly"] = _print_run(
+        f"nightly run: {args.nightly:,} new leads against {records:,} records",
+        nightly,
+        sampler,
+        total,
+    )
+    print(f"clients against the day before: {nightly.client_changes}")
 
 
 if __name__ == "__main__":

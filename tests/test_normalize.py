@@ -1,11 +1,14 @@
 import polars as pl
 
+from dedup_pipeline.config import load_config
 from dedup_pipeline.normalize import (
     normalize_contacts,
     normalize_email_values,
     normalize_phone_values,
 )
-from tests.conftest import records_frame, source_record
+from dedup_pipeline.schema import SOURCE_RECORD_SCHEMA
+from dedup_pipeline.sources import read_source
+from tests.conftest import ROOT, records_frame, source_record
 
 
 def test_phone_formats_of_one_number_share_one_e164():
@@ -171,3 +174,51 @@ def test_a_misspelt_first_name_gets_the_variants_of_the_name_it_misspells():
     variants = first_name_variants(names).to_list()
     assert "natalya" in variants[0] and "vyacheslav" in variants[1]
     assert variants[3] == ["zorgblip"]  # nothing known is close: no guess
+
+
+def _sample_records() -> pl.DataFrame:
+    config = load_config(ROOT / "configs" / "sample.yaml")
+    return pl.concat(
+        [read_source(s).records.select(list(SOURCE_RECORD_SCHEMA)) for s in config.sources]
+    )
+
+
+def test_a_nightly_normalizes_only_new_and_changed_records_and_agrees_with_a_full_run():
+    day1 = _sample_records()
+    first = normalize_contacts(day1, default_regions={"bitrix24": "RU"})
+    ids = day1.get_column("record_id")
+    changed_phone, touched_only, deleted = ids[0], ids[1], ids[2]
+    day2 = pl.concat(
+        [
+            day1.filter(pl.col("record_id") != deleted).with_columns(
+                phones=pl.when(pl.col("record_id") == changed_phone)
+                .then(pl.lit(["8 (912) 000-11-22"]))
+                .otherwise(pl.col("phones")),
+                # Only a timestamp and the row number move: the contact is the same.
+                updated_at=pl.when(pl.col("record_id") == touched_only)
+                .then(pl.datetime(2026, 11, 23))
+                .otherwise(pl.col("updated_at")),
+                source_row=pl.col("source_row") + 1,
+            ),
+            records_frame(
+                source_record(
+                    "webform", "new-1", full_name="Петров Иван", phones=["+7 912 345 67 89"]
+                )
+            ),
+        ]
+    )
+
+    nightly = normalize_contacts(day2, default_regions={"bitrix24": "RU"}, previous=first)
+    full = normalize_contacts(day2, default_regions={"bitrix24": "RU"})
+
+    assert nightly.renormalized == 2  # the changed phone and the new lead
+    assert nightly.contacts.equals(full.contacts)
+    by_id = {row["record_id"]: row for row in nightly.contacts.iter_rows(named=True)}
+    assert by_id[changed_phone]["phones_e164"] == ["+79120001122"]
+    assert by_id[touched_only]["updated_at"].year == 2026
+    assert deleted not in by_id
+    assert "+79120001122" in nightly.phone_values.get_column("phone_e164").to_list()
+    assert nightly.phone_values.sort("phone_raw", "region").equals(
+        full.phone_values.sort("phone_raw", "region")
+    )
+    assert nightly.email_values.sort("email_raw").equals(full.email_values.sort("email_raw"))

@@ -19,7 +19,7 @@ from dedup_pipeline.normalize.text import (
 )
 from dedup_pipeline.schema import SOURCE_RECORD_SCHEMA, require_columns
 
-__all__ = ["CONTACT_SCHEMA", "NormalizedContacts", "normalize_contacts"]
+__all__ = ["CONTACT_SCHEMA", "NORMALIZATION_INPUTS", "NormalizedContacts", "normalize_contacts"]
 
 _LIST = pl.List(pl.String())
 
@@ -43,6 +43,23 @@ CONTACT_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+#: The source-record columns normalisation reads. A record whose values here are unchanged
+#: since the last run keeps its normalised columns; the others pass through as they are.
+NORMALIZATION_INPUTS: tuple[str, ...] = (
+    "source",
+    "first_name",
+    "middle_name",
+    "last_name",
+    "full_name",
+    "phones",
+    "emails",
+    "company",
+    "city",
+)
+
+_NORMALIZED_COLUMNS = [name for name in CONTACT_SCHEMA if name not in SOURCE_RECORD_SCHEMA]
+
+
 @dataclass(frozen=True)
 class NormalizedContacts:
     """Output of `normalize_contacts`.
@@ -55,11 +72,15 @@ class NormalizedContacts:
         Every distinct raw phone with its parse result (`PHONE_VALUES_SCHEMA`).
     email_values
         Every distinct raw e-mail with its validation result (`EMAIL_VALUES_SCHEMA`).
+    renormalized
+        How many records were normalised by this call; the others (when the last run's
+        contacts were given) kept their normalised columns.
     """
 
     contacts: pl.DataFrame
     phone_values: pl.DataFrame
     email_values: pl.DataFrame
+    renormalized: int
 
 
 def _list_or_empty(column: str) -> pl.Expr:
@@ -161,14 +182,17 @@ _SURNAME_ENDING = r"(ov|ev|ova|eva|in|yn|ski|skaya|enko|uk|ikh|ykh)$"
 _PRIOR = 3
 
 
-def _first_name_odds(frame: pl.DataFrame) -> pl.DataFrame:
+def _first_name_odds(frame: pl.DataFrame, usage: pl.DataFrame | None = None) -> pl.DataFrame:
     """Per name key, how likely it is a first name (0..1), from the data and the tables.
 
     Records with separate first and last name fields say how each key is used; the
     tables of known first names and the typical surname endings act as prior counts.
+    ``usage`` adds records that are not being normalised (`_name_usage`).
     """
     both = pl.col("first_name_key").is_not_null() & pl.col("last_name_key").is_not_null()
-    structured = frame.filter(pl.col("_names_from_parts") & both)
+    columns = ["_names_from_parts", "first_name_key", "last_name_key"]
+    used = frame.select(columns) if usage is None else pl.concat([frame.select(columns), usage])
+    structured = used.filter(pl.col("_names_from_parts") & both)
     as_first = structured.group_by(pl.col("first_name_key").alias("key")).agg(
         first=pl.len().cast(pl.Float64)
     )
@@ -197,9 +221,25 @@ def _first_name_odds(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _orient_names(frame: pl.DataFrame) -> pl.DataFrame:
+def _name_usage(contacts: pl.DataFrame) -> pl.DataFrame:
+    """How already normalised contacts use each name key, for `_first_name_odds`.
+
+    Their keys are read after orientation: a record that was swapped counts as the name
+    order it was corrected to, which a full run over the raw fields would not do. The
+    difference is confined to swapped records, which are few.
+    """
+    return contacts.select(
+        (pl.col("first_name").is_not_null() | pl.col("last_name").is_not_null()).alias(
+            "_names_from_parts"
+        ),
+        "first_name_key",
+        "last_name_key",
+    )
+
+
+def _orient_names(frame: pl.DataFrame, usage: pl.DataFrame | None = None) -> pl.DataFrame:
     """Swap first and last names written the other way round ("Миронов Саня")."""
-    odds = _first_name_odds(frame)
+    odds = _first_name_odds(frame, usage)
     with_odds = frame.join(
         odds.rename({"key": "first_name_key", "odds": "_first_odds"}),
         on="first_name_key",
@@ -223,31 +263,12 @@ def _orient_names(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def normalize_contacts(
+def _normalize(
     records: pl.DataFrame,
-    *,
-    default_regions: Mapping[str, str] | None = None,
-    fallback_region: str = "RU",
+    regions: Mapping[str, str],
+    fallback_region: str,
+    usage: pl.DataFrame | None,
 ) -> NormalizedContacts:
-    """Normalise phones, e-mails, names, companies and cities of source records.
-
-    Parameters
-    ----------
-    records
-        Source records with `SOURCE_RECORD_SCHEMA` (all sources together).
-    default_regions
-        Phone region of each source, for numbers written without a country code.
-    fallback_region
-        Region for sources missing from ``default_regions``.
-
-    Returns
-    -------
-    NormalizedContacts
-        Every input record, none dropped: invalid phones and e-mails stay in the
-        ``*_invalid`` columns and are left out of matching.
-    """
-    require_columns(records, SOURCE_RECORD_SCHEMA, table="source records")
-    regions = dict(default_regions or {})
     phones, phone_values = _phones(records, regions, fallback_region)
     emails, email_values = _emails(records)
     contacts = (
@@ -262,7 +283,7 @@ def normalize_contacts(
             first_name_key=transliterate_name(pl.col("first_name_norm")),
             last_name_key=transliterate_name(pl.col("last_name_norm")),
         )
-        .pipe(_orient_names)
+        .pipe(_orient_names, usage)
         .with_columns(
             first_name_variants=pl.col("first_name_norm").map_batches(first_name_variants)
         )
@@ -277,5 +298,111 @@ def normalize_contacts(
         .select(list(CONTACT_SCHEMA))
     )
     return NormalizedContacts(
-        contacts=contacts, phone_values=phone_values, email_values=email_values
+        contacts=contacts,
+        phone_values=phone_values,
+        email_values=email_values,
+        renormalized=contacts.height,
     )
+
+
+def _unchanged(records: pl.DataFrame, previous: pl.DataFrame) -> pl.Series:
+    """Per record, whether the last run normalised the same `NORMALIZATION_INPUTS`."""
+    before = previous.select(
+        "record_id", *(pl.col(name).alias(f"{name}__before") for name in NORMALIZATION_INPUTS)
+    )
+    # eq_missing: a field empty both times is unchanged; a record the last run did not
+    # have compares its source with null and is new.
+    return (
+        records.select("record_id", *NORMALIZATION_INPUTS)
+        .join(before, on="record_id", how="left", maintain_order="left")
+        .select(
+            pl.all_horizontal(
+                pl.col(name).eq_missing(pl.col(f"{name}__before")) for name in NORMALIZATION_INPUTS
+            )
+        )
+        .to_series()
+    )
+
+
+def _values_in_use(values: pl.DataFrame, used: pl.Series, column: str) -> pl.DataFrame:
+    in_use = used.explode().drop_nulls().unique().alias(column).to_frame()
+    return values.join(in_use, on=column, how="semi")
+
+
+def _update(
+    records: pl.DataFrame,
+    previous: NormalizedContacts,
+    regions: Mapping[str, str],
+    fallback_region: str,
+) -> NormalizedContacts:
+    require_columns(previous.contacts, CONTACT_SCHEMA, table="the last run's contacts")
+    unchanged = _unchanged(records, previous.contacts)
+    order = pl.int_range(pl.len(), dtype=pl.UInt32).alias("_order")
+    records = records.select(list(SOURCE_RECORD_SCHEMA)).with_columns(order)
+    # Unchanged records keep their normalised columns and take this run's passthrough
+    # values (row numbers, timestamps, attributes may move without changing a contact).
+    kept = records.filter(unchanged).join(
+        previous.contacts.select("record_id", *_NORMALIZED_COLUMNS), on="record_id"
+    )
+    fresh = _normalize(
+        records.filter(~unchanged).drop("_order"),
+        regions,
+        fallback_region,
+        _name_usage(kept),
+    )
+    contacts = (
+        pl.concat(
+            [kept, fresh.contacts.join(records.select("record_id", "_order"), on="record_id")],
+            how="diagonal",
+        )
+        .sort("_order")
+        .select(list(CONTACT_SCHEMA))
+    )
+    phone_values = pl.concat([previous.phone_values, fresh.phone_values]).unique(
+        ["phone_raw", "region"], keep="last", maintain_order=True
+    )
+    email_values = pl.concat([previous.email_values, fresh.email_values]).unique(
+        "email_raw", keep="last", maintain_order=True
+    )
+    return NormalizedContacts(
+        contacts=contacts,
+        phone_values=_values_in_use(phone_values, records.get_column("phones"), "phone_raw"),
+        email_values=_values_in_use(email_values, records.get_column("emails"), "email_raw"),
+        renormalized=fresh.renormalized,
+    )
+
+
+def normalize_contacts(
+    records: pl.DataFrame,
+    *,
+    default_regions: Mapping[str, str] | None = None,
+    fallback_region: str = "RU",
+    previous: NormalizedContacts | None = None,
+) -> NormalizedContacts:
+    """Normalise phones, e-mails, names, companies and cities of source records.
+
+    Parameters
+    ----------
+    records
+        Source records with `SOURCE_RECORD_SCHEMA` (all sources together).
+    default_regions
+        Phone region of each source, for numbers written without a country code.
+    fallback_region
+        Region for sources missing from ``default_regions``.
+    previous
+        The last run's result, for a nightly run: records whose `NORMALIZATION_INPUTS`
+        are unchanged keep their normalised columns and only new and changed records are
+        normalised. Their first and last names are oriented with the name usage of every
+        record; a full run re-judges the orientation of all.
+
+    Returns
+    -------
+    NormalizedContacts
+        Every input record, none dropped, in input order: invalid phones and e-mails stay
+        in the ``*_invalid`` columns and are left out of matching.
+    """
+    require_columns(records, SOURCE_RECORD_SCHEMA, table="source records")
+    regions = dict(default_regions or {})
+    if previous is None:
+        return _normalize(records, regions, fallback_region, None)
+    return _update(records, previous, regions, fallback_region)
