@@ -17,6 +17,7 @@ from dedup_pipeline.config import PipelineConfig
 from dedup_pipeline.identity import CLIENT_EVENT_SCHEMA, reconcile_client_ids, with_client_ids
 from dedup_pipeline.match import (
     MODEL_FILE,
+    PreparedContacts,
     load_model,
     match_contacts,
     match_contacts_incrementally,
@@ -69,13 +70,27 @@ def _place_new_and_changed(
 ):
     """The incremental branch of `splink_matching`: its first four outputs, from the last
     run's state."""
-    # The last run's pairs and versions, read before this run's outputs replace them.
+    # The last run's state, read before this run's outputs replace it.
     with warehouse.connect() as connection:
         ready = table_exists(connection, "matched_versions") and table_exists(
             connection, "scored_pairs"
         )
         previous_versions = read_table(connection, "matched_versions") if ready else None
         previous_pairs = read_table(connection, "scored_pairs") if ready else None
+        previous_clusters = (
+            read_table(connection, "match_clusters")
+            if table_exists(connection, "match_clusters")
+            else None
+        )
+        previous_prepared = (
+            PreparedContacts(
+                match_input=read_table(connection, "match_input"),
+                shared_identifiers=read_table(connection, "shared_identifiers"),
+            )
+            if table_exists(connection, "match_input")
+            and table_exists(connection, "shared_identifiers")
+            else None
+        )
     model_path = config.match.model or config.output.directory / MODEL_FILE
     if previous_versions is None or previous_pairs is None or not model_path.is_file():
         raise RuntimeError(
@@ -84,7 +99,7 @@ def _place_new_and_changed(
             "run a full sweep first (dedup run --mode full)"
         )
     model = load_model(model_path, config.match)
-    result, shared, placed = match_contacts_incrementally(
+    result, prepared, placed = match_contacts_incrementally(
         contacts,
         versions=versions,
         previous_versions=previous_versions,
@@ -93,6 +108,8 @@ def _place_new_and_changed(
         match=config.match,
         decision=config.decision,
         warehouse=warehouse.settings,
+        previous_prepared=previous_prepared,
+        previous_clusters=previous_clusters,
     )
     written = save_model(model, config.output.directory, reused_from=model_path)
     yield Output(
@@ -120,7 +137,17 @@ def _place_new_and_changed(
         .with_columns(cumulative_pairs=pl.col("new_pairs").cum_sum())
     )
     yield Output(counts, output_name="blocking_counts", metadata={"counts": _markdown(counts)})
+    yield from _prepared_outputs(prepared)
+
+
+def _prepared_outputs(prepared: PreparedContacts):
+    shared = prepared.shared_identifiers
     yield Output(shared, output_name="shared_identifiers", metadata={"top": _markdown(shared, 10)})
+    yield Output(
+        prepared.match_input,
+        output_name="match_input",
+        metadata={"records": prepared.match_input.height},
+    )
 
 
 def build_pipeline_assets(config: PipelineConfig) -> list:
@@ -215,6 +242,10 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
             "shared_identifiers": AssetOut(
                 description="Phones, e-mails and names too common to block on."
             ),
+            "match_input": AssetOut(
+                description="Every record as the model compared it; a nightly run prepares "
+                "only new and changed records and keeps the others' rows."
+            ),
             "matched_versions": AssetOut(
                 description="The content version of every matched record: what the next "
                 "incremental run compares against to find new and changed records."
@@ -243,7 +274,7 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
             # would make the apply_review_decisions job re-run the matching.
             with review_store.open() as store:
                 labels = labelled_pairs(store.decisions())
-        result, shared = match_contacts(
+        result, prepared = match_contacts(
             contacts,
             match=config.match,
             decision=config.decision,
@@ -276,9 +307,7 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
             output_name="blocking_counts",
             metadata={"counts": _markdown(result.comparison_counts)},
         )
-        yield Output(
-            shared, output_name="shared_identifiers", metadata={"top": _markdown(shared, 10)}
-        )
+        yield from _prepared_outputs(prepared)
         yield Output(versions, output_name="matched_versions")
 
     @asset(group_name="clusters")

@@ -153,7 +153,12 @@ def _run_history(warehouse: DuckDBWarehouse) -> pl.DataFrame:
         # A table from before the history was kept: its one run, with what it recorded.
         reports = [RunReport.model_validate_json(text) for text in previous["report_json"]]
         previous = pl.DataFrame([_history_row(report) for report in reports])
-    return previous.select(list(RUN_HISTORY_SCHEMA)).cast(RUN_HISTORY_SCHEMA)  # type: ignore[arg-type]
+    # The warehouse does not keep insertion order (it is set not to, for memory).
+    return (
+        previous.select(list(RUN_HISTORY_SCHEMA))
+        .cast(RUN_HISTORY_SCHEMA)  # type: ignore[arg-type]
+        .sort("finished_at", maintain_order=True)
+    )
 
 
 def _history_row(report: RunReport) -> dict:

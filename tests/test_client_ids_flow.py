@@ -85,4 +85,5 @@ def test_ids_last_across_runs_and_a_new_duplicate_joins_its_client(tmp_path):
     fourth = _tables(config_path)
     assert dict(fourth["clusters"].select("record_id", "cluster_id").iter_rows()) == ids
     # The warehouse keeps the history of runs.
-    assert fourth["run_report"]["mode"].to_list() == ["full", "full", "incremental", "incremental"]
+    history = fourth["run_report"].sort("finished_at")
+    assert history["mode"].to_list() == ["full", "full", "incremental", "incremental"]

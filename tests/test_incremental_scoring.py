@@ -79,34 +79,56 @@ def _partition(clusters, column):
     }
 
 
-def test_placing_new_records_among_kept_pairs_gives_the_full_clusters(full_run):
+def _match_incrementally(config, model, match_input, placed, previous_pairs, **options):
+    connection = connect(config.warehouse)
+    try:
+        return match_incrementally(
+            match_input,
+            placed,
+            previous_pairs,
+            db_api=DuckDBAPI(connection),
+            config=config.match,
+            model=model,
+            auto_merge_threshold=config.decision.auto_merge_threshold,
+            review_threshold=config.decision.review_threshold,
+            **options,
+        )
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="module")
+def nightly(full_run):
+    """Yesterday's run, and tonight's: 10% new records, three deleted, one changed."""
     config, match_input, result = full_run
     new_ids = match_input.get_column("record_id").sample(fraction=0.1, seed=5)
     gone = match_input.get_column("record_id").filter(
         ~match_input.get_column("record_id").is_in(new_ids.implode())
     )[:3]
     # The previous run scored the others the same way (same model), but also saw three
-    # records since deleted at the source, and a stale pair of a record now changed.
+    # records since deleted at the source, and a record since changed (its stale pair).
     previous = result.scored_pairs.filter(
         ~pl.col("record_id_l").is_in(new_ids.implode())
         & ~pl.col("record_id_r").is_in(new_ids.implode())
     )
     stale = previous.head(1).with_columns(record_id_r=pl.lit(new_ids[0]))
+    yesterday = _match_incrementally(
+        config,
+        result.model,
+        match_input.filter(
+            ~pl.col("record_id").is_in(new_ids.implode()) | (pl.col("record_id") == new_ids[0])
+        ),
+        pl.Series([], dtype=pl.String),
+        pl.concat([previous, stale]),
+    )
     current = match_input.filter(~pl.col("record_id").is_in(gone.implode()))
-    connection = connect(config.warehouse)
-    try:
-        placed = match_incrementally(
-            current,
-            new_ids,
-            pl.concat([previous, stale]),
-            db_api=DuckDBAPI(connection),
-            config=config.match,
-            model=result.model,
-            auto_merge_threshold=config.decision.auto_merge_threshold,
-            review_threshold=config.decision.review_threshold,
-        )
-    finally:
-        connection.close()
+    return new_ids, gone, current, yesterday
+
+
+def test_placing_new_records_among_kept_pairs_gives_the_full_clusters(full_run, nightly):
+    config, _, result = full_run
+    new_ids, gone, current, yesterday = nightly
+    placed = _match_incrementally(config, result.model, current, new_ids, yesterday.scored_pairs)
     assert set(placed.clusters["record_id"]) == set(current["record_id"])
     expected = result.clusters.filter(~pl.col("record_id").is_in(gone.implode()))
     # Deleting three records may cut their clusters; compare where they were not.
@@ -117,3 +139,55 @@ def test_placing_new_records_among_kept_pairs_gives_the_full_clusters(full_run):
     mine = placed.clusters.join(untouched.select("record_id"), on="record_id", how="semi")
     assert _partition(mine, "strong_cluster_id") == _partition(untouched, "strong_cluster_id")
     assert placed.new_pairs > 100
+
+
+def test_reclustering_only_the_touched_components_equals_reclustering_all(full_run, nightly):
+    config, _, result = full_run
+    new_ids, _, current, yesterday = nightly
+    everything = _match_incrementally(
+        config, result.model, current, new_ids, yesterday.scored_pairs
+    )
+    local = _match_incrementally(
+        config,
+        result.model,
+        current,
+        new_ids,
+        yesterday.scored_pairs,
+        previous_clusters=yesterday.clusters,
+    )
+    assert local.scored_pairs.equals(everything.scored_pairs)
+    assert local.clusters.sort("record_id").equals(everything.clusters.sort("record_id"))
+    # The deleted records' partners were among those clustered again.
+    assert local.clusters.height == current.height
+
+
+def test_placed_records_are_prepared_as_a_full_preparation_would(full_run):
+    """A nightly run prepares only its new records, with the settled ones' match input
+    counting in every base-wide judgement (shared phones, common names, block sizes)."""
+    config, match_input, _ = full_run
+    contacts = normalized_sample_contacts(config)
+    _, shared_full = prepare_match_input(contacts, max_block_size=config.match.max_block_size)
+    placed = match_input.get_column("record_id").sample(fraction=0.2, seed=5).implode()
+    settled = match_input.filter(~pl.col("record_id").is_in(placed))
+
+    fresh, judged = prepare_match_input(
+        contacts.filter(pl.col("record_id").is_in(placed)),
+        max_block_size=config.match.max_block_size,
+        prepared=settled,
+    )
+
+    expected = match_input.filter(pl.col("record_id").is_in(placed)).sort("record_id")
+    assert fresh.height == expected.height > 100
+    assert fresh.sort("record_id").equals(expected)
+    held = pl.concat(
+        [fresh.select(value=pl.col(column)).explode("value") for column in ("phones", "emails")]
+    ).drop_nulls()
+    expected_shared = shared_full.filter(pl.col("kind") != "name").join(
+        held, on="value", how="semi"
+    )
+    assert expected_shared.height > 0  # the sample has shared phones among these records
+    assert (
+        judged.filter(pl.col("kind") != "name")
+        .sort("kind", "value")
+        .equals(expected_shared.sort("kind", "value"))
+    )

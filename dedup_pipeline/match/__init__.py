@@ -19,7 +19,12 @@ from dedup_pipeline.match.prepare import (
     SHARED_IDENTIFIER_SCHEMA,
     prepare_match_input,
 )
-from dedup_pipeline.match.run import match_contacts, match_contacts_incrementally, placed_records
+from dedup_pipeline.match.run import (
+    PreparedContacts,
+    match_contacts,
+    match_contacts_incrementally,
+    placed_records,
+)
 from dedup_pipeline.match.saved import MODEL_FILE, load_model, save_model
 
 __all__ = [
@@ -31,6 +36,7 @@ __all__ = [
     "IncompatibleModelError",
     "IncrementalMatch",
     "MatchResult",
+    "PreparedContacts",
     "build_settings",
     "check_model_compatible",
     "expected_match_rate",

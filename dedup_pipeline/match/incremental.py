@@ -180,6 +180,28 @@ class IncrementalMatch:
     new_pairs: int
 
 
+def _reachable(pairs: pl.DataFrame, seeds: pl.Series, threshold: float) -> pl.Series:
+    """Records connected to ``seeds`` by pairs at or above ``threshold``, seeds included."""
+    edges = pairs.filter(pl.col("match_probability") >= threshold).select(
+        "record_id_l", "record_id_r"
+    )
+    both_ways = pl.concat(
+        [edges, edges.select(record_id_l="record_id_r", record_id_r="record_id_l")]
+    )
+    reached = seeds.unique().rename("record_id").to_frame()
+    frontier = reached
+    # Breadth first: clusters are shallow, so a few joins reach every member.
+    while frontier.height:
+        neighbours = (
+            both_ways.join(frontier, left_on="record_id_l", right_on="record_id", how="semi")
+            .select(record_id="record_id_r")
+            .unique()
+        )
+        frontier = neighbours.join(reached, on="record_id", how="anti")
+        reached = pl.concat([reached, frontier])
+    return reached.get_column("record_id")
+
+
 def match_incrementally(
     match_input: pl.DataFrame,
     placed_record_ids: pl.Series,
@@ -190,6 +212,7 @@ def match_incrementally(
     model: dict[str, Any],
     auto_merge_threshold: float,
     review_threshold: float,
+    previous_clusters: pl.DataFrame | None = None,
 ) -> IncrementalMatch:
     """Place new and changed records among the others without re-scoring the others.
 
@@ -206,6 +229,13 @@ def match_incrementally(
         As for `score_new_records`.
     auto_merge_threshold, review_threshold
         As for `score_and_cluster`.
+    previous_clusters
+        The previous run's clusters (``record_id``, ``strong_cluster_id``,
+        ``candidate_cluster_id``). When given, only the records connected to a placed
+        record, or to a partner of a dropped pair, are clustered again; every other
+        record's component is unchanged and keeps its clusters. Cluster ids are the
+        smallest record id of a component, so the result equals clustering everything.
+        Thresholds must be the ones the previous clusters were made with.
     """
     check_model_compatible(model, config)
     present = match_input.get_column("record_id").implode()
@@ -219,14 +249,48 @@ def match_incrementally(
     linker, everyone = _linker_over_everyone(match_input, db_api, model)
     fresh = _score_placed(match_input, placed_record_ids, linker, db_api=db_api, config=config)
     pairs = pl.concat([kept, fresh], how="diagonal_relaxed").select(kept.columns)
-    flagged = db_api.register(pairs.to_arrow(), table_name="incremental_scored_pairs")
-    clusters = cluster_scored_pairs(
-        flagged,
-        pairs,
-        linker=linker,
-        table=everyone,
-        config=config,
-        auto_merge_threshold=auto_merge_threshold,
-        review_threshold=review_threshold,
+    thresholds = {
+        "auto_merge_threshold": auto_merge_threshold,
+        "review_threshold": review_threshold,
+    }
+    if previous_clusters is None:
+        flagged = db_api.register(pairs.to_arrow(), table_name="incremental_scored_pairs")
+        clusters = cluster_scored_pairs(
+            flagged, pairs, linker=linker, table=everyone, config=config, **thresholds
+        )
+        return IncrementalMatch(scored_pairs=pairs, clusters=clusters, new_pairs=fresh.height)
+
+    # Pairs lost with a placed or deleted record may split its partners' clusters.
+    dropped = previous_pairs.join(kept, on=["record_id_l", "record_id_r"], how="anti")
+    seeds = pl.concat(
+        [
+            placed_record_ids.rename("record_id"),
+            *(
+                frame.get_column(side).rename("record_id")
+                for frame in (dropped, fresh)
+                for side in ("record_id_l", "record_id_r")
+            ),
+        ]
     )
+    affected = _reachable(pairs, seeds, review_threshold).implode()
+    settled = previous_clusters.filter(
+        pl.col("record_id").is_in(present) & ~pl.col("record_id").is_in(affected)
+    ).select("record_id", "strong_cluster_id", "candidate_cluster_id")
+    members = match_input.filter(pl.col("record_id").is_in(affected))
+    if members.is_empty():
+        return IncrementalMatch(scored_pairs=pairs, clusters=settled, new_pairs=fresh.height)
+    inside = pairs.filter(
+        pl.col("record_id_l").is_in(affected) & pl.col("record_id_r").is_in(affected)
+    )
+    table = db_api.register(members.to_arrow(), table_name="affected_contacts")
+    flagged = db_api.register(inside.to_arrow(), table_name="incremental_scored_pairs")
+    reclustered = cluster_scored_pairs(
+        flagged,
+        inside,
+        linker=Linker(table, model, log_level=None),
+        table=table,
+        config=config,
+        **thresholds,
+    )
+    clusters = pl.concat([settled, reclustered.select(settled.columns)])
     return IncrementalMatch(scored_pairs=pairs, clusters=clusters, new_pairs=fresh.height)

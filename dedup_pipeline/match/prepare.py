@@ -31,7 +31,12 @@ from dedup_pipeline.normalize.domains import correct_domain_typos, domain_typo_f
 from dedup_pipeline.normalize.extra import extra_field_columns
 from dedup_pipeline.schema import require_columns
 
-__all__ = ["MATCH_INPUT_SCHEMA", "SHARED_IDENTIFIER_SCHEMA", "prepare_match_input"]
+__all__ = [
+    "MATCH_INPUT_SCHEMA",
+    "SHARED_IDENTIFIER_SCHEMA",
+    "match_input_columns",
+    "prepare_match_input",
+]
 
 _LIST = pl.List(pl.String())
 
@@ -75,9 +80,15 @@ _ROLE = "role mailbox"
 _DIFFERENT_NAMES = "held by people with different names"
 
 
-def _holders(contacts: pl.DataFrame, column: str) -> pl.DataFrame:
-    """One row per (value, record) with the record's names."""
-    return (
+def _holders(
+    contacts: pl.DataFrame, column: str, prepared: pl.DataFrame | None, prepared_column: str
+) -> pl.DataFrame:
+    """One row per (value, record) with the record's names.
+
+    With ``prepared`` (match input of records not prepared now), their holdings of the
+    values ``contacts`` hold are added: a value is judged on every record that holds it.
+    """
+    holders = (
         contacts.select(
             "record_id",
             pl.col(column).alias("value"),
@@ -87,8 +98,21 @@ def _holders(contacts: pl.DataFrame, column: str) -> pl.DataFrame:
         )
         .explode("value")
         .drop_nulls("value")
-        .unique(["value", "record_id"])
     )
+    if prepared is not None:
+        others = (
+            prepared.select(
+                "record_id",
+                pl.col(prepared_column).alias("value"),
+                "first_name",
+                "last_name",
+                "first_name_variants",
+            )
+            .explode("value")
+            .join(holders.select("value").unique(), on="value", how="semi")
+        )
+        holders = pl.concat([holders, others])
+    return holders.unique(["value", "record_id"])
 
 
 def _values_of_different_people(
@@ -173,8 +197,35 @@ def _list_without(frame: pl.DataFrame, column: str, values: pl.Series) -> pl.Ser
     )
 
 
+def match_input_columns(extra_fields: Mapping[str, ExtraFieldConfig] | None) -> list[str]:
+    """The match input's columns: `MATCH_INPUT_SCHEMA`, each extra field, and a ``_block``
+    column for each extra field used in blocking."""
+    fields = dict(extra_fields or {})
+    blocked = [f"{name}_block" for name, field in fields.items() if field.blocking]
+    return [*MATCH_INPUT_SCHEMA, *fields, *blocked]
+
+
 def _null_if_empty(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr.list.len() > 0).then(expr).otherwise(None)
+
+
+def _counting_keys(prepared: pl.DataFrame, blocked_extras: list[str]) -> pl.DataFrame:
+    """The name and blocking keys of prepared records, as `prepare_match_input` builds them
+    from contacts (its match input nulls common ones, so they are rebuilt)."""
+    both = pl.col("first_name").is_not_null() & pl.col("last_name").is_not_null()
+    return prepared.select(
+        pl.when(both)
+        .then(pl.concat_str("first_name", "last_name", separator=" "))
+        .alias("name_key"),
+        pl.col("last_name").alias("last_name_key"),
+        pl.when(pl.col("first_name").is_not_null() & pl.col("city").is_not_null())
+        .then(pl.concat_str("first_name", "city", separator=" @ "))
+        .alias("first_name_city"),
+        pl.when(both)
+        .then(pl.concat_str("first_name", pl.col("last_name").str.slice(0, 1), separator=" "))
+        .alias("first_name_initial"),
+        *blocked_extras,
+    )
 
 
 def prepare_match_input(
@@ -183,6 +234,7 @@ def prepare_match_input(
     max_block_size: int,
     extra_fields: Mapping[str, ExtraFieldConfig] | None = None,
     connection: duckdb.DuckDBPyConnection | None = None,
+    prepared: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Build Splink's input table and the list of shared identifiers.
 
@@ -199,17 +251,32 @@ def prepare_match_input(
         Extra fields to compare, read from the contacts' ``extra`` column.
     connection
         DuckDB connection for finding shared identifiers (a scratch one when omitted).
+    prepared
+        The match input of records prepared before and not prepared again (a nightly
+        run's settled records, from the last run). They count wherever the base as a whole
+        decides: how many records hold a value and whether their names conflict, how
+        common a mail domain or a blocking key is. Their own rows are not rebuilt, so a
+        value that becomes shared tonight is weak evidence in tonight's pairs only;
+        the next full run re-judges it for all.
 
     Returns
     -------
     tuple of polars.DataFrame
-        The match input (`MATCH_INPUT_SCHEMA` plus extra fields) and the shared identifiers
-        (`SHARED_IDENTIFIER_SCHEMA`).
+        The match input of ``contacts`` (`MATCH_INPUT_SCHEMA` plus extra fields) and the
+        shared identifiers among the values they hold (`SHARED_IDENTIFIER_SCHEMA`).
     """
     require_columns(contacts, CONTACT_SCHEMA, table="contacts")
     extra_fields = dict(extra_fields or {})
+    blocked_names = [name for name, field in extra_fields.items() if field.blocking]
+    if prepared is not None:
+        require_columns(
+            prepared, [*MATCH_INPUT_SCHEMA, *extra_fields], table="the prepared match input"
+        )
     # "olga@yadex.ru" is "olga@yandex.ru" for matching; the contact keeps what was written.
-    fixes = domain_typo_fixes(contacts.get_column("emails_normalized"))
+    fixes = domain_typo_fixes(
+        contacts.get_column("emails_normalized"),
+        known=None if prepared is None else prepared.get_column("emails"),
+    )
     contacts = contacts.with_columns(
         correct_domain_typos(pl.col("emails_normalized"), fixes).list.unique(maintain_order=True)
     )
@@ -217,13 +284,13 @@ def prepare_match_input(
     connection = duckdb.connect() if connection is None else connection
     try:
         shared_phones = _shared_values(
-            _holders(contacts, "phones_e164"),
+            _holders(contacts, "phones_e164", prepared, "phones"),
             "phone",
             connection=connection,
             max_block_size=max_block_size,
         )
         shared_emails = _shared_values(
-            _holders(contacts, "emails_normalized"),
+            _holders(contacts, "emails_normalized", prepared, "emails"),
             "email",
             connection=connection,
             max_block_size=max_block_size,
@@ -247,19 +314,6 @@ def prepare_match_input(
         .list.unique(maintain_order=True)
         .alias("company_evidence"),
     )
-    name_counts = (
-        named.drop_nulls("name_key")
-        .group_by(pl.col("name_key").alias("value"))
-        .agg(record_count=pl.len().cast(pl.UInt32))
-    )
-    shared_names = name_counts.filter(pl.col("record_count") > max_block_size).select(
-        pl.lit("name").alias("kind"),
-        "value",
-        "record_count",
-        reason=pl.format("held by more than {} records", pl.lit(max_block_size)),
-        blocked=pl.lit(False),
-    )
-    blocked_extras = []
     named = named.with_columns(
         pl.when(pl.col("first_name_key").is_not_null() & pl.col("city_key").is_not_null())
         .then(pl.concat_str("first_name_key", "city_key", separator=" @ "))
@@ -271,11 +325,33 @@ def prepare_match_input(
         )
         .alias("first_name_initial"),
     )
+    counting = ["name_key", "last_name_key", "first_name_city", "first_name_initial"]
+    keys = named.select(*counting, *blocked_names)
+    if prepared is not None:
+        keys = pl.concat([keys, _counting_keys(prepared, blocked_names)])
+
+    def counts_of(name: str) -> pl.DataFrame:
+        """Records per value of key ``name``, for the values ``contacts`` hold."""
+        counts = keys.drop_nulls(name).group_by(pl.col(name).alias("value")).len()
+        if prepared is None:
+            return counts
+        held = named.select(pl.col(name).alias("value")).drop_nulls().unique()
+        return counts.join(held, on="value", how="semi")
+
+    name_counts = counts_of("name_key").select("value", record_count=pl.col("len").cast(pl.UInt32))
+    shared_names = name_counts.filter(pl.col("record_count") > max_block_size).select(
+        pl.lit("name").alias("kind"),
+        "value",
+        "record_count",
+        reason=pl.format("held by more than {} records", pl.lit(max_block_size)),
+        blocked=pl.lit(False),
+    )
+    blocked_extras = []
     blocking_columns = [
         ("last_name_key", "last_name_block"),
         ("first_name_city", "first_name_city_block"),
         ("first_name_initial", "first_name_initial_block"),
-        *((name, f"{name}_block") for name, field in extra_fields.items() if field.blocking),
+        *((name, f"{name}_block") for name in blocked_names),
     ]
     for name, block in blocking_columns:
         # A surname, or a first name in a city, is weak: it blocks only while rare (held by
@@ -285,8 +361,7 @@ def prepare_match_input(
             if name in ("last_name_key", "first_name_city", "first_name_initial")
             else max_block_size
         )
-        counts = named.drop_nulls(name).group_by(pl.col(name).alias("value")).len()
-        common = counts.filter(pl.col("len") > limit).get_column("value")
+        common = counts_of(name).filter(pl.col("len") > limit).get_column("value")
         blocked_extras.append(
             pl.when(pl.col(name).is_in(common.implode())).then(None).otherwise(pl.col(name))
             .alias(block)
@@ -336,6 +411,4 @@ def prepare_match_input(
         )
         .with_columns(email_key_digits=pl.col("email_key").str.replace_all(r"\D", ""))
     )
-    blocked = [f"{name}_block" for name, field in extra_fields.items() if field.blocking]
-    extra_columns = [*extra_fields, *blocked]
-    return match_input.select([*MATCH_INPUT_SCHEMA, *extra_columns]), shared
+    return match_input.select(match_input_columns(extra_fields)), shared

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -11,13 +12,38 @@ from dedup_pipeline.config import DecisionConfig, MatchConfig, WarehouseConfig
 from dedup_pipeline.duckdb_connection import connect
 from dedup_pipeline.match.incremental import IncrementalMatch, match_incrementally
 from dedup_pipeline.match.model import MatchResult, score_and_cluster
-from dedup_pipeline.match.prepare import prepare_match_input
+from dedup_pipeline.match.prepare import match_input_columns, prepare_match_input
 
-__all__ = ["match_contacts", "match_contacts_incrementally", "placed_records"]
+__all__ = [
+    "PreparedContacts",
+    "match_contacts",
+    "match_contacts_incrementally",
+    "placed_records",
+]
+
+
+@dataclass(frozen=True)
+class PreparedContacts:
+    """What the match stage compared.
+
+    Attributes
+    ----------
+    match_input
+        One row per record as Splink saw it (`MATCH_INPUT_SCHEMA` plus extra fields).
+    shared_identifiers
+        Phones, e-mails and names judged too common or too mixed to be strong evidence
+        (`SHARED_IDENTIFIER_SCHEMA`).
+    """
+
+    match_input: pl.DataFrame
+    shared_identifiers: pl.DataFrame
 
 
 def _prepare(
-    contacts: pl.DataFrame, match: MatchConfig, connection: Any
+    contacts: pl.DataFrame,
+    match: MatchConfig,
+    connection: Any,
+    prepared: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """`prepare_match_input` with the configured block size and extra fields."""
     return prepare_match_input(
@@ -25,7 +51,45 @@ def _prepare(
         max_block_size=match.max_block_size,
         extra_fields=match.extra_fields,
         connection=connection,
+        prepared=prepared,
     )
+
+
+def _prepare_placed(
+    contacts: pl.DataFrame,
+    placed: pl.Series,
+    previous: PreparedContacts | None,
+    match: MatchConfig,
+    connection: Any,
+) -> PreparedContacts:
+    """Prepare the placed records against the settled ones' last match input.
+
+    Without a usable last match input (a first nightly run after an upgrade, or changed
+    extra fields), every record is prepared.
+    """
+    expected = match_input_columns(match.extra_fields)
+    if previous is None or previous.match_input.columns != expected:
+        return PreparedContacts(*_prepare(contacts, match, connection))
+    present = contacts.get_column("record_id").implode()
+    is_placed = pl.col("record_id").is_in(placed.implode())
+    settled = previous.match_input.filter(pl.col("record_id").is_in(present) & ~is_placed)
+    fresh, judged = _prepare(contacts.filter(is_placed), match, connection, prepared=settled)
+    # Values the placed records hold were judged again on every holder; the rest keep
+    # the last run's judgement.
+    held = pl.concat(
+        [
+            fresh.select(kind=pl.lit("phone"), value=pl.col("phones")).explode("value"),
+            fresh.select(kind=pl.lit("email"), value=pl.col("emails")).explode("value"),
+            fresh.select(
+                kind=pl.lit("name"),
+                value=pl.concat_str("first_name", "last_name", separator=" "),
+            ),
+        ]
+    ).drop_nulls()
+    shared = pl.concat(
+        [previous.shared_identifiers.join(held, on=["kind", "value"], how="anti"), judged]
+    ).sort("record_count", "kind", "value", descending=[True, False, False])
+    return PreparedContacts(match_input=pl.concat([settled, fresh]), shared_identifiers=shared)
 
 
 def match_contacts(
@@ -36,7 +100,7 @@ def match_contacts(
     warehouse: WarehouseConfig,
     model: dict[str, Any] | None = None,
     labelled_pairs: pl.DataFrame | None = None,
-) -> tuple[MatchResult, pl.DataFrame]:
+) -> tuple[MatchResult, PreparedContacts]:
     """Prepare contacts, then train, score and cluster them with Splink on DuckDB.
 
     Splink's intermediate tables live in a private in-memory database (spilling to the
@@ -47,11 +111,12 @@ def match_contacts(
     Returns
     -------
     tuple
-        The `MatchResult` and the shared identifiers left out of blocking.
+        The `MatchResult` and the `PreparedContacts` it compared.
     """
     connection = connect(warehouse)
     try:
-        match_input, shared = _prepare(contacts, match, connection)
+        prepared = PreparedContacts(*_prepare(contacts, match, connection))
+        match_input = prepared.match_input
         result = score_and_cluster(
             match_input,
             db_api=DuckDBAPI(connection),
@@ -63,7 +128,7 @@ def match_contacts(
         )
     finally:
         connection.close()
-    return result, shared
+    return result, prepared
 
 
 def placed_records(versions: pl.DataFrame, previous_versions: pl.DataFrame) -> pl.Series:
@@ -95,26 +160,31 @@ def match_contacts_incrementally(
     match: MatchConfig,
     decision: DecisionConfig,
     warehouse: WarehouseConfig,
-) -> tuple[IncrementalMatch, pl.DataFrame, pl.Series]:
+    previous_prepared: PreparedContacts | None = None,
+    previous_clusters: pl.DataFrame | None = None,
+) -> tuple[IncrementalMatch, PreparedContacts, pl.Series]:
     """Place new and changed contacts among the last run's, with a trained model.
 
-    Every contact is prepared (shared identifiers are judged on the whole base, as in a
-    full run); only pairs with a new or changed record are scored
-    (`dedup_pipeline.match.incremental.match_incrementally`). Records are placed when
-    their entry in ``versions`` is new or differs from ``previous_versions``
-    (`placed_records`).
+    Records are placed when their entry in ``versions`` is new or differs from
+    ``previous_versions`` (`placed_records`). Only they are prepared, with the last run's
+    match input of the others (``previous_prepared``) counting in every base-wide
+    judgement (see ``prepared`` of `prepare_match_input`); without it, every contact is
+    prepared. Only pairs with a placed record are scored, and with the last run's
+    ``previous_clusters`` only the components they touch are clustered again
+    (`dedup_pipeline.match.incremental.match_incrementally`).
 
     Returns
     -------
     tuple
-        The `IncrementalMatch`, the shared identifiers, and the ids of the placed records.
+        The `IncrementalMatch`, the `PreparedContacts` of every record, and the ids of the
+        placed records.
     """
     placed = placed_records(versions, previous_versions)
     connection = connect(warehouse)
     try:
-        match_input, shared = _prepare(contacts, match, connection)
+        prepared = _prepare_placed(contacts, placed, previous_prepared, match, connection)
         result = match_incrementally(
-            match_input,
+            prepared.match_input,
             placed,
             previous_pairs,
             db_api=DuckDBAPI(connection),
@@ -122,7 +192,8 @@ def match_contacts_incrementally(
             model=model,
             auto_merge_threshold=decision.auto_merge_threshold,
             review_threshold=decision.review_threshold,
+            previous_clusters=previous_clusters,
         )
     finally:
         connection.close()
-    return result, shared, placed
+    return result, prepared, placed

