@@ -136,6 +136,17 @@ def test_identifier_groups_follow_shared_values_transitively():
     }
 
 
+def test_a_group_is_named_after_its_smallest_record_not_a_shared_value():
+    # Value nodes ("a" + value) sort before these record ids; the group is still a record.
+    frame = pl.DataFrame({"record_id": ["x2", "x1", "x3"], "cluster_id": ["a"] * 3})
+    groups = identifier_groups(frame, contacts(x1=(["p1"], []), x2=(["p1"], []), x3=([], ["e1"])))
+    assert dict(groups.select("record_id", "group").iter_rows()) == {
+        "x1": "x1",
+        "x2": "x1",
+        "x3": "x3",
+    }
+
+
 # A chain of five records, each tied strongly only to the next: 4 strong pairs of 10.
 CHAIN = [("r1", "r2"), ("r2", "r3"), ("r3", "r4"), ("r4", "r5")]
 CHAIN_CONTACTS = contacts(

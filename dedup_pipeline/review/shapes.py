@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from dedup_pipeline.graph import connected_components_of
 from dedup_pipeline.match.hygiene import split_conflicting_clusters
 
 __all__ = ["ClusterShapes", "Shape", "identifier_groups", "inspect_cluster_shapes"]
@@ -97,26 +98,17 @@ def identifier_groups(clusters: pl.DataFrame, contacts: pl.DataFrame) -> pl.Data
         .drop_nulls("value")
         .unique()
     )
-    labels = values.select("record_id", "cluster_id").unique().with_columns(group="record_id")
-    # Each pass lets a group's smallest record id travel one hop (record -> shared value ->
-    # record); it stops when nothing changes.
-    while True:
-        per_value = (
-            values.join(labels.select("record_id", "group"), on="record_id")
-            .group_by("cluster_id", "value")
-            .agg(pl.col("group").min())
-        )
-        reached = (
-            values.join(per_value, on=["cluster_id", "value"])
-            .group_by("record_id")
-            .agg(reached=pl.col("group").min())
-        )
-        updated = labels.join(reached, on="record_id").with_columns(
-            new=pl.min_horizontal("group", "reached")
-        )
-        if updated.filter(pl.col("new") != pl.col("group")).is_empty():
-            return labels
-        labels = updated.select("record_id", "cluster_id", group="new")
+    # A value joins records only inside its cluster, so its node is keyed by both.
+    keyed = values.select("record_id", value=pl.concat_str("cluster_id", "value", separator="\x1f"))
+    components = connected_components_of(keyed["record_id"], keyed["value"])
+    groups = (
+        values.select("record_id", "cluster_id")
+        .unique()
+        .join(components, left_on="record_id", right_on="node")
+        # The component's smallest node may be a value: the group is its smallest record.
+        .with_columns(group=pl.col("record_id").min().over("component"))
+    )
+    return groups.select("record_id", "cluster_id", "group")
 
 
 def _disjoint_identifier_links(groups: pl.DataFrame) -> pl.DataFrame:
