@@ -4,7 +4,6 @@ import polars as pl
 from dagster import ConfigurableIOManager, InputContext, OutputContext, ResourceDependency
 
 from assets.resources import DuckDBWarehouse
-from dedup_pipeline.sinks import read_table, write_table
 
 __all__ = ["WarehouseIOManager"]
 
@@ -18,11 +17,12 @@ class WarehouseIOManager(ConfigurableIOManager):
         if not isinstance(obj, pl.DataFrame):
             raise TypeError(f"{context.asset_key.to_user_string()}: expected a polars DataFrame")
         name = "__".join(context.asset_key.path)
-        with self.warehouse.connect() as connection:
-            write_table(connection, name, obj)
+        self.warehouse.write_table(name, obj)
         context.add_output_metadata({"warehouse_table": name, "rows": obj.height})
 
     def load_input(self, context: InputContext) -> pl.DataFrame:
         name = "__".join(context.asset_key.path)
-        with self.warehouse.connect() as connection:
-            return read_table(connection, name)
+        tables = self.warehouse.read_tables(name)
+        if name not in tables:
+            raise KeyError(f"the warehouse has no table {name!r}: materialise it first")
+        return tables[name]

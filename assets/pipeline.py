@@ -28,7 +28,6 @@ from dedup_pipeline.review import decide_clusters
 from dedup_pipeline.review.constraints import labelled_pairs
 from dedup_pipeline.review.versions import record_versions
 from dedup_pipeline.schema import QUARANTINE_SCHEMA, SOURCE_RECORD_SCHEMA
-from dedup_pipeline.sinks import read_table, table_exists
 from dedup_pipeline.sources import ISSUE_SCHEMA
 from dedup_pipeline.survivorship import build_golden_profiles, build_merge_instructions
 from dedup_pipeline.survivorship.golden import update_golden_profiles
@@ -53,15 +52,44 @@ def _model_metadata(written: dict, source: str, *, trained: bool) -> dict:
     }
 
 
+def _match_settings(config: PipelineConfig) -> pl.DataFrame:
+    """The settings kept pairs and clusters depend on; a nightly run must use the same."""
+    return pl.DataFrame(
+        {
+            "candidate_threshold": [config.match.candidate_threshold],
+            "max_block_size": [config.match.max_block_size],
+            "name_conflicts": [config.match.name_conflicts],
+            "extra_fields": [",".join(sorted(config.match.extra_fields))],
+            "auto_merge_threshold": [config.decision.auto_merge_threshold],
+            "review_threshold": [config.decision.review_threshold],
+        }
+    )
+
+
+def _check_same_match_settings(config: PipelineConfig, last: pl.DataFrame | None) -> None:
+    now = _match_settings(config)
+    if last is None or last.columns != now.columns:
+        return  # a warehouse from before settings were kept
+    changed = [name for name in now.columns if now[name].item() != last[name].item()]
+    if changed:
+        raise RuntimeError(
+            "an incremental run keeps the last run's pairs and clusters, and these match "
+            f"settings changed since: {', '.join(changed)}. Run a full sweep first "
+            "(dedup run --mode full)"
+        )
+
+
 def _last_normalized(warehouse: DuckDBWarehouse) -> NormalizedContacts | None:
     """The last run's normalized contacts and values, read before this run replaces them."""
     names = ("contacts", "phone_values", "email_values")
-    with warehouse.connect() as connection:
-        if not all(table_exists(connection, name) for name in names):
-            return None
-        contacts, phones, emails = (read_table(connection, name) for name in names)
+    tables = warehouse.read_tables(*names)
+    if len(tables) < len(names):
+        return None
     return NormalizedContacts(
-        contacts=contacts, phone_values=phones, email_values=emails, renormalized=0
+        contacts=tables["contacts"],
+        phone_values=tables["phone_values"],
+        email_values=tables["email_values"],
+        renormalized=0,
     )
 
 
@@ -71,26 +99,24 @@ def _place_new_and_changed(
     """The incremental branch of `splink_matching`: its first four outputs, from the last
     run's state."""
     # The last run's state, read before this run's outputs replace it.
-    with warehouse.connect() as connection:
-        ready = table_exists(connection, "matched_versions") and table_exists(
-            connection, "scored_pairs"
+    last = warehouse.read_tables(
+        "matched_versions",
+        "scored_pairs",
+        "match_clusters",
+        "match_input",
+        "shared_identifiers",
+        "match_settings",
+    )
+    _check_same_match_settings(config, last.get("match_settings"))
+    previous_versions = last.get("matched_versions")
+    previous_pairs = last.get("scored_pairs")
+    previous_prepared = (
+        PreparedContacts(
+            match_input=last["match_input"], shared_identifiers=last["shared_identifiers"]
         )
-        previous_versions = read_table(connection, "matched_versions") if ready else None
-        previous_pairs = read_table(connection, "scored_pairs") if ready else None
-        previous_clusters = (
-            read_table(connection, "match_clusters")
-            if table_exists(connection, "match_clusters")
-            else None
-        )
-        previous_prepared = (
-            PreparedContacts(
-                match_input=read_table(connection, "match_input"),
-                shared_identifiers=read_table(connection, "shared_identifiers"),
-            )
-            if table_exists(connection, "match_input")
-            and table_exists(connection, "shared_identifiers")
-            else None
-        )
+        if "match_input" in last and "shared_identifiers" in last
+        else None
+    )
     model_path = config.match.model or config.output.directory / MODEL_FILE
     if previous_versions is None or previous_pairs is None or not model_path.is_file():
         raise RuntimeError(
@@ -109,7 +135,7 @@ def _place_new_and_changed(
         decision=config.decision,
         warehouse=warehouse.settings,
         previous_prepared=previous_prepared,
-        previous_clusters=previous_clusters,
+        previous_clusters=last.get("match_clusters"),
     )
     written = save_model(model, config.output.directory, reused_from=model_path)
     yield Output(
@@ -309,6 +335,8 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
         )
         yield from _prepared_outputs(prepared)
         yield Output(versions, output_name="matched_versions")
+        # Not an asset: what a nightly run checks before it reuses this run's pairs.
+        warehouse.write_table("match_settings", _match_settings(config))
 
     @asset(group_name="clusters")
     def review_decisions(review_store: ReviewStore) -> Output:
@@ -354,19 +382,14 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
             record_versions=matched_versions,
         )
         # The last run's state, read before this run's outputs replace it.
-        with warehouse.connect() as connection:
-            known = table_exists(connection, "client_registry")
-            registry = read_table(connection, "client_registry") if known else None
-            membership = (
-                read_table(connection, "clusters").select("record_id", client_id="cluster_id")
-                if known
-                else None
-            )
-            history = (
-                read_table(connection, "client_id_events")
-                if table_exists(connection, "client_id_events")
-                else pl.DataFrame(schema=CLIENT_EVENT_SCHEMA)
-            )
+        last = warehouse.read_tables("client_registry", "clusters", "client_id_events")
+        registry = last.get("client_registry")
+        membership = (
+            last["clusters"].select("record_id", client_id="cluster_id")
+            if registry is not None and "clusters" in last
+            else None
+        )
+        history = last.get("client_id_events", pl.DataFrame(schema=CLIENT_EVENT_SCHEMA))
         identity = reconcile_client_ids(
             decisions.clusters,
             run_id=context.run.run_id,
@@ -413,9 +436,7 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
         previous = None
         if settings.mode == "incremental":
             # Last night's profiles, read before this run's replace them.
-            with warehouse.connect() as connection:
-                if table_exists(connection, "golden_profiles"):
-                    previous = read_table(connection, "golden_profiles")
+            previous = warehouse.read_tables("golden_profiles").get("golden_profiles")
         if previous is not None and "profile_version" in previous.columns:
             profiles, rebuilt = update_golden_profiles(previous, contacts, clusters, config=rules)
         else:

@@ -13,7 +13,7 @@ from dedup_pipeline.report import (
     account_for_records,
     outcome_counts,
 )
-from dedup_pipeline.sinks import read_table, table_exists, write_exports
+from dedup_pipeline.sinks import write_exports
 
 __all__ = ["exports", "run_report"]
 
@@ -145,10 +145,9 @@ RUN_HISTORY_SCHEMA: dict[str, pl.DataType] = {
 
 def _run_history(warehouse: DuckDBWarehouse) -> pl.DataFrame:
     """The runs recorded so far (this asset's table, read before this run replaces it)."""
-    with warehouse.connect() as connection:
-        if not table_exists(connection, "run_report"):
-            return pl.DataFrame(schema=RUN_HISTORY_SCHEMA)
-        previous = read_table(connection, "run_report")
+    previous = warehouse.read_tables("run_report").get("run_report")
+    if previous is None:
+        return pl.DataFrame(schema=RUN_HISTORY_SCHEMA)
     if set(RUN_HISTORY_SCHEMA) - set(previous.columns):
         # A table from before the history was kept: its one run, with what it recorded.
         reports = [RunReport.model_validate_json(text) for text in previous["report_json"]]

@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Literal
 
 import duckdb
+import polars as pl
 from dagster import ConfigurableResource
 from pydantic import Field
 
 from dedup_pipeline.config import PipelineConfig, WarehouseConfig, load_config
 from dedup_pipeline.duckdb_connection import connect
 from dedup_pipeline.review import DecisionStore
+from dedup_pipeline.sinks import read_table, table_directory, table_exists, write_table
 
 __all__ = ["DuckDBWarehouse", "PipelineSettings", "ReviewStore"]
 
@@ -49,7 +51,9 @@ class DuckDBWarehouse(ConfigurableResource):
     """The embedded DuckDB warehouse file, opened by one process at a time.
 
     Jobs run with the in-process executor, so a run's steps open the file one after the
-    other and never contend for DuckDB's single-writer lock.
+    other and never contend for DuckDB's single-writer lock. Tables are Parquet files in
+    `table_directory`, each with a view of its name in the DuckDB file
+    (`dedup_pipeline.sinks.write_table`).
     """
 
     path: str
@@ -77,6 +81,11 @@ class DuckDBWarehouse(ConfigurableResource):
             threads=self.threads,
         )
 
+    @property
+    def table_directory(self) -> Path:
+        """Where the tables' Parquet files are."""
+        return table_directory(self.path)
+
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """Open the warehouse file; closed when the block ends."""
@@ -85,6 +94,23 @@ class DuckDBWarehouse(ConfigurableResource):
             yield connection
         finally:
             connection.close()
+
+    def write_table(self, name: str, frame: pl.DataFrame) -> None:
+        """Create or replace table ``name``."""
+        with self.connect() as connection:
+            write_table(connection, name, frame, directory=self.table_directory)
+
+    def read_tables(self, *names: str) -> dict[str, pl.DataFrame]:
+        """The named tables the warehouse holds; missing ones are left out.
+
+        Steps read the last run's state this way before their outputs replace it.
+        """
+        with self.connect() as connection:
+            return {
+                name: read_table(connection, name, directory=self.table_directory)
+                for name in names
+                if table_exists(connection, name)
+            }
 
 
 class ReviewStore(ConfigurableResource):

@@ -40,6 +40,15 @@ def test_an_incremental_run_needs_a_full_sweep_first_then_places_records(tmp_pat
     assert "incremental run" in result.output and "balanced" in result.output
     assert "client ids this run: none created, split, merged or retired" in result.output
 
+    # Last night's pairs and clusters were made with other thresholds: refuse, and say why.
+    config.write_text(
+        CONFIG.replace("auto_merge_threshold: 0.95", "auto_merge_threshold: 0.97"),
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["run", "--config", str(config), "--mode", "incremental"])
+    assert result.exit_code == 1
+    assert "match settings changed since: auto_merge_threshold" in result.output
+
 
 def test_invalid_config_exits_with_a_clear_error(tmp_path):
     config = tmp_path / "bad.yaml"

@@ -3,7 +3,7 @@ import pytest
 
 from dedup_pipeline.report import AccountingError, SourceSummary, account_for_records
 from dedup_pipeline.schema import empty_quarantine
-from dedup_pipeline.sinks import flatten_for_csv, read_table, write_table
+from dedup_pipeline.sinks import flatten_for_csv, read_table, table_directory, write_table
 from dedup_pipeline.sinks.files import write_exports
 
 
@@ -67,3 +67,25 @@ def test_warehouse_round_trip_keeps_types(tmp_path):
     assert read_table(connection, "golden").equals(frame)
     with pytest.raises(ValueError, match="not a valid warehouse table name"):
         write_table(connection, "x; drop table golden", frame)
+
+
+def test_warehouse_tables_as_parquet_are_still_queried_by_name(tmp_path):
+    import duckdb
+
+    database = tmp_path / "w.duckdb"
+    directory = table_directory(database)
+    connection = duckdb.connect(str(database))
+    frame = pl.DataFrame(
+        {"id": ["a", "b"], "phones": [["+7912"], []], "size": pl.Series([3, 1], dtype=pl.UInt32)}
+    )
+    write_table(connection, "golden", frame)  # a table of an older warehouse ...
+    write_table(connection, "golden", frame, directory=directory)  # ... becomes a view
+    write_table(connection, "golden", frame.head(1), directory=directory)  # replaced
+
+    assert (directory / "golden.parquet").is_file()
+    assert read_table(connection, "golden", directory=directory).equals(frame.head(1))
+    # SQL users see the same rows under the same name, from another connection too.
+    connection.close()
+    with duckdb.connect(str(database), read_only=True) as reader:
+        assert reader.sql("select id, size from golden").fetchall() == [("a", 3)]
+        assert read_table(reader, "golden").equals(frame.head(1))
