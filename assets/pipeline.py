@@ -26,6 +26,11 @@ from dedup_pipeline.match import (
 from dedup_pipeline.normalize import NormalizedContacts, normalize_contacts
 from dedup_pipeline.review import decide_clusters
 from dedup_pipeline.review.constraints import labelled_pairs
+from dedup_pipeline.review.touched import (
+    decide_records,
+    records_to_decide,
+    updated_review_queue,
+)
 from dedup_pipeline.review.versions import record_versions
 from dedup_pipeline.schema import QUARANTINE_SCHEMA, SOURCE_RECORD_SCHEMA
 from dedup_pipeline.sources import ISSUE_SCHEMA
@@ -150,7 +155,13 @@ def _place_new_and_changed(
             "labelled_pairs_used": 0,
         },
     )
-    yield Output(result.clusters, output_name="match_clusters")
+    yield Output(
+        result.clusters.with_columns(
+            reclustered=pl.col("record_id").is_in(result.reclustered.implode())
+        ),
+        output_name="match_clusters",
+        metadata={"reclustered": result.reclustered.len()},
+    )
     # Pairs the placed records brought, by the blocking rule that found them.
     placed_ids = placed.implode()
     counts = (
@@ -164,6 +175,10 @@ def _place_new_and_changed(
     )
     yield Output(counts, output_name="blocking_counts", metadata={"counts": _markdown(counts)})
     yield from _prepared_outputs(prepared)
+    yield Output(
+        versions.with_columns(placed=pl.col("record_id").is_in(placed.implode())),
+        output_name="matched_versions",
+    )
 
 
 def _prepared_outputs(prepared: PreparedContacts):
@@ -263,7 +278,10 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
         group_name="matching",
         outs={
             "scored_pairs": AssetOut(description="Candidate pairs scored by the Splink model."),
-            "match_clusters": AssetOut(description="Splink clusters at both thresholds."),
+            "match_clusters": AssetOut(
+                description="Splink clusters at both thresholds; `reclustered` marks the "
+                "records this run clustered (a nightly run keeps the others' clusters)."
+            ),
             "blocking_counts": AssetOut(description="Pairs generated per blocking rule."),
             "shared_identifiers": AssetOut(
                 description="Phones, e-mails and names too common to block on."
@@ -274,7 +292,8 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
             ),
             "matched_versions": AssetOut(
                 description="The content version of every matched record: what the next "
-                "incremental run compares against to find new and changed records."
+                "incremental run compares against to find new and changed records; "
+                "`placed` marks the records this run scored."
             ),
         },
     )
@@ -290,7 +309,6 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
         versions = record_versions(contacts)
         if settings.mode == "incremental":
             yield from _place_new_and_changed(config, warehouse, contacts, versions)
-            yield Output(versions, output_name="matched_versions")
             return
         reused_from = config.match.model
         reused = None if reused_from is None else load_model(reused_from, config.match)
@@ -327,14 +345,16 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
                 "labelled_pairs_used": result.labelled_pairs_used,
             },
         )
-        yield Output(result.clusters, output_name="match_clusters")
+        yield Output(
+            result.clusters.with_columns(reclustered=pl.lit(True)), output_name="match_clusters"
+        )
         yield Output(
             result.comparison_counts,
             output_name="blocking_counts",
             metadata={"counts": _markdown(result.comparison_counts)},
         )
         yield from _prepared_outputs(prepared)
-        yield Output(versions, output_name="matched_versions")
+        yield Output(versions.with_columns(placed=pl.lit(True)), output_name="matched_versions")
         # Not an asset: what a nightly run checks before it reuses this run's pairs.
         warehouse.write_table("match_settings", _match_settings(config))
 
@@ -373,47 +393,83 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
         contacts: pl.DataFrame,
         matched_versions: pl.DataFrame,
     ):
-        decisions = decide_clusters(
-            match_clusters,
-            scored_pairs,
-            config=settings.config.decision,
-            decisions=review_decisions,
-            contacts=contacts,
-            record_versions=matched_versions,
-        )
         # The last run's state, read before this run's outputs replace it.
-        last = warehouse.read_tables("client_registry", "clusters", "client_id_events")
-        registry = last.get("client_registry")
-        membership = (
-            last["clusters"].select("record_id", client_id="cluster_id")
-            if registry is not None and "clusters" in last
-            else None
+        last = warehouse.read_tables(
+            "client_registry", "clusters", "client_id_events", "review_queue"
         )
         history = last.get("client_id_events", pl.DataFrame(schema=CLIENT_EVENT_SCHEMA))
+        previous = last.get("clusters") if "client_registry" in last else None
+        config = settings.config.decision
+        untouched = None
+        if settings.mode == "incremental" and previous is not None and "review_queue" in last:
+            decided = records_to_decide(
+                match_clusters,
+                scored_pairs,
+                placed=matched_versions.filter("placed").get_column("record_id"),
+                reclustered=match_clusters.filter("reclustered").get_column("record_id"),
+                previous_clusters=previous,
+                decisions=review_decisions,
+            )
+            decisions = decide_records(
+                decided,
+                match_clusters,
+                scored_pairs,
+                config=config,
+                decisions=review_decisions,
+                contacts=contacts,
+                record_versions=matched_versions,
+            )
+            # The others keep last night's clusters, client ids included.
+            untouched = previous.join(
+                match_clusters.select("record_id"), on="record_id", how="semi"
+            ).filter(~pl.col("record_id").is_in(decided.implode()))
+            previous = previous.join(untouched, on="record_id", how="anti")
+        else:
+            decisions = decide_clusters(
+                match_clusters,
+                scored_pairs,
+                config=config,
+                decisions=review_decisions,
+                contacts=contacts,
+                record_versions=matched_versions,
+            )
         identity = reconcile_client_ids(
             decisions.clusters,
             run_id=context.run.run_id,
-            previous_membership=membership,
-            previous_registry=registry,
+            previous_membership=None
+            if previous is None
+            else previous.select("record_id", client_id="cluster_id"),
+            previous_registry=last.get("client_registry"),
         )
         clusters = with_client_ids(decisions.clusters, identity)
+        review_queue = decisions.review_queue
+        changes = dict(identity.changes)
+        if untouched is not None:
+            clusters = pl.concat([untouched.select(clusters.columns), clusters]).sort(
+                "cluster_id", "record_id"
+            )
+            review_queue = updated_review_queue(last["review_queue"], review_queue, decided)
+            changes["unchanged"] += untouched.get_column("cluster_id").n_unique()
         outcomes = clusters.unique("cluster_id").group_by("outcome").len().sort("outcome")
         yield Output(
             clusters,
             output_name="clusters",
             metadata={
                 "clusters": clusters.get_column("cluster_id").n_unique(),
-                **{f"clients_{change}": count for change, count in identity.changes.items()},
+                **{f"clients_{change}": count for change, count in changes.items()},
+                "decided_again": clusters.height
+                if untouched is None
+                else clusters.height - untouched.height,
                 "outcomes": _markdown(outcomes),
             },
         )
         yield Output(
-            decisions.review_queue,
+            review_queue,
             output_name="review_queue",
             metadata={
-                "proposals": decisions.review_queue.height,
+                "proposals": review_queue.height,
                 "per_flag": _markdown(
-                    decisions.review_queue.explode("flags").group_by("flags").len().sort("flags")
+                    review_queue.explode("flags").group_by("flags").len().sort("flags")
                 ),
             },
         )

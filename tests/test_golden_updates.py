@@ -30,6 +30,19 @@ def test_unchanged_input_rebuilds_nothing(sample):
     assert profiles.equals(previous)
 
 
+def test_rows_read_in_another_order_rebuild_nothing(sample):
+    # The warehouse does not promise row order between runs.
+    config, contacts, clusters = sample
+    previous = build_golden_profiles(contacts, clusters, config=config)
+    _, rebuilt = update_golden_profiles(
+        previous,
+        contacts.sample(fraction=1.0, shuffle=True, seed=1),
+        clusters.reverse(),
+        config=config,
+    )
+    assert rebuilt == 0
+
+
 def test_changed_moved_and_new_records_rebuild_their_profiles_only(sample):
     config, contacts, clusters = sample
     previous = build_golden_profiles(contacts, clusters, config=config)

@@ -14,7 +14,10 @@ from dedup_pipeline.match.incremental import (
     term_frequency_columns,
 )
 from dedup_pipeline.match.model import score_and_cluster
+from dedup_pipeline.review import decide_clusters
+from dedup_pipeline.review.touched import decide_records, records_to_decide, updated_review_queue
 from tests.conftest import normalized_sample_contacts, sample_config_in
+from tests.test_review_decisions import decisions
 
 
 @pytest.fixture(scope="module")
@@ -191,3 +194,62 @@ def test_placed_records_are_prepared_as_a_full_preparation_would(full_run):
         .sort("kind", "value")
         .equals(expected_shared.sort("kind", "value"))
     )
+
+
+def test_deciding_only_touched_records_equals_deciding_everyone(full_run, nightly):
+    """Tonight's new, changed and deleted records and a decision taken today: deciding
+    the records they touch, and keeping last night's rows for the rest, gives the
+    clusters and the queue that deciding everyone gives."""
+    config, _, result = full_run
+    new_ids, _, current, yesterday = nightly
+    contacts = normalized_sample_contacts(config)
+    decide = {"config": config.decision}
+    last_night = decide_clusters(
+        yesterday.clusters, yesterday.scored_pairs, contacts=contacts, **decide
+    )
+    tonight = _match_incrementally(
+        config,
+        result.model,
+        current,
+        new_ids,
+        yesterday.scored_pairs,
+        previous_clusters=yesterday.clusters,
+    )
+    placed = new_ids.filter(new_ids.is_in(current["record_id"].implode()))
+    # During the day a reviewer rejected a proposal that tonight's records do not touch.
+    moved = pl.concat([placed, tonight.reclustered]).implode()
+    proposal = (
+        last_night.review_queue.filter(
+            ~pl.col("record_ids").list.eval(pl.element().is_in(moved)).list.any()
+        )
+        .sort("record_count", descending=True)
+        .row(0, named=True)
+    )
+    assert proposal["record_count"] >= 2
+    reviewed = decisions(("reject", proposal["record_ids"], []))
+    now = {"decisions": reviewed, "contacts": contacts, **decide}
+
+    everyone = decide_clusters(tonight.clusters, tonight.scored_pairs, **now)
+    touched = records_to_decide(
+        tonight.clusters,
+        tonight.scored_pairs,
+        placed=placed,
+        reclustered=tonight.reclustered,
+        previous_clusters=last_night.clusters,
+        decisions=reviewed,
+    )
+    again = decide_records(touched, tonight.clusters, tonight.scored_pairs, **now)
+    kept = last_night.clusters.filter(
+        pl.col("record_id").is_in(current["record_id"].implode())
+        & ~pl.col("record_id").is_in(touched.implode())
+    )
+
+    assert 0 < touched.len() < current.height / 2
+    assert (
+        pl.concat([kept, again.clusters])
+        .sort("record_id")
+        .equals(everyone.clusters.sort("record_id"))
+    )
+    queue = updated_review_queue(last_night.review_queue, again.review_queue, touched)
+    assert queue.equals(everyone.review_queue)
+    assert set(proposal["record_ids"]) <= set(touched)

@@ -173,11 +173,15 @@ class IncrementalMatch:
         ``record_id``, ``strong_cluster_id`` and ``candidate_cluster_id`` for every record.
     new_pairs
         How many pairs the placed records brought.
+    reclustered
+        The records clustered again (all of them without previous clusters). Every other
+        record's candidate component is the one it had.
     """
 
     scored_pairs: pl.DataFrame
     clusters: pl.DataFrame
     new_pairs: int
+    reclustered: pl.Series
 
 
 def _reachable(pairs: pl.DataFrame, seeds: pl.Series, threshold: float) -> pl.Series:
@@ -258,7 +262,12 @@ def match_incrementally(
         clusters = cluster_scored_pairs(
             flagged, pairs, linker=linker, table=everyone, config=config, **thresholds
         )
-        return IncrementalMatch(scored_pairs=pairs, clusters=clusters, new_pairs=fresh.height)
+        return IncrementalMatch(
+            scored_pairs=pairs,
+            clusters=clusters,
+            new_pairs=fresh.height,
+            reclustered=clusters.get_column("record_id"),
+        )
 
     # Pairs lost with a placed or deleted record may split its partners' clusters.
     dropped = previous_pairs.join(kept, on=["record_id_l", "record_id_r"], how="anti")
@@ -278,13 +287,18 @@ def match_incrementally(
     ).select("record_id", "strong_cluster_id", "candidate_cluster_id")
     members = match_input.filter(pl.col("record_id").is_in(affected))
     if members.is_empty():
-        return IncrementalMatch(scored_pairs=pairs, clusters=settled, new_pairs=fresh.height)
+        return IncrementalMatch(
+            scored_pairs=pairs,
+            clusters=settled,
+            new_pairs=fresh.height,
+            reclustered=members.get_column("record_id"),
+        )
     inside = pairs.filter(
         pl.col("record_id_l").is_in(affected) & pl.col("record_id_r").is_in(affected)
     )
     table = db_api.register(members.to_arrow(), table_name="affected_contacts")
     flagged = db_api.register(inside.to_arrow(), table_name="incremental_scored_pairs")
-    reclustered = cluster_scored_pairs(
+    recomputed = cluster_scored_pairs(
         flagged,
         inside,
         linker=Linker(table, model, log_level=None),
@@ -292,5 +306,10 @@ def match_incrementally(
         config=config,
         **thresholds,
     )
-    clusters = pl.concat([settled, reclustered.select(settled.columns)])
-    return IncrementalMatch(scored_pairs=pairs, clusters=clusters, new_pairs=fresh.height)
+    clusters = pl.concat([settled, recomputed.select(settled.columns)])
+    return IncrementalMatch(
+        scored_pairs=pairs,
+        clusters=clusters,
+        new_pairs=fresh.height,
+        reclustered=members.get_column("record_id"),
+    )

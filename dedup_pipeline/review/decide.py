@@ -39,6 +39,7 @@ __all__ = [
     "ClusterDecisions",
     "Outcome",
     "decide_clusters",
+    "rank_review_queue",
 ]
 
 
@@ -151,6 +152,20 @@ def _not_yet_decided(proposals: pl.DataFrame, decided: list[frozenset[str]]) -> 
         .filter(pl.col("len") == pl.col("record_count"))
     )
     return proposals.join(covered, on="review_cluster_id", how="anti")
+
+
+def rank_review_queue(queue: pl.DataFrame) -> pl.DataFrame:
+    """Number proposals by ``priority`` (1 first): shapes the machine would have merged,
+    then big, uncertain proposals, which hide the most duplicates and the most risk."""
+    return (
+        queue.with_columns(shaped=pl.col("flags") != pl.lit([Shape.REVIEW_BAND]))
+        .sort(
+            ["shaped", "record_count", "confidence", "review_cluster_id"],
+            descending=[True, True, False, False],
+        )
+        .with_columns(priority=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32))
+        .select(list(REVIEW_QUEUE_SCHEMA))
+    )
 
 
 def decide_clusters(
@@ -279,17 +294,8 @@ def decide_clusters(
             .then("flags")
             .otherwise(pl.lit([Shape.REVIEW_BAND]))
         )
-        .with_columns(reason=_reasons(config))
-        # Shapes the machine would have merged come first, then big, uncertain proposals:
-        # they hide the most duplicates and the most risk.
-        .with_columns(shaped=pl.col("flags") != pl.lit([Shape.REVIEW_BAND]))
-        .sort(
-            ["shaped", "record_count", "confidence", "review_cluster_id"],
-            descending=[True, True, False, False],
-        )
-        .with_row_index("priority", offset=1)
-        .with_columns(pl.col("priority").cast(pl.UInt32))
-        .select(list(REVIEW_QUEUE_SCHEMA))
+        .with_columns(reason=_reasons(config), priority=pl.lit(0, dtype=pl.UInt32))
+        .pipe(rank_review_queue)
     )
 
     in_review = assigned.join(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 
-import duckdb
 import polars as pl
 
 from dedup_pipeline.config import (
@@ -276,6 +275,10 @@ def build_golden_profiles(
     )
 
 
+#: Seed of the row hashes in profile versions (any fixed value; changing it rebuilds all).
+_VERSION_SEED = 20261123
+
+
 def profile_versions(
     contacts: pl.DataFrame, clusters: pl.DataFrame, *, config: SurvivorshipConfig
 ) -> pl.DataFrame:
@@ -283,31 +286,36 @@ def profile_versions(
 
     The members' contact values and timestamps, the cluster's outcome and the survivorship
     rules: equal versions build equal profiles, so a nightly run copies an unchanged
-    profile instead of rebuilding it.
+    profile instead of rebuilding it. Members are hashed with polars, whose hashes are
+    stable within a polars version: after an upgrade every profile is rebuilt once.
 
     Returns
     -------
     polars.DataFrame
-        ``cluster_id`` and ``profile_version`` (16 hex digits).
+        ``cluster_id`` and ``profile_version`` (``<rules>-<members>``: 16 hex digits of
+        the rules' SHA-256, then the members' hash).
     """
+    rules = hashlib.sha256(config.model_dump_json().encode("utf-8")).hexdigest()[:16]
     members = clusters.select("record_id", "cluster_id", "outcome").join(
         contacts.select(list(_PROFILE_INPUTS)), on="record_id"
     )
-    rules = hashlib.sha256(config.model_dump_json().encode("utf-8")).hexdigest()[:16]
-    fields = ", ".join(f'"{name}" := "{name}"' for name in _PROFILE_INPUTS)
-    table = members.to_arrow()
-    # DuckDB hashes in bulk, and its JSON of a struct is stable across versions.
-    with duckdb.connect() as connection:
-        connection.register("members", table)
-        return connection.execute(
-            f"""
-            select cluster_id, left(md5(concat(
-                '{rules}', '|', min(outcome), '|',
-                string_agg(md5(to_json(struct_pack({fields}))), ',' order by record_id)
-            )), 16) as profile_version
-            from members group by cluster_id
-            """
-        ).pl()
+    return (
+        members.select(
+            "cluster_id",
+            "record_id",
+            member=pl.struct(pl.exclude("cluster_id")).hash(seed=_VERSION_SEED),
+        )
+        # Members in record order, so the hash does not depend on row order.
+        .sort("cluster_id", "record_id")
+        .group_by("cluster_id", maintain_order=True)
+        .agg("member")
+        .select(
+            "cluster_id",
+            profile_version=pl.format(
+                "{}-{}", pl.lit(rules), pl.col("member").hash(seed=_VERSION_SEED)
+            ),
+        )
+    )
 
 
 def update_golden_profiles(
