@@ -36,6 +36,11 @@ from dedup_pipeline.schema import QUARANTINE_SCHEMA, SOURCE_RECORD_SCHEMA
 from dedup_pipeline.sources import ISSUE_SCHEMA
 from dedup_pipeline.survivorship import build_golden_profiles, build_merge_instructions
 from dedup_pipeline.survivorship.golden import update_golden_profiles
+from dedup_pipeline.survivorship.instructions import (
+    instruction_keys,
+    stored_keys,
+    update_merge_instructions,
+)
 
 __all__ = ["build_pipeline_assets"]
 
@@ -503,6 +508,7 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
     @asset(group_name="golden")
     def merge_instructions(
         settings: PipelineSettings,
+        warehouse: DuckDBWarehouse,
         contacts: pl.DataFrame,
         clusters: pl.DataFrame,
         golden_profiles: pl.DataFrame,
@@ -510,20 +516,49 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
     ) -> Output:
         """What each CRM must do: merge duplicates into a survivor and set golden values."""
         config = settings.config
-        instructions = build_merge_instructions(
-            contacts,
-            clusters,
-            golden_profiles,
-            config=config.survivorship,
-            merge_targets=[s.name for s in config.sources if s.merge_target],
-            preferred_survivors=review_decisions.get_column("survivor_record_id")
+        options = {
+            "config": config.survivorship,
+            "merge_targets": [s.name for s in config.sources if s.merge_target],
+            "preferred_survivors": review_decisions.get_column("survivor_record_id")
             .drop_nulls()
             .to_list(),
+        }
+        last = (
+            warehouse.read_tables("merge_instructions", "merge_instruction_keys")
+            if settings.mode == "incremental"
+            else {}
         )
+        if len(last) == 2:
+            instructions, keys, built = update_merge_instructions(
+                last["merge_instructions"],
+                last["merge_instruction_keys"],
+                contacts,
+                clusters,
+                golden_profiles,
+                **options,
+            )
+        else:
+            instructions = build_merge_instructions(contacts, clusters, golden_profiles, **options)
+            keys = stored_keys(
+                instruction_keys(
+                    clusters,
+                    golden_profiles,
+                    merge_targets=options["merge_targets"],
+                    preferred_survivors=options["preferred_survivors"],
+                ),
+                instructions,
+            )
+            built = keys.height
+        # Not an asset: what the next nightly run compares to keep unchanged instructions.
+        warehouse.write_table("merge_instruction_keys", keys)
         per_action = instructions.group_by("source", "action").len().sort("source", "action")
         return Output(
             instructions,
-            metadata={"instructions": instructions.height, "per_action": _markdown(per_action)},
+            metadata={
+                "instructions": instructions.height,
+                "clusters_built": built,
+                "per_action": _markdown(per_action),
+            },
         )
 
     return [

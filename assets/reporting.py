@@ -32,6 +32,7 @@ _EXPORTED = (
 @asset(group_name="outputs")
 def exports(
     settings: PipelineSettings,
+    warehouse: DuckDBWarehouse,
     golden_profiles: pl.DataFrame,
     clusters: pl.DataFrame,
     merge_instructions: pl.DataFrame,
@@ -58,7 +59,12 @@ def exports(
             strict=True,
         )
     )
-    written = write_exports(tables, settings.config.output.directory)
+    # The warehouse already holds each table as Parquet: copying beats encoding again.
+    written = write_exports(
+        tables,
+        settings.config.output.directory,
+        parquet_copies={name: warehouse.table_path(name) for name in tables},
+    )
     frame = pl.DataFrame(
         {"export": list(written), "path": [str(path) for path in written.values()]}
     )

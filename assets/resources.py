@@ -86,6 +86,10 @@ class DuckDBWarehouse(ConfigurableResource):
         """Where the tables' Parquet files are."""
         return table_directory(self.path)
 
+    def table_path(self, name: str) -> Path:
+        """The Parquet file of table ``name`` (which may not exist yet)."""
+        return self.table_directory / f"{name}.parquet"
+
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """Open the warehouse file; closed when the block ends."""

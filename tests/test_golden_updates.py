@@ -1,11 +1,17 @@
-"""A nightly run rebuilds only the golden profiles whose inputs changed."""
+"""A nightly run rebuilds only the golden profiles and merge instructions whose inputs
+changed."""
 
 import polars as pl
 import pytest
 
 from dedup_pipeline.config import SurvivorshipConfig, load_config
-from dedup_pipeline.survivorship import build_golden_profiles
+from dedup_pipeline.survivorship import build_golden_profiles, build_merge_instructions
 from dedup_pipeline.survivorship.golden import update_golden_profiles
+from dedup_pipeline.survivorship.instructions import (
+    instruction_keys,
+    stored_keys,
+    update_merge_instructions,
+)
 from tests.conftest import normalized_sample_contacts, sample_config_in
 
 
@@ -83,3 +89,58 @@ def test_new_survivorship_rules_rebuild_every_profile(sample):
     profiles, rebuilt = update_golden_profiles(previous, contacts, clusters, config=other)
     assert rebuilt == previous.height
     assert profiles.equals(build_golden_profiles(contacts, clusters, config=other))
+
+
+TARGETS = {"merge_targets": ["bitrix24", "hubspot"]}
+
+
+def _with_confidence(clusters: pl.DataFrame) -> pl.DataFrame:
+    return clusters.with_columns(confidence=pl.lit(0.995))
+
+
+def _last_night(config, contacts, clusters):
+    profiles = build_golden_profiles(contacts, clusters, config=config)
+    instructions = build_merge_instructions(contacts, clusters, profiles, config=config, **TARGETS)
+    keys = stored_keys(instruction_keys(clusters, profiles, **TARGETS), instructions)
+    return profiles, instructions, keys
+
+
+def test_unchanged_clients_keep_their_instructions(sample):
+    config, contacts, clusters = sample
+    clusters = _with_confidence(clusters)
+    profiles, instructions, keys = _last_night(config, contacts, clusters)
+    assert instructions.height > 100
+    again, _, built = update_merge_instructions(
+        instructions, keys, contacts, clusters, profiles, config=config, **TARGETS
+    )
+    assert built == 0
+    assert again.equals(instructions)
+
+
+def test_changed_clients_get_new_instructions_and_the_rest_are_copied(sample):
+    config, contacts, clusters = sample
+    clusters = _with_confidence(clusters)
+    profiles, instructions, keys = _last_night(config, contacts, clusters)
+    # A Bitrix24 record of a merged client gets a new city; a reviewer picks a survivor
+    # in another client.
+    merged = clusters.filter(pl.col("cluster_id").is_duplicated())
+    changed = merged.filter(pl.col("record_id").str.starts_with("bitrix24:")).item(0, "record_id")
+    chosen = merged.filter(pl.col("record_id").str.starts_with("hubspot:")).item(0, "record_id")
+    contacts_now = contacts.with_columns(
+        city=pl.when(pl.col("record_id") == changed).then(pl.lit("Тверь")).otherwise("city")
+    )
+    profiles_now, _ = update_golden_profiles(profiles, contacts_now, clusters, config=config)
+    options = {"config": config, "preferred_survivors": [chosen], **TARGETS}
+
+    updated, _, built = update_merge_instructions(
+        instructions, keys, contacts_now, clusters, profiles_now, **options
+    )
+
+    assert built == 2
+    assert updated.equals(build_merge_instructions(contacts_now, clusters, profiles_now, **options))
+    assert not updated.equals(instructions)
+    # Keys stored with other instructions (a run stopped between the two): all rebuilt.
+    _, _, rebuilt = update_merge_instructions(
+        instructions.head(10), keys, contacts_now, clusters, profiles_now, **options
+    )
+    assert rebuilt == keys.height

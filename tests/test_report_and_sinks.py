@@ -55,6 +55,26 @@ def test_exports_write_parquet_for_all_and_csv_for_people(tmp_path):
     assert pl.read_parquet(written["contacts.parquet"]).item() == 2
 
 
+def test_exports_copy_a_table_the_warehouse_holds_as_parquet(tmp_path):
+    stored = tmp_path / "warehouse_tables" / "contacts.parquet"
+    stored.parent.mkdir()
+    pl.DataFrame({"b": [2, 3]}).write_parquet(stored)
+    tables = {"contacts": pl.DataFrame({"b": [2, 3]}), "golden_profiles": pl.DataFrame({"a": [1]})}
+
+    written = write_exports(
+        tables,
+        tmp_path / "out",
+        parquet_copies={"contacts": stored, "golden_profiles": stored.with_name("missing.parquet")},
+    )
+
+    assert written["contacts.parquet"].read_bytes() == stored.read_bytes()
+    assert pl.read_parquet(written["golden_profiles.parquet"]).item() == 1  # no copy: written
+    # A copy, not a link: the next run replacing the warehouse file leaves the export be.
+    pl.DataFrame({"b": [9]}).write_parquet(stored)
+    assert pl.read_parquet(written["contacts.parquet"])["b"].to_list() == [2, 3]
+    assert not list((tmp_path / "out").glob("*.partial"))
+
+
 def test_warehouse_round_trip_keeps_types(tmp_path):
     import duckdb
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -29,6 +31,14 @@ def flatten_for_csv(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(columns)
 
 
+def _replace_with(path: Path, write) -> None:
+    """Write ``path`` aside and rename it into place: a new file, never the old one
+    rewritten (readers of the last export keep a whole file)."""
+    partial = path.with_name(path.name + ".partial")
+    write(partial)
+    os.replace(partial, path)
+
+
 def write_exports(
     tables: Mapping[str, pl.DataFrame],
     directory: Path,
@@ -41,8 +51,21 @@ def write_exports(
         "quarantine",
         "value_issues",
     ),
+    parquet_copies: Mapping[str, Path] | None = None,
 ) -> dict[str, Path]:
     """Write each table as Parquet, the ones people open as CSV, instructions as JSONL.
+
+    Parameters
+    ----------
+    tables
+        Table name -> rows.
+    directory
+        Where the files go.
+    csv_tables
+        The tables also written as CSV.
+    parquet_copies
+        Table name -> a Parquet file that already holds exactly its rows (the
+        warehouse's); it is copied instead of encoding the rows again.
 
     Returns
     -------
@@ -50,19 +73,24 @@ def write_exports(
         ``"<table>.<format>"`` -> path written.
     """
     directory.mkdir(parents=True, exist_ok=True)
+    copies = dict(parquet_copies or {})
     written: dict[str, Path] = {}
     for name, frame in tables.items():
         parquet = directory / f"{name}.parquet"
-        frame.write_parquet(parquet)
+        source = copies.get(name)
+        if source is not None and source.is_file():
+            _replace_with(parquet, lambda target, source=source: shutil.copyfile(source, target))
+        else:
+            _replace_with(parquet, frame.write_parquet)
         written[f"{name}.parquet"] = parquet
         if name in csv_tables:
             csv = directory / f"{name}.csv"
-            flatten_for_csv(frame).write_csv(csv)
+            _replace_with(csv, flatten_for_csv(frame).write_csv)
             written[f"{name}.csv"] = csv
     if "merge_instructions" in tables:
         jsonl = directory / "merge_instructions.jsonl"
         lines = instructions_to_jsonl(tables["merge_instructions"])
         text = lines.str.join("\n").item() + "\n" if lines.len() else ""
-        jsonl.write_text(text, encoding="utf-8")
+        _replace_with(jsonl, lambda target: target.write_text(text, encoding="utf-8"))
         written["merge_instructions.jsonl"] = jsonl
     return written

@@ -30,12 +30,16 @@ from dedup_pipeline.survivorship.golden import (
 )
 
 __all__ = [
+    "INSTRUCTION_KEY_SCHEMA",
     "MERGE_INSTRUCTION_SCHEMA",
     "MergeInstruction",
     "RecordRef",
     "build_merge_instructions",
+    "instruction_keys",
     "instructions_to_jsonl",
     "merge_instruction_json_schema",
+    "stored_keys",
+    "update_merge_instructions",
 ]
 
 _LIST = pl.List(pl.String())
@@ -280,3 +284,135 @@ def instructions_to_jsonl(instructions: pl.DataFrame) -> pl.Series:
 def merge_instruction_json_schema() -> str:
     """Return the JSON Schema of one merge instruction (one JSONL line)."""
     return json.dumps(MergeInstruction.model_json_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+#: Per merged cluster, what its instructions are built from (`instruction_keys`), and a
+#: fingerprint of the instruction table they were stored with.
+INSTRUCTION_KEY_SCHEMA: dict[str, pl.DataType] = {
+    "cluster_id": pl.String(),
+    "instruction_key": pl.String(),
+    "instructions_fingerprint": pl.UInt64(),
+}
+
+
+def _fingerprint(instructions: pl.DataFrame) -> int:
+    """A hash of a whole instruction table, order aside."""
+    hashes = instructions.select(list(MERGE_INSTRUCTION_SCHEMA)).hash_rows(seed=11).sort()
+    return int(hashes.implode().hash(seed=11).item())
+
+
+def instruction_keys(
+    clusters: pl.DataFrame,
+    golden_profiles: pl.DataFrame,
+    *,
+    merge_targets: Collection[str],
+    preferred_survivors: Collection[str] = (),
+) -> pl.DataFrame:
+    """A key per merged cluster that changes whenever its instructions may.
+
+    The golden profile's version covers the members' values and timestamps, the outcome
+    and the survivorship rules; the key adds the cluster's confidence, the merge targets
+    and the survivors reviewers chose in it.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``cluster_id`` and ``instruction_key``, one row per auto-merged or approved
+        cluster; `stored_keys` adds the fingerprint of the instructions they go with.
+    """
+    require_columns(golden_profiles, ["cluster_id", "profile_version"], table="golden profiles")
+    merged = clusters.filter(pl.col("outcome").is_in([Outcome.AUTO_MERGE, Outcome.APPROVED]))
+    chosen = (
+        merged.filter(pl.col("record_id").is_in(list(preferred_survivors)))
+        .group_by("cluster_id")
+        .agg(chosen=pl.col("record_id").sort().str.join(","))
+    )
+    targets = ",".join(sorted(merge_targets))
+    return (
+        merged.group_by("cluster_id")
+        .agg(pl.col("confidence").first())
+        .join(golden_profiles.select("cluster_id", "profile_version"), on="cluster_id")
+        .join(chosen, on="cluster_id", how="left")
+        .select(
+            "cluster_id",
+            instruction_key=pl.format(
+                "{}|{}|{}|{}",
+                "profile_version",
+                pl.col("confidence").cast(pl.String).fill_null(""),
+                pl.lit(targets),
+                pl.col("chosen").fill_null(""),
+            ),
+        )
+    )
+
+
+def stored_keys(keys: pl.DataFrame, instructions: pl.DataFrame) -> pl.DataFrame:
+    """`instruction_keys` to store with ``instructions`` (`INSTRUCTION_KEY_SCHEMA`).
+
+    The fingerprint lets the next run tell that the keys and the instruction table come
+    from the same run (a run that stopped between writing one and the other does not
+    leave instructions copied under keys they were not built with).
+    """
+    return keys.with_columns(
+        instructions_fingerprint=pl.lit(_fingerprint(instructions), dtype=pl.UInt64)
+    ).select(list(INSTRUCTION_KEY_SCHEMA))
+
+
+def update_merge_instructions(
+    previous: pl.DataFrame,
+    previous_keys: pl.DataFrame,
+    contacts: pl.DataFrame,
+    clusters: pl.DataFrame,
+    golden_profiles: pl.DataFrame,
+    *,
+    config: SurvivorshipConfig,
+    merge_targets: Collection[str],
+    preferred_survivors: Collection[str] = (),
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """Last run's merge instructions, built again only for clusters whose key changed.
+
+    Parameters
+    ----------
+    previous, previous_keys
+        The last run's instructions (`MERGE_INSTRUCTION_SCHEMA`) and its `stored_keys`.
+        Keys stored with other instructions are ignored: everything is built again.
+    contacts, clusters, golden_profiles, config, merge_targets, preferred_survivors
+        As for `build_merge_instructions`.
+
+    Returns
+    -------
+    tuple
+        The instructions (equal to `build_merge_instructions` on the same input), this
+        run's `stored_keys`, and how many clusters were built again.
+    """
+    require_columns(previous_keys, INSTRUCTION_KEY_SCHEMA, table="stored instruction keys")
+    if previous_keys.height and previous_keys["instructions_fingerprint"][0] != _fingerprint(
+        previous
+    ):
+        previous_keys = previous_keys.clear()
+    keys = instruction_keys(
+        clusters,
+        golden_profiles,
+        merge_targets=merge_targets,
+        preferred_survivors=preferred_survivors,
+    )
+    unchanged = keys.join(
+        previous_keys.select("cluster_id", "instruction_key"),
+        on=["cluster_id", "instruction_key"],
+        how="semi",
+    ).select("cluster_id")
+    touched = keys.join(unchanged, on="cluster_id", how="anti").select("cluster_id")
+    members = clusters.join(touched, on="cluster_id", how="semi")
+    fresh = build_merge_instructions(
+        contacts.join(members.select("record_id"), on="record_id", how="semi"),
+        members,
+        golden_profiles.join(touched, on="cluster_id", how="semi"),
+        config=config,
+        merge_targets=merge_targets,
+        preferred_survivors=preferred_survivors,
+    )
+    kept = previous.join(unchanged, on="cluster_id", how="semi").select(
+        list(MERGE_INSTRUCTION_SCHEMA)
+    )
+    instructions = pl.concat([kept.cast(MERGE_INSTRUCTION_SCHEMA), fresh]).sort("instruction_id")  # type: ignore[arg-type]
+    return instructions, stored_keys(keys, instructions), touched.height
