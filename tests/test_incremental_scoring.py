@@ -13,7 +13,7 @@ from dedup_pipeline.match.incremental import (
     score_new_records,
     term_frequency_columns,
 )
-from dedup_pipeline.match.model import score_and_cluster
+from dedup_pipeline.match.model import score_and_cluster, sharing_a_blocking_key
 from dedup_pipeline.review import decide_clusters
 from dedup_pipeline.review.touched import decide_records, records_to_decide, updated_review_queue
 from tests.conftest import normalized_sample_contacts, sample_config_in
@@ -253,3 +253,55 @@ def test_deciding_only_touched_records_equals_deciding_everyone(full_run, nightl
     queue = updated_review_queue(last_night.review_queue, again.review_queue, touched)
     assert queue.equals(everyone.review_queue)
     assert set(proposal["record_ids"]) <= set(touched)
+
+
+def test_the_records_a_new_one_can_pair_with_share_a_key_of_some_blocking_rule(full_run):
+    config = full_run[0].match
+    columns = {
+        "record_id": pl.String,
+        "phones_block": pl.List(pl.String),
+        "emails_block": pl.List(pl.String),
+        "name_key": pl.String,
+        "first_name": pl.String,
+        "last_name": pl.String,
+        "last_name_block": pl.String,
+        "first_name_city_block": pl.String,
+        "first_name_initial_block": pl.String,
+    }
+
+    def record(record_id, **values):
+        return {name: values.get(name) for name in columns} | {"record_id": record_id}
+
+    new = pl.DataFrame(
+        [
+            record(
+                "new",
+                phones_block=["+79120000001", "+79120000002"],
+                emails_block=["a@x.ru"],
+                name_key="ivan petrov",
+                first_name="ivan",
+                last_name="petrov",
+                last_name_block="petrov",
+                first_name_city_block="ivan @ perm",
+                first_name_initial_block="ivan p",
+            )
+        ],
+        schema=columns,
+    )
+    settled = pl.DataFrame(
+        [
+            record("phone", phones_block=["+79120000002"]),
+            record("email", emails_block=["b@x.ru", "a@x.ru"]),
+            record("name", name_key="ivan petrov"),
+            record("swapped", first_name="petrov", last_name="ivan"),
+            record("surname", last_name_block="petrov"),
+            record("city", first_name_city_block="ivan @ perm"),
+            record("initial", first_name_initial_block="ivan p"),
+            record(
+                "stranger", phones_block=["+79129999999"], first_name="ivan", last_name="sidorov"
+            ),
+        ],
+        schema=columns,
+    )
+    candidates = sharing_a_blocking_key(settled, new, config)
+    assert set(candidates["record_id"]) == set(settled["record_id"]) - {"stranger"}

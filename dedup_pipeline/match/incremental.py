@@ -23,6 +23,7 @@ from dedup_pipeline.match.model import (
     check_model_compatible,
     cluster_scored_pairs,
     flag_and_fetch_pairs,
+    sharing_a_blocking_key,
 )
 from dedup_pipeline.schema import require_columns
 
@@ -146,7 +147,9 @@ def _score_placed(
     placed = match_input.filter(is_placed)
     if placed.is_empty():
         return pl.DataFrame(schema={**SCORED_PAIRS_SCHEMA, "names_conflict": pl.Boolean()})
-    settled = match_input.filter(~is_placed)
+    # Only records sharing a blocking key with a placed one can pair with it; term
+    # frequencies still come from everyone (the linker's tables).
+    settled = sharing_a_blocking_key(match_input.filter(~is_placed), placed, config)
     return _score_touching(
         linker,
         db_api.register(placed.to_arrow(), table_name="placed_contacts"),

@@ -94,6 +94,37 @@ def prediction_rules(config: MatchConfig) -> dict[str, Any]:
     return rules
 
 
+def sharing_a_blocking_key(
+    records: pl.DataFrame, others: pl.DataFrame, config: MatchConfig
+) -> pl.DataFrame:
+    """The ``records`` that some rule of `prediction_rules` could pair with one of
+    ``others``: every candidate pair between the two has its ``records`` end here.
+
+    A nightly run scores its few new records against these rather than the whole base:
+    the pairs are the same, found in a fraction of the time. Keep in step with
+    `prediction_rules`.
+    """
+    found = []
+    for column in ("phones_block", "emails_block"):
+        values = others.select(value=pl.col(column).explode()).drop_nulls().unique()
+        found.append(
+            records.select("record_id", value=pl.col(column))
+            .explode("value")
+            .join(values, on="value", how="semi")
+            .select("record_id")
+        )
+    single = ["name_key", "last_name_block", "first_name_city_block", "first_name_initial_block"]
+    single += [f"{name}_block" for name, extra in config.extra_fields.items() if extra.blocking]
+    for column in single:
+        values = others.select(column).drop_nulls().unique()
+        found.append(records.join(values, on=column, how="semi").select("record_id"))
+    swapped = others.select(first_name="last_name", last_name="first_name").drop_nulls().unique()
+    found.append(
+        records.join(swapped, on=["first_name", "last_name"], how="semi").select("record_id")
+    )
+    return records.join(pl.concat(found).unique(), on="record_id", how="semi")
+
+
 def build_settings(config: MatchConfig) -> SettingsCreator:
     """Return the Splink settings of the contact model."""
     return SettingsCreator(

@@ -87,7 +87,25 @@ def _list_or_empty(column: str) -> pl.Expr:
     return pl.col(column).fill_null(pl.lit([], dtype=_LIST))
 
 
-def _phones(records: pl.DataFrame, regions: Mapping[str, str], default_region: str):
+def _parsed(
+    wanted: pl.DataFrame, known: pl.DataFrame | None, key: list[str], parse
+) -> pl.DataFrame:
+    """Parse results of the distinct ``wanted`` values; those in ``known`` (the last run's
+    values) are looked up rather than parsed again."""
+    wanted = wanted.unique()
+    if known is None:
+        return parse(wanted)
+    found = known.join(wanted, on=key, how="semi")
+    missing = wanted.join(found, on=key, how="anti")
+    return pl.concat([found, parse(missing)]) if missing.height else found
+
+
+def _phones(
+    records: pl.DataFrame,
+    regions: Mapping[str, str],
+    default_region: str,
+    known: pl.DataFrame | None = None,
+):
     region_of = pl.DataFrame(
         {"source": list(regions), "region": list(regions.values())},
         schema={"source": pl.String, "region": pl.String},
@@ -104,7 +122,12 @@ def _phones(records: pl.DataFrame, regions: Mapping[str, str], default_region: s
     if exploded.is_empty():
         values = pl.DataFrame(schema=PHONE_VALUES_SCHEMA)
     else:
-        values = normalize_phone_values(exploded.select("phone_raw", "region"))
+        values = _parsed(
+            exploded.select("phone_raw", "region"),
+            known,
+            ["phone_raw", "region"],
+            normalize_phone_values,
+        )
     parsed = exploded.join(values, on=["phone_raw", "region"], how="left").sort("position")
     per_record = parsed.group_by("record_id").agg(
         phones_e164=pl.col("phone_e164").filter(pl.col("phone_valid")).unique(maintain_order=True),
@@ -113,7 +136,7 @@ def _phones(records: pl.DataFrame, regions: Mapping[str, str], default_region: s
     return per_record, values
 
 
-def _emails(records: pl.DataFrame):
+def _emails(records: pl.DataFrame, known: pl.DataFrame | None = None):
     exploded = (
         records.select("record_id", "emails")
         .explode("emails")
@@ -124,7 +147,12 @@ def _emails(records: pl.DataFrame):
     if exploded.is_empty():
         values = pl.DataFrame(schema=EMAIL_VALUES_SCHEMA)
     else:
-        values = normalize_email_values(exploded.get_column("email_raw"))
+        values = _parsed(
+            exploded.select("email_raw"),
+            known,
+            ["email_raw"],
+            lambda wanted: normalize_email_values(wanted.get_column("email_raw")),
+        )
     parsed = exploded.join(values, on="email_raw", how="left").sort("position")
     per_record = parsed.group_by("record_id").agg(
         emails_normalized=pl.col("email_normalized")
@@ -268,9 +296,12 @@ def _normalize(
     regions: Mapping[str, str],
     fallback_region: str,
     usage: pl.DataFrame | None,
+    previous: NormalizedContacts | None = None,
 ) -> NormalizedContacts:
-    phones, phone_values = _phones(records, regions, fallback_region)
-    emails, email_values = _emails(records)
+    known_phones = None if previous is None else previous.phone_values
+    known_emails = None if previous is None else previous.email_values
+    phones, phone_values = _phones(records, regions, fallback_region, known_phones)
+    emails, email_values = _emails(records, known_emails)
     contacts = (
         records.select(list(SOURCE_RECORD_SCHEMA))
         .with_columns(
@@ -349,6 +380,7 @@ def _update(
         regions,
         fallback_region,
         _name_usage(kept),
+        previous,
     )
     contacts = (
         pl.concat(
