@@ -29,7 +29,7 @@ _EXPORTED = (
 )
 
 
-@asset(group_name="outputs")
+@asset(group_name="outputs", deps=["contacts", "scored_pairs"])
 def exports(
     settings: PipelineSettings,
     warehouse: DuckDBWarehouse,
@@ -39,31 +39,25 @@ def exports(
     review_queue: pl.DataFrame,
     quarantine: pl.DataFrame,
     value_issues: pl.DataFrame,
-    contacts: pl.DataFrame,
-    scored_pairs: pl.DataFrame,
 ) -> Output:
-    """Parquet, CSV and JSONL files for people and other systems."""
-    tables = dict(
-        zip(
-            _EXPORTED,
-            (
-                golden_profiles,
-                clusters,
-                merge_instructions,
-                review_queue,
-                quarantine,
-                value_issues,
-                contacts,
-                scored_pairs,
-            ),
-            strict=True,
-        )
-    )
+    """Parquet, CSV and JSONL files for people and other systems.
+
+    ``contacts`` and ``scored_pairs`` are exported as Parquet only, copied from the
+    warehouse without loading them.
+    """
+    tables = {
+        "golden_profiles": golden_profiles,
+        "clusters": clusters,
+        "merge_instructions": merge_instructions,
+        "review_queue": review_queue,
+        "quarantine": quarantine,
+        "value_issues": value_issues,
+    }
     # The warehouse already holds each table as Parquet: copying beats encoding again.
     written = write_exports(
         tables,
         settings.config.output.directory,
-        parquet_copies={name: warehouse.table_path(name) for name in tables},
+        parquet_copies={name: warehouse.table_path(name) for name in _EXPORTED},
     )
     frame = pl.DataFrame(
         {"export": list(written), "path": [str(path) for path in written.values()]}

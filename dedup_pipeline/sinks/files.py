@@ -65,7 +65,8 @@ def write_exports(
         The tables also written as CSV.
     parquet_copies
         Table name -> a Parquet file that already holds exactly its rows (the
-        warehouse's); it is copied instead of encoding the rows again.
+        warehouse's); it is copied instead of encoding the rows again. A table named
+        here but not in ``tables`` is exported as that Parquet copy only.
 
     Returns
     -------
@@ -75,6 +76,13 @@ def write_exports(
     directory.mkdir(parents=True, exist_ok=True)
     copies = dict(parquet_copies or {})
     written: dict[str, Path] = {}
+    for name, source in copies.items():
+        if name not in tables:
+            if not source.is_file():
+                raise FileNotFoundError(f"{source}: no Parquet file to export {name!r} from")
+            parquet = directory / f"{name}.parquet"
+            _replace_with(parquet, lambda target, source=source: shutil.copyfile(source, target))
+            written[f"{name}.parquet"] = parquet
     for name, frame in tables.items():
         parquet = directory / f"{name}.parquet"
         source = copies.get(name)
