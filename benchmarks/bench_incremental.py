@@ -4,8 +4,10 @@
 
 Generates the sample generator's exports for ``--clients`` clients and orders the records
 by creation time. Day 1 is a full sweep over the first ``1 - --new-share`` of them (the
-model is trained there); the rest arrive in ``--nights`` nightly batches, each placed with
-`match_incrementally` and the day-1 model. The result is compared with one full sweep over
+model is trained there); the rest arrive in ``--nights`` nightly batches, each placed as
+the nightly run places them (`match_contacts_incrementally`: only the batch is prepared,
+against the last night's match input, and only the components it touches are clustered
+again), with the day-1 model. The result is compared with one full sweep over
 every record: pairwise precision, recall and F1 of the incremental clusters taking the full
 sweep's as the reference, and each method against the generator's truth. Both go through
 the decide stage (`decide_clusters`, shapes included), so these are final client clusters.
@@ -25,18 +27,16 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from splink import DuckDBAPI
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dedup_pipeline.config import PipelineConfig, load_config  # noqa: E402
-from dedup_pipeline.duckdb_connection import connect  # noqa: E402
 from dedup_pipeline.evaluate import pairwise_scores, truth_from_attributes  # noqa: E402
-from dedup_pipeline.match import match_contacts, prepare_match_input  # noqa: E402
-from dedup_pipeline.match.incremental import match_incrementally  # noqa: E402
+from dedup_pipeline.match import match_contacts, match_contacts_incrementally  # noqa: E402
 from dedup_pipeline.normalize import normalize_contacts  # noqa: E402
 from dedup_pipeline.review import decide_clusters  # noqa: E402
+from dedup_pipeline.review.versions import record_versions  # noqa: E402
 from dedup_pipeline.samples import generate_sample  # noqa: E402
 from dedup_pipeline.schema import SOURCE_RECORD_SCHEMA  # noqa: E402
 from dedup_pipeline.sources import read_source  # noqa: E402
@@ -79,7 +79,7 @@ def run(clients: int, nights: int, new_share: float, seed: int, workdir: Path) -
     batches = [later[night * size : (night + 1) * size] for night in range(nights)]
 
     started = time.perf_counter()
-    first, _ = match_contacts(
+    first, prepared = match_contacts(
         contacts.head(day_one),
         match=config.match,
         decision=config.decision,
@@ -92,46 +92,42 @@ def run(clients: int, nights: int, new_share: float, seed: int, workdir: Path) -
     placed_so_far = day_one
     nightly = []
     clusters = first.clusters
+    versions = record_versions(contacts.head(day_one))
     for night, batch in enumerate(batches, 1):
         placed_so_far += batch.len()
         current = contacts.head(placed_so_far)
+        # The nightly run's normalize stage hands these on; not part of matching's time.
+        current_versions = record_versions(current)
         started = time.perf_counter()
-        connection = connect(config.warehouse)
-        try:
-            match_input, _ = prepare_match_input(
-                current,
-                max_block_size=config.match.max_block_size,
-                extra_fields=config.match.extra_fields,
-                connection=connection,
-            )
-            prepared = time.perf_counter() - started
-            result = match_incrementally(
-                match_input,
-                batch,
-                pairs,
-                db_api=DuckDBAPI(connection),
-                config=config.match,
-                model=first.model,
-                auto_merge_threshold=config.decision.auto_merge_threshold,
-                review_threshold=config.decision.review_threshold,
-            )
-        finally:
-            connection.close()
+        result, prepared, placed = match_contacts_incrementally(
+            current,
+            versions=current_versions,
+            previous_versions=versions,
+            previous_pairs=pairs,
+            model=first.model,
+            match=config.match,
+            decision=config.decision,
+            warehouse=config.warehouse,
+            previous_prepared=prepared,
+            previous_clusters=clusters,
+        )
         seconds = time.perf_counter() - started
-        pairs, clusters = result.scored_pairs, result.clusters
+        assert placed.sort().equals(batch.sort().rename(placed.name))
+        pairs, clusters, versions = result.scored_pairs, result.clusters, current_versions
         nightly.append(
             {
                 "night": night,
                 "placed": batch.len(),
                 "records": current.height,
                 "new_pairs": result.new_pairs,
-                "prepare_seconds": round(prepared, 2),
+                "reclustered": result.reclustered.len(),
                 "seconds": round(seconds, 2),
             }
         )
         print(
             f"night {night}: placed {batch.len():,} among {current.height:,} records, "
-            f"{result.new_pairs:,} new pairs, {seconds:.1f} s (prepare {prepared:.1f} s)",
+            f"{result.new_pairs:,} new pairs, {result.reclustered.len():,} reclustered, "
+            f"{seconds:.1f} s",
             flush=True,
         )
     incremental = _final(config, clusters, pairs, contacts)
