@@ -170,6 +170,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--workdir", type=Path, default=ROOT / "benchmarks" / "out" / "incremental")
     args = parser.parse_args()
+    # The generated config names its files by this path, relative to the config itself.
+    args.workdir = args.workdir.resolve()
     args.workdir.mkdir(parents=True, exist_ok=True)
     figures = run(args.clients, args.nights, args.new_share, args.seed, args.workdir)
     path = args.workdir / "incremental.json"
