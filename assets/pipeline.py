@@ -404,8 +404,7 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
         )
         history = last.get("client_id_events", pl.DataFrame(schema=CLIENT_EVENT_SCHEMA))
         previous = last.get("clusters") if "client_registry" in last else None
-        config = settings.config.decision
-        untouched = None
+        untouched = decided = None
         if settings.mode == "incremental" and previous is not None and "review_queue" in last:
             decided = records_to_decide(
                 match_clusters,
@@ -415,29 +414,22 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
                 previous_clusters=previous,
                 decisions=review_decisions,
             )
-            decisions = decide_records(
-                decided,
-                match_clusters,
-                scored_pairs,
-                config=config,
-                decisions=review_decisions,
-                contacts=contacts,
-                record_versions=matched_versions,
-            )
             # The others keep last night's clusters, client ids included.
             untouched = previous.join(
                 match_clusters.select("record_id"), on="record_id", how="semi"
             ).filter(~pl.col("record_id").is_in(decided.implode()))
             previous = previous.join(untouched, on="record_id", how="anti")
-        else:
-            decisions = decide_clusters(
-                match_clusters,
-                scored_pairs,
-                config=config,
-                decisions=review_decisions,
-                contacts=contacts,
-                record_versions=matched_versions,
-            )
+        options = {
+            "config": settings.config.decision,
+            "decisions": review_decisions,
+            "contacts": contacts,
+            "record_versions": matched_versions,
+        }
+        decisions = (
+            decide_clusters(match_clusters, scored_pairs, **options)
+            if decided is None
+            else decide_records(decided, match_clusters, scored_pairs, **options)
+        )
         identity = reconcile_client_ids(
             decisions.clusters,
             run_id=context.run.run_id,

@@ -144,13 +144,12 @@ def test_placing_new_records_among_kept_pairs_gives_the_full_clusters(full_run, 
     assert placed.new_pairs > 100
 
 
-def test_reclustering_only_the_touched_components_equals_reclustering_all(full_run, nightly):
+@pytest.fixture(scope="module")
+def tonight(full_run, nightly):
+    """Tonight's match, reclustering only what the placed records touch."""
     config, _, result = full_run
     new_ids, _, current, yesterday = nightly
-    everything = _match_incrementally(
-        config, result.model, current, new_ids, yesterday.scored_pairs
-    )
-    local = _match_incrementally(
+    return _match_incrementally(
         config,
         result.model,
         current,
@@ -158,6 +157,17 @@ def test_reclustering_only_the_touched_components_equals_reclustering_all(full_r
         yesterday.scored_pairs,
         previous_clusters=yesterday.clusters,
     )
+
+
+def test_reclustering_only_the_touched_components_equals_reclustering_all(
+    full_run, nightly, tonight
+):
+    config, _, result = full_run
+    new_ids, _, current, yesterday = nightly
+    everything = _match_incrementally(
+        config, result.model, current, new_ids, yesterday.scored_pairs
+    )
+    local = tonight
     assert local.scored_pairs.equals(everything.scored_pairs)
     assert local.clusters.sort("record_id").equals(everything.clusters.sort("record_id"))
     # The deleted records' partners were among those clustered again.
@@ -196,24 +206,16 @@ def test_placed_records_are_prepared_as_a_full_preparation_would(full_run):
     )
 
 
-def test_deciding_only_touched_records_equals_deciding_everyone(full_run, nightly):
+def test_deciding_only_touched_records_equals_deciding_everyone(full_run, nightly, tonight):
     """Tonight's new, changed and deleted records and a decision taken today: deciding
     the records they touch, and keeping last night's rows for the rest, gives the
     clusters and the queue that deciding everyone gives."""
-    config, _, result = full_run
+    config = full_run[0]
     new_ids, _, current, yesterday = nightly
     contacts = normalized_sample_contacts(config)
     decide = {"config": config.decision}
     last_night = decide_clusters(
         yesterday.clusters, yesterday.scored_pairs, contacts=contacts, **decide
-    )
-    tonight = _match_incrementally(
-        config,
-        result.model,
-        current,
-        new_ids,
-        yesterday.scored_pairs,
-        previous_clusters=yesterday.clusters,
     )
     placed = new_ids.filter(new_ids.is_in(current["record_id"].implode()))
     # During the day a reviewer rejected a proposal that tonight's records do not touch.

@@ -17,7 +17,7 @@ from dedup_pipeline.normalize.text import (
     normalize_text,
     transliterate_name,
 )
-from dedup_pipeline.schema import SOURCE_RECORD_SCHEMA, require_columns
+from dedup_pipeline.schema import CONTACT_TEXT_FIELDS, SOURCE_RECORD_SCHEMA, require_columns
 
 __all__ = ["CONTACT_SCHEMA", "NORMALIZATION_INPUTS", "NormalizedContacts", "normalize_contacts"]
 
@@ -45,17 +45,7 @@ CONTACT_SCHEMA: dict[str, pl.DataType] = {
 
 #: The source-record columns normalisation reads. A record whose values here are unchanged
 #: since the last run keeps its normalised columns; the others pass through as they are.
-NORMALIZATION_INPUTS: tuple[str, ...] = (
-    "source",
-    "first_name",
-    "middle_name",
-    "last_name",
-    "full_name",
-    "phones",
-    "emails",
-    "company",
-    "city",
-)
+NORMALIZATION_INPUTS: tuple[str, ...] = ("source", *CONTACT_TEXT_FIELDS, "phones", "emails")
 
 _NORMALIZED_COLUMNS = [name for name in CONTACT_SCHEMA if name not in SOURCE_RECORD_SCHEMA]
 
