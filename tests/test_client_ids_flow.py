@@ -1,6 +1,7 @@
 """Client ids last across runs of the sample: same input, same ids; a new duplicate
 placed by the nightly (incremental) run joins its client's id and nothing unrelated
-changes; a deleted record leaves its client."""
+changes; a deleted record leaves its client; clients a reviewer merges or splits get the
+documented id outcomes."""
 
 import json
 from pathlib import Path
@@ -9,6 +10,7 @@ import polars as pl
 
 from assets.run import run_full_sweep
 from dedup_pipeline.config import load_config
+from dedup_pipeline.review import DecisionStore, ReviewDecision
 from dedup_pipeline.survivorship import build_golden_profiles
 from tests.conftest import sample_config_in, warehouse_tables
 
@@ -87,3 +89,80 @@ def test_ids_last_across_runs_and_a_new_duplicate_joins_its_client(tmp_path):
     # The warehouse keeps the history of runs.
     history = fourth["run_report"].sort("finished_at")
     assert history["mode"].to_list() == ["full", "full", "incremental", "incremental"]
+
+
+def test_reviewers_merge_and_split_real_clients_and_ids_follow_the_rules(tmp_path):
+    """On the sample: a reviewer approves a proposal joining clients and splits an
+    automatic client; the nightly run gives the survivor the oldest id and redirects the
+    others, and the split-off part a new id recorded as split from the original."""
+    config_path = sample_config_in(tmp_path)
+    run_full_sweep(config_path)
+    first = _tables(config_path) | warehouse_tables(config_path, "review_queue")
+    client_of = dict(first["clusters"].select("record_id", "cluster_id").iter_rows())
+
+    proposal = next(
+        row
+        for row in first["review_queue"].iter_rows(named=True)
+        if len({client_of[record] for record in row["record_ids"]}) >= 2
+    )
+    joined = sorted({client_of[record] for record in proposal["record_ids"]})
+    # A client of three or more records the machine merged, away from the proposal.
+    sizes = first["clusters"].filter(
+        (pl.col("outcome") == "auto_merge")
+        & (pl.col("cluster_size") >= 3)
+        & ~pl.col("cluster_id").is_in(joined)
+    )
+    split_client = sizes.item(0, "cluster_id")
+    members = sorted(sizes.filter(pl.col("cluster_id") == split_client)["record_id"])
+    with DecisionStore(load_config(config_path).review.url) as store:
+        store.add_user("alice", "correct horse")
+        store.record(
+            ReviewDecision(action="approve", record_ids=proposal["record_ids"], reviewer="alice")
+        )
+        store.record(
+            ReviewDecision(
+                action="split",
+                record_ids=members,
+                groups=[members[:1], members[1:]],
+                reviewer="alice",
+            )
+        )
+
+    report = run_full_sweep(config_path, mode="incremental")
+    second = _tables(config_path)
+    now = dict(second["clusters"].select("record_id", "cluster_id").iter_rows())
+    registry = {row["client_id"]: row for row in second["client_registry"].iter_rows(named=True)}
+    this_run = second["client_id_events"].filter(
+        ~pl.col("run_id").is_in(first["client_id_events"]["run_id"].implode())
+    )
+
+    # Merge: the oldest (smallest) id survives, the others redirect to it.
+    survivor = joined[0]
+    assert {now[record] for record in proposal["record_ids"]} == {survivor}
+    for merged in joined[1:]:
+        assert registry[merged]["status"] == "merged"
+        assert registry[merged]["redirect_to"] == survivor
+        assert (
+            this_run.filter(
+                (pl.col("event") == "merged")
+                & (pl.col("client_id") == merged)
+                & (pl.col("related_client_id") == survivor)
+            ).height
+            == 1
+        )
+    # Split: the larger part keeps the id; the other gets a new one, split from it.
+    assert {now[record] for record in members[1:]} == {split_client}
+    split_off = now[members[0]]
+    assert split_off not in client_of.values()
+    assert (
+        this_run.filter(
+            (pl.col("event") == "split")
+            & (pl.col("client_id") == split_off)
+            & (pl.col("related_client_id") == split_client)
+        ).height
+        == 1
+    )
+    assert report.client_changes["merged"] == 1
+    assert report.client_changes["split"] == 1
+    assert report.client_changes["redirected"] == len(joined) - 1
+    assert report.accounting.balanced
