@@ -1,5 +1,6 @@
 """CRM connectors: pull contacts from and push merges to Bitrix24, amoCRM and HubSpot."""
 
+from dedup_pipeline.crm.ledger import LEDGER_SCHEMA, PushLedger, PushStatus, instruction_versions
 from dedup_pipeline.crm.transport import (
     RATE_LIMITS,
     CrmHttpError,
@@ -12,12 +13,16 @@ from dedup_pipeline.crm.transport import (
 )
 
 __all__ = [
+    "LEDGER_SCHEMA",
     "RATE_LIMITS",
     "CrmHttpError",
     "CrmTransport",
+    "PushLedger",
+    "PushStatus",
     "RateLimit",
     "RateLimiter",
     "RetryPolicy",
+    "instruction_versions",
     "redact",
     "token_from_env",
 ]
