@@ -34,13 +34,9 @@ from dedup_pipeline.review.touched import (
 from dedup_pipeline.review.versions import record_versions
 from dedup_pipeline.schema import QUARANTINE_SCHEMA, SOURCE_RECORD_SCHEMA
 from dedup_pipeline.sources import ISSUE_SCHEMA
-from dedup_pipeline.survivorship import build_golden_profiles, build_merge_instructions
+from dedup_pipeline.survivorship import build_golden_profiles
 from dedup_pipeline.survivorship.golden import update_golden_profiles
-from dedup_pipeline.survivorship.instructions import (
-    instruction_keys,
-    stored_keys,
-    update_merge_instructions,
-)
+from dedup_pipeline.survivorship.instructions import update_merge_instructions
 
 __all__ = ["build_pipeline_assets"]
 
@@ -106,8 +102,8 @@ def _last_normalized(warehouse: DuckDBWarehouse) -> NormalizedContacts | None:
 def _place_new_and_changed(
     config: PipelineConfig, warehouse: DuckDBWarehouse, contacts, versions: pl.DataFrame
 ):
-    """The incremental branch of `splink_matching`: its first four outputs, from the last
-    run's state."""
+    """The incremental branch of `splink_matching`: its outputs, from the last run's
+    state."""
     # The last run's state, read before this run's outputs replace it.
     last = warehouse.read_tables(
         "matched_versions",
@@ -520,27 +516,15 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
             if settings.mode == "incremental"
             else {}
         )
-        if len(last) == 2:
-            instructions, keys, built = update_merge_instructions(
-                last["merge_instructions"],
-                last["merge_instruction_keys"],
-                contacts,
-                clusters,
-                golden_profiles,
-                **options,
-            )
-        else:
-            instructions = build_merge_instructions(contacts, clusters, golden_profiles, **options)
-            keys = stored_keys(
-                instruction_keys(
-                    clusters,
-                    golden_profiles,
-                    merge_targets=options["merge_targets"],
-                    preferred_survivors=options["preferred_survivors"],
-                ),
-                instructions,
-            )
-            built = keys.height
+        # A full sweep builds every instruction; a nightly run only those whose key changed.
+        instructions, keys, built = update_merge_instructions(
+            last.get("merge_instructions"),
+            last.get("merge_instruction_keys"),
+            contacts,
+            clusters,
+            golden_profiles,
+            **options,
+        )
         # Not an asset: what the next nightly run compares to keep unchanged instructions.
         warehouse.write_table("merge_instruction_keys", keys)
         per_action = instructions.group_by("source", "action").len().sort("source", "action")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
 import polars as pl
 
+from dedup_pipeline.sinks._atomic import copy_atomically, replace_atomically
 from dedup_pipeline.survivorship.instructions import instructions_to_jsonl
 
 __all__ = ["flatten_for_csv", "write_exports"]
@@ -29,14 +28,6 @@ def flatten_for_csv(frame: pl.DataFrame) -> pl.DataFrame:
         else:
             columns.append(pl.col(name))
     return frame.select(columns)
-
-
-def _replace_with(path: Path, write) -> None:
-    """Write ``path`` aside and rename it into place: a new file, never the old one
-    rewritten (readers of the last export keep a whole file)."""
-    partial = path.with_name(path.name + ".partial")
-    write(partial)
-    os.replace(partial, path)
 
 
 def write_exports(
@@ -77,28 +68,24 @@ def write_exports(
     copies = dict(parquet_copies or {})
     written: dict[str, Path] = {}
     for name, source in copies.items():
-        if name not in tables:
-            if not source.is_file():
-                raise FileNotFoundError(f"{source}: no Parquet file to export {name!r} from")
-            parquet = directory / f"{name}.parquet"
-            _replace_with(parquet, lambda target, source=source: shutil.copyfile(source, target))
-            written[f"{name}.parquet"] = parquet
-    for name, frame in tables.items():
+        if name not in tables and not source.is_file():
+            raise FileNotFoundError(f"{source}: no Parquet file to export {name!r} from")
+    for name in [*tables, *(name for name in copies if name not in tables)]:
         parquet = directory / f"{name}.parquet"
         source = copies.get(name)
         if source is not None and source.is_file():
-            _replace_with(parquet, lambda target, source=source: shutil.copyfile(source, target))
+            copy_atomically(source, parquet)
         else:
-            _replace_with(parquet, frame.write_parquet)
+            replace_atomically(parquet, tables[name].write_parquet)
         written[f"{name}.parquet"] = parquet
-        if name in csv_tables:
+        if name in csv_tables and name in tables:
             csv = directory / f"{name}.csv"
-            _replace_with(csv, flatten_for_csv(frame).write_csv)
+            replace_atomically(csv, flatten_for_csv(tables[name]).write_csv)
             written[f"{name}.csv"] = csv
     if "merge_instructions" in tables:
         jsonl = directory / "merge_instructions.jsonl"
         lines = instructions_to_jsonl(tables["merge_instructions"])
         text = lines.str.join("\n").item() + "\n" if lines.len() else ""
-        _replace_with(jsonl, lambda target: target.write_text(text, encoding="utf-8"))
+        replace_atomically(jsonl, lambda target: target.write_text(text, encoding="utf-8"))
         written["merge_instructions.jsonl"] = jsonl
     return written

@@ -9,12 +9,13 @@ query every asset by name in the DuckDB file.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import duckdb
 import polars as pl
+
+from dedup_pipeline.sinks._atomic import replace_atomically
 
 __all__ = ["read_table", "table_directory", "table_exists", "write_table"]
 
@@ -70,10 +71,7 @@ def write_table(
         return
     directory.mkdir(parents=True, exist_ok=True)
     path = _parquet(directory, name)
-    # Written aside and renamed: a crash leaves the last complete table, never half of one.
-    partial = path.with_suffix(".parquet.partial")
-    frame.write_parquet(partial, compression="lz4")
-    os.replace(partial, path)
+    replace_atomically(path, lambda target: frame.write_parquet(target, compression="lz4"))
     if existing == "BASE TABLE":
         connection.execute(f'DROP TABLE "{name}"')
     location = str(path.resolve()).replace("'", "''")

@@ -359,8 +359,8 @@ def stored_keys(keys: pl.DataFrame, instructions: pl.DataFrame) -> pl.DataFrame:
 
 
 def update_merge_instructions(
-    previous: pl.DataFrame,
-    previous_keys: pl.DataFrame,
+    previous: pl.DataFrame | None,
+    previous_keys: pl.DataFrame | None,
     contacts: pl.DataFrame,
     clusters: pl.DataFrame,
     golden_profiles: pl.DataFrame,
@@ -375,7 +375,7 @@ def update_merge_instructions(
     ----------
     previous, previous_keys
         The last run's instructions (`MERGE_INSTRUCTION_SCHEMA`) and its `stored_keys`.
-        Keys stored with other instructions are ignored: everything is built again.
+        Without them, or with keys stored with other instructions, everything is built.
     contacts, clusters, golden_profiles, config, merge_targets, preferred_survivors
         As for `build_merge_instructions`.
 
@@ -385,6 +385,9 @@ def update_merge_instructions(
         The instructions (equal to `build_merge_instructions` on the same input), this
         run's `stored_keys`, and how many clusters were built again.
     """
+    if previous is None or previous_keys is None:
+        previous = pl.DataFrame(schema=MERGE_INSTRUCTION_SCHEMA)
+        previous_keys = pl.DataFrame(schema=INSTRUCTION_KEY_SCHEMA)
     require_columns(previous_keys, INSTRUCTION_KEY_SCHEMA, table="stored instruction keys")
     if previous_keys.height and previous_keys["instructions_fingerprint"][0] != _fingerprint(
         previous
