@@ -27,6 +27,8 @@ from pydantic import (
 __all__ = [
     "ColumnMapping",
     "ConfigError",
+    "CrmConnection",
+    "CrmKind",
     "DecisionConfig",
     "ExtraComparison",
     "ExtraFieldConfig",
@@ -166,8 +168,101 @@ class ColumnMapping(_Model):
         return value
 
 
+class CrmKind(StrEnum):
+    """The CRMs lead-dedup pulls from and pushes merges to."""
+
+    BITRIX24 = "bitrix24"
+    AMOCRM = "amocrm"
+    HUBSPOT = "hubspot"
+
+
+class RateLimitConfig(_Model):
+    """At most ``calls`` requests in any ``period`` seconds."""
+
+    calls: int = Field(gt=0)
+    period: float = Field(gt=0)
+
+
+class CrmConnection(_Model):
+    """How to reach a CRM account (a source's ``crm`` block).
+
+    The token is never written in the file: ``token_env`` names the environment variable
+    holding it (for Bitrix24, the secret of the inbound webhook).
+    """
+
+    kind: CrmKind
+    url: str = Field(
+        description="API root: Bitrix24 'https://<portal>/rest/<user id>' (the webhook "
+        "without its secret), amoCRM 'https://<subdomain>.amocrm.ru', HubSpot "
+        "'https://api.hubapi.com'."
+    )
+    token_env: str = Field(description="Environment variable holding the token or secret.")
+    rate_limit: RateLimitConfig | None = Field(
+        default=None,
+        description="Requests allowed per period; the CRM's published limit when omitted "
+        "(Bitrix24 2/s, amoCRM 7/s, HubSpot 100 per 10 s).",
+    )
+    timeout: float = Field(default=30.0, gt=0, description="Seconds before a request is retried.")
+    attempts: int = Field(default=5, ge=1, description="Tries per request, the first included.")
+    pull_overlap_minutes: int = Field(
+        default=5,
+        ge=0,
+        description="An incremental pull asks for changes since the last one minus this "
+        "margin, for clocks and indexes that lag.",
+    )
+    on_conflict: Literal["manual", "align"] = Field(
+        default="manual",
+        description="Bitrix24: when a merge answers CONFLICT, leave it for a person "
+        "('manual', with the merge link) or set the golden names on the duplicates and "
+        "merge again ('align').",
+    )
+    losers: Literal["tag", "delete"] = Field(
+        default="tag",
+        description="amoCRM (no merge endpoint): tag the merged-away contacts, or delete "
+        "them through the web app's endpoint (undocumented, may change).",
+    )
+    loser_tag: str = Field(default="merged-duplicate", description="amoCRM: the tag for losers.")
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("token_env")
+    @classmethod
+    def _check_token_env(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", value):
+            raise ValueError(
+                f"{value!r} is not an environment variable name: put the variable's name "
+                "here and the token in the environment"
+            )
+        return value
+
+
+#: How a pulled CRM export (`dedup pull`) maps: the connectors write these keys.
+CRM_EXPORT_COLUMNS: dict[str, Any] = {
+    "source_record_id": "id",
+    "first_name": "first_name",
+    "middle_name": "middle_name",
+    "last_name": "last_name",
+    "phones": ["phones"],
+    "emails": ["emails"],
+    "company": "company",
+    "city": "city",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+}
+
+
 class SourceConfig(_Model):
-    """One contact export: where it is, how to read it, how its columns map."""
+    """One contact export: where it is, how to read it, how its columns map.
+
+    A source with a ``crm`` block is a CRM account: ``dedup pull`` writes its contacts
+    to ``path`` (JSON Lines) and ``dedup push`` applies its merge instructions there; its
+    ``columns`` default to the pulled layout.
+    """
 
     name: str = Field(description="Short identifier, e.g. 'bitrix24'; lower-case, digits, _.")
     path: Path
@@ -175,6 +270,9 @@ class SourceConfig(_Model):
         default=None, description="Inferred from the file suffix when omitted."
     )
     columns: ColumnMapping
+    crm: CrmConnection | None = Field(
+        default=None, description="Pull from and push merges to this CRM account."
+    )
     default_region: str = Field(
         default="RU", description="Region for phone numbers written without a country code."
     )
@@ -200,6 +298,23 @@ class SourceConfig(_Model):
                 f"{value!r} is not a valid source name (lower-case letters, digits and _)"
             )
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _crm_columns(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("columns") is None:
+            if data.get("crm") is None:
+                raise ValueError("'columns' is required (unless the source has a 'crm' block)")
+            data = {**data, "columns": CRM_EXPORT_COLUMNS}
+        return data
+
+    @model_validator(mode="after")
+    def _crm_writes_jsonl(self) -> SourceConfig:
+        if self.crm is not None and self.resolved_format is not SourceFormat.JSONL:
+            raise ValueError(
+                f"a CRM source is pulled to JSON Lines: give 'path' a .jsonl suffix ({self.path})"
+            )
+        return self
 
     @field_validator("default_region")
     @classmethod

@@ -103,6 +103,21 @@ class PushLedger:
             how="anti",
         )
 
+    def merged_away(self, source: str) -> set[str]:
+        """Ids of ``source``'s cards that applied instructions merged into others (and
+        survivors the CRM re-numbered), which a pull must no longer hold."""
+        rows = self._connection.execute(
+            f"""
+            select distinct unnest(
+                cast(json_extract_string(answer, '$.retired_ids[*]') as varchar[])
+            )
+            from {_TABLE}
+            where source = ? and status = ?
+            """,
+            [source, PushStatus.APPLIED],
+        ).fetchall()
+        return {row[0] for row in rows if row[0] is not None}
+
     def record(
         self,
         instruction_id: str,

@@ -79,6 +79,8 @@ class CrmState:
     def __init__(self, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.contacts: dict[int, EmulatedContact] = {}
         self.deals: dict[int, Deal] = {}
+        #: Every merge served: (survivor id, merged-away ids), in order.
+        self.merge_log: list[tuple[int, tuple[int, ...]]] = []
         self._now = now
         self._next_contact = 1
         self._next_deal = 1
@@ -168,4 +170,5 @@ class CrmState:
                 self.unlink_deal(deal.id, loser.id)
                 self.link_deal(deal.id, survivor.id)
             del self.contacts[loser.id]
+        self.merge_log.append((survivor.id, tuple(c.id for c in losers)))
         return MergeOutcome.SUCCESS
