@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run evaluate test test-slow lint bench dagster clean browser-deps
+.PHONY: install run evaluate test test-slow lint bench dagster clean browser-deps crm-demo
 
 # Debian's Chromium drives the review app's browser test (Playwright uses it in place, so
 # nothing is downloaded from a browser CDN); DejaVu gives it Cyrillic glyphs.
@@ -41,6 +41,10 @@ test: $(STAMP) browser-deps
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
+
+# pull -> dedup -> push against emulated Bitrix24, amoCRM and HubSpot (configs/crm_demo.yaml)
+crm-demo: $(STAMP)
+	$(BIN)/dedup crm-demo --config configs/crm_demo.yaml
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pipeline.py --records 100000

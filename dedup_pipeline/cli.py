@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from dedup_pipeline import cli_crm
 from dedup_pipeline.config import ConfigError, PipelineConfig, load_config, read_model_file
 
 if TYPE_CHECKING:
@@ -493,6 +494,8 @@ def instruction_schema() -> None:
 
     typer.echo(merge_instruction_json_schema(), nl=False)
 
+
+cli_crm.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

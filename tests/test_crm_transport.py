@@ -82,6 +82,19 @@ def test_429_5xx_and_timeouts_are_retried_with_backoff():
     assert 1.0 <= fake.slept[1] <= 1.25 and 2.0 <= fake.slept[2] <= 2.5  # then doubled
 
 
+def test_a_429_without_retry_after_waits_out_the_crm_window():
+    fake = FakeTime()
+    limited = {"errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING"}
+    transport = _transport(
+        [httpx.Response(429, json=limited), httpx.Response(200, json={"results": []})],
+        fake,
+        limit=RATE_LIMITS["hubspot"],
+    )
+    assert transport.request("GET", "/crm/v3/objects/contacts").status_code == 200
+    # HubSpot counts requests over 10 s: a 0.5 s backoff would be refused again.
+    assert fake.slept == [10.0]
+
+
 def test_a_request_that_keeps_failing_raises_without_the_token(caplog):
     fake = FakeTime()
     transport = _transport(

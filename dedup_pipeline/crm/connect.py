@@ -8,7 +8,10 @@ from collections.abc import Callable
 import httpx
 
 from dedup_pipeline.config import CrmConnection, CrmKind, SourceConfig
+from dedup_pipeline.crm.amocrm import AmoCrmConnector
+from dedup_pipeline.crm.bitrix24 import Bitrix24Connector
 from dedup_pipeline.crm.connector import CrmConnector
+from dedup_pipeline.crm.hubspot import HubSpotConnector
 from dedup_pipeline.crm.transport import (
     RATE_LIMITS,
     CrmTransport,
@@ -66,17 +69,11 @@ def open_connector(
     connection = source.crm
     transport = transport_for(connection, client=client, sleep=sleep)
     if connection.kind is CrmKind.BITRIX24:
-        from dedup_pipeline.crm.bitrix24 import Bitrix24Connector
-
         return Bitrix24Connector(
             transport, connection=connection, default_region=source.default_region
         )
     if connection.kind is CrmKind.AMOCRM:
-        from dedup_pipeline.crm.amocrm import AmoCrmConnector
-
         return AmoCrmConnector(
             transport, connection=connection, default_region=source.default_region
         )
-    from dedup_pipeline.crm.hubspot import HubSpotConnector
-
     return HubSpotConnector(transport, connection=connection, default_region=source.default_region)

@@ -198,8 +198,13 @@ class CrmTransport:
         *,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        data: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         """Send one request; return the first answer that is neither 429 nor 5xx.
+
+        ``json`` is sent as a JSON body, ``data`` as a form body; ``headers`` add to the
+        authorization header.
 
         Raises
         ------
@@ -215,7 +220,12 @@ class CrmTransport:
             self.requests_sent += 1
             try:
                 response = self._client.request(
-                    method, url, params=params, json=json, headers=self._headers
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    data=data,
+                    headers={**self._headers, **(headers or {})},
                 )
             except httpx.TimeoutException:
                 problem, status, body, retry_after = "timed out", None, None, None
@@ -227,6 +237,10 @@ class CrmTransport:
                 problem = f"HTTP {response.status_code}"
                 status, body = response.status_code, response.text[:500]
                 retry_after = _retry_after(response)
+                if response.status_code == 429 and retry_after is None:
+                    # Without Retry-After, the CRM's window must pass: HubSpot counts
+                    # 10 s, longer than the first backoffs.
+                    retry_after = self._limiter.limit.period
             if attempt < self._retry.attempts:
                 delay = self._retry.delay(attempt, retry_after)
                 _log.warning(

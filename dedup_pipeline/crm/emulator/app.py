@@ -81,6 +81,18 @@ class CrmEmulator(ABC):
         self._level = 0.0
         self._drained_at = time.monotonic()
 
+    def replace_state(self, state: CrmState) -> None:
+        """Serve ``state`` from now on, as a fresh account: faults, log and whatever the
+        protocol keeps beside the state (merge redirects, trash) are cleared."""
+        self.state = state
+        self.faults.clear()
+        self.log.clear()
+        self.reset_account()
+
+    @abstractmethod
+    def reset_account(self) -> None:
+        """Clear what the protocol keeps beside the state."""
+
     @abstractmethod
     def routes(self) -> list[BaseRoute]:
         """The CRM's endpoints."""

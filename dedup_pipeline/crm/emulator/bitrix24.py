@@ -89,6 +89,9 @@ class Bitrix24Emulator(CrmEmulator):
             "crm.entity.mergeBatch": self._merge_batch,
         }
 
+    def reset_account(self) -> None:
+        self._value_ids.clear()
+
     # -- the HTTP side ---------------------------------------------------------------
 
     def routes(self) -> list[BaseRoute]:

@@ -1,0 +1,213 @@
+"""``dedup pull``, ``dedup push``, ``dedup crm-emulator`` and ``dedup crm-demo``."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from dedup_pipeline.config import ConfigError, PipelineConfig, load_config
+
+__all__ = ["register"]
+
+SourcesOption = Annotated[
+    list[str] | None,
+    typer.Option("--source", "-s", help="Only this CRM source (repeatable); all by default."),
+]
+SeedOption = Annotated[
+    Path,
+    typer.Option("--seed-config", help="Configuration whose file exports seed the emulators."),
+]
+
+
+def _settings(config: Path) -> PipelineConfig:
+    from dedup_pipeline.cli import err_console
+
+    try:
+        return load_config(config)
+    except ConfigError as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+
+
+def pull(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Pipeline configuration.")],
+    full: Annotated[
+        bool, typer.Option("--full", help="Read every contact, not only the changed ones.")
+    ] = False,
+    source: SourcesOption = None,
+) -> None:
+    """Pull contacts from the configuration's CRM sources into their export files."""
+    from dedup_pipeline.cli import console, err_console
+    from dedup_pipeline.crm.sync import pull_crm_sources
+    from dedup_pipeline.crm.transport import CrmHttpError
+
+    settings = _settings(config)
+    try:
+        reports = pull_crm_sources(settings, full=full, names=source or ())
+    except (CrmHttpError, ValueError) as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    table = Table(title="Pulled")
+    for column in ("source", "mode", "read", "added", "changed", "removed", "total", "file"):
+        table.add_column(
+            column, justify="left" if column in {"source", "mode", "file"} else "right"
+        )
+    for r in reports:
+        table.add_row(
+            r.source, r.mode, *(f"{n:,}" for n in (r.read, r.added, r.changed, r.removed, r.total)),
+            str(r.path),
+        )  # fmt: skip
+    console.print(table)
+
+
+def push(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Pipeline configuration.")],
+    apply: Annotated[
+        bool,
+        typer.Option("--apply", help="Change the CRMs. Without it, only show what would change."),
+    ] = False,
+    source: SourcesOption = None,
+) -> None:
+    """Apply the last run's merge instructions in the CRM sources (a dry run unless --apply)."""
+    from dedup_pipeline.cli import console, err_console
+    from dedup_pipeline.crm.sync import push_crm_sources
+    from dedup_pipeline.crm.transport import CrmHttpError
+
+    settings = _settings(config)
+    try:
+        reports = push_crm_sources(settings, apply=apply, names=source or ())
+    except (CrmHttpError, ValueError, FileNotFoundError) as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    title = "Pushed" if apply else "Dry run: nothing sent (add --apply to push)"
+    table = Table(title=title)
+    columns = ["source", "instructions", "done before"]
+    columns += ["applied", "conflicts", "failed"] if apply else ["would apply", "plan"]
+    for column in columns:
+        table.add_column(column, justify="left" if column in {"source", "plan"} else "right")
+    for r in reports:
+        counts = [f"{r.instructions:,}", f"{r.settled:,}"]
+        if apply:
+            counts += [f"{r.applied:,}", f"{r.conflicts:,}", f"{r.failed:,}"]
+        else:
+            plan = settings.output.directory / f"push_plan_{r.source}.jsonl"
+            counts += [f"{len(r.planned):,}", str(plan)]
+        table.add_row(r.source, *counts)
+    console.print(table)
+    for r in reports:
+        if r.conflict_links:
+            console.print(f"{r.source}: {len(r.conflict_links)} merges wait for a person:")
+            for link in r.conflict_links[:10]:
+                console.print(f"  {link}")
+    stopped = [r for r in reports if r.stopped]
+    for r in stopped:
+        err_console.print(
+            f"[red]{r.source}: stopped:[/red] {escape(r.stopped or '')}. Run the push again "
+            "to resume: what was applied is not sent twice."
+        )
+    if stopped:
+        raise typer.Exit(1)
+
+
+def _ports(settings: PipelineConfig) -> dict[str, int]:
+    ports: dict[str, int] = {}
+    for source in settings.sources:
+        if source.crm is not None:
+            ports[source.crm.kind.value] = urlsplit(source.crm.url).port or 80
+    return ports
+
+
+def crm_emulator(
+    seed_config: SeedOption = Path("configs/sample.yaml"),
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="Configuration whose CRM URLs give the ports.")
+    ] = Path("configs/crm_demo.yaml"),
+) -> None:
+    """Serve emulated Bitrix24, amoCRM and HubSpot accounts seeded from the sample."""
+    from dedup_pipeline.cli import console
+    from dedup_pipeline.crm.emulator.sample import EMULATOR_TOKEN_ENV, sample_emulators
+    from dedup_pipeline.crm.emulator.server import EmulatorServer
+
+    ports = _ports(_settings(config))
+    emulators = sample_emulators(_settings(seed_config))
+    servers = [
+        EmulatorServer(emulator, host=host, port=ports.get(kind, 0)).start()
+        for kind, emulator in emulators.items()
+    ]
+    for server in servers:
+        kind = server.emulator.kind
+        console.print(
+            f"{kind}: {server.url} ({len(server.emulator.state.contacts):,} contacts, token "
+            f"from ${EMULATOR_TOKEN_ENV[kind]} or 'emulator-token')"
+        )
+    console.print("Ctrl-C stops the emulators.")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        for server in servers:
+            server.stop()
+
+
+def crm_demo(
+    config: Annotated[Path, typer.Option("--config", "-c")] = Path("configs/crm_demo.yaml"),
+    seed_config: SeedOption = Path("configs/sample.yaml"),
+) -> None:
+    """The whole story against the emulators: pull -> dedup -> push (dry run, then --apply)."""
+    from dedup_pipeline.cli import _execute, _summary, console
+    from dedup_pipeline.crm.emulator.sample import (
+        DEFAULT_TOKEN,
+        EMULATOR_TOKEN_ENV,
+        sample_emulators,
+    )
+    from dedup_pipeline.crm.emulator.server import EmulatorServer
+
+    settings = _settings(config)
+    for variable in EMULATOR_TOKEN_ENV.values():
+        os.environ.setdefault(variable, DEFAULT_TOKEN)
+    ports = _ports(settings)
+    emulators = sample_emulators(_settings(seed_config))
+    before = {kind: len(e.state.contacts) for kind, e in emulators.items()}
+    servers = [
+        EmulatorServer(emulator, port=ports.get(kind, 0)).start()
+        for kind, emulator in emulators.items()
+    ]
+    try:
+        console.rule("1. pull")
+        pull(config, full=True)
+        console.rule("2. dedup run")
+        _summary(_execute(config))
+        console.rule("3. push, dry run")
+        push(config, apply=False)
+        console.rule("4. push --apply")
+        push(config, apply=True)
+    finally:
+        for server in servers:
+            server.stop()
+    tags = {s.crm.kind.value: s.crm.loser_tag for s in settings.sources if s.crm is not None}
+    table = Table(title="Contacts in each CRM")
+    for column in ("CRM", "before", "after", "duplicates gone"):
+        table.add_column(column, justify="left" if column == "CRM" else "right")
+    for kind, emulator in emulators.items():
+        # amoCRM cannot delete through its API: merged-away duplicates carry a tag.
+        tag = tags.get(kind)
+        live = [c for c in emulator.state.contacts.values() if tag not in c.tags]
+        gone = before[kind] - len(live)
+        table.add_row(kind, f"{before[kind]:,}", f"{len(live):,}", f"{gone:,}")
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the CRM commands to the ``dedup`` app."""
+    app.command("pull")(pull)
+    app.command("push")(push)
+    app.command("crm-emulator")(crm_emulator)
+    app.command("crm-demo")(crm_demo)

@@ -1,0 +1,226 @@
+"""The whole story against each emulated CRM: pull -> run -> push --apply leaves one card
+per merged client with every phone, e-mail and deal of its duplicates; a dry run changes
+nothing; a push that fails half-way ends, once re-run, where a clean push ends, without
+merging anything twice."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+import yaml
+
+from assets.run import run_full_sweep
+from dedup_pipeline.config import PipelineConfig, load_config
+from dedup_pipeline.crm import PushLedger, PushStatus, ledger_entries
+from dedup_pipeline.crm.emulator.app import Bucket, CrmEmulator
+from dedup_pipeline.crm.emulator.sample import sample_emulators
+from dedup_pipeline.crm.emulator.server import EmulatorServer
+from dedup_pipeline.crm.emulator.state import CrmState
+from dedup_pipeline.crm.sync import pull_crm_sources, push_crm_sources
+from dedup_pipeline.crm.values import email_key, phone_key
+from dedup_pipeline.sinks.warehouse import read_table, table_directory
+
+ROOT = Path(__file__).resolve().parents[1]
+KINDS = ("bitrix24", "amocrm", "hubspot")
+LOSER_TAG = "merged-duplicate"
+# Requests each failure test lets through before the CRM fails for good.
+FAILING_WRITES = {
+    "bitrix24": {"path": "batch", "skip": 3},  # one read, two write batches
+    "amocrm": {"path": "/api/v4/leads/link", "skip": 1},
+    "hubspot": {"path": "/merge", "skip": 20},
+}
+
+
+@dataclass
+class Story:
+    config: PipelineConfig
+    emulators: dict[str, CrmEmulator]
+    pristine: dict[str, CrmState]
+    instructions: pl.DataFrame
+
+
+def _config(directory: Path, urls: dict[str, str]) -> Path:
+    sample = yaml.safe_load((ROOT / "configs/crm_demo.yaml").read_text(encoding="utf-8"))
+    for source in sample["sources"]:
+        if "crm" in source:
+            kind = source["crm"]["kind"]
+            source["path"] = str(directory / f"{kind}.jsonl")
+            source["crm"]["url"] = urls[kind]
+            source["crm"]["token_env"] = f"TEST_{kind.upper()}_TOKEN"
+            # Fast, so the suite stays short; the real rates have their own tests.
+            source["crm"]["rate_limit"] = {"calls": 1000, "period": 1.0}
+            source["crm"]["attempts"] = 2
+        else:
+            source["path"] = str(ROOT / "data/sample" / Path(source["path"]).name)
+    sample["warehouse"] = {
+        "path": str(directory / "warehouse.duckdb"),
+        "memory_limit": "2GB",
+        "temp_directory": str(directory / "tmp"),
+    }
+    sample["output"] = {"directory": str(directory / "out")}
+    path = directory / "crm.yaml"
+    path.write_text(yaml.safe_dump(sample, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("crm_flow")
+    tokens = {kind: f"token-{kind}" for kind in KINDS}
+    emulators = sample_emulators(load_config(ROOT / "configs/sample.yaml"), tokens=tokens)
+    servers = []
+    for emulator in emulators.values():
+        emulator.bucket = Bucket(1_000_000, 1_000_000)
+        servers.append(EmulatorServer(emulator).start())
+    urls = {s.emulator.kind: s.url for s in servers}
+    urls["bitrix24"] += "/rest/1"
+    config_path = _config(directory, urls)
+    with pytest.MonkeyPatch.context() as patch:
+        for kind, token in tokens.items():
+            patch.setenv(f"TEST_{kind.upper()}_TOKEN", token)
+        config = load_config(config_path)
+        pulled = pull_crm_sources(config)
+        assert {r.source: r.total for r in pulled} == {
+            kind: len(e.state.contacts) for kind, e in emulators.items()
+        }
+        run_full_sweep(config_path)
+        with duckdb.connect(str(config.warehouse.path)) as connection:
+            directory_of_tables = table_directory(config.warehouse.path)
+            instructions = read_table(
+                connection, "merge_instructions", directory=directory_of_tables
+            )
+        pristine = {kind: copy.deepcopy(e.state) for kind, e in emulators.items()}
+        yield Story(config, emulators, pristine, instructions)
+    for server in servers:
+        server.stop()
+
+
+def _reset(story: Story, kind: str) -> CrmEmulator:
+    emulator = story.emulators[kind]
+    emulator.replace_state(copy.deepcopy(story.pristine[kind]))
+    with duckdb.connect(str(story.config.warehouse.path)) as connection:
+        PushLedger(connection)  # creates the table on first use
+        connection.execute("delete from push_ledger where source = ?", [kind])
+    return emulator
+
+
+def _push(story: Story, kind: str, *, apply: bool = True):
+    [report] = push_crm_sources(story.config, apply=apply, names=[kind])
+    return report
+
+
+def _live(state: CrmState) -> dict[int, object]:
+    return {i: c for i, c in state.contacts.items() if LOSER_TAG not in c.tags}
+
+
+def _cards(state: CrmState) -> dict:
+    """What a user sees: live cards' names and sets of phones, e-mails; deals' contacts."""
+    return {
+        "contacts": {
+            i: (c.first_name, c.last_name, frozenset(c.phones), frozenset(c.emails))
+            for i, c in _live(state).items()
+        },
+        "deals": {i: frozenset(d.contact_ids) for i, d in state.deals.items()},
+    }
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_dry_run_changes_nothing(story, kind):
+    emulator = _reset(story, kind)
+    report = _push(story, kind, apply=False)
+    assert report.planned and not report.applied
+    assert _cards(emulator.state) == _cards(story.pristine[kind])
+    assert emulator.state.merge_log == []
+    entries = ledger_entries(story.config)
+    assert entries.filter(pl.col("source") == kind).is_empty()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_push_leaves_one_card_per_client_holding_everything_its_duplicates_held(story, kind):
+    emulator = _reset(story, kind)
+    report = _push(story, kind)
+    own = story.instructions.filter(pl.col("source") == kind)
+    failures = ledger_entries(story.config).filter(pl.col("status") == "failed")
+    assert (report.applied, report.conflicts, report.failed) == (own.height, 0, 0), failures[
+        "answer"
+    ].to_list()[:3]
+    assert (own["action"] == "merge").sum() > 20
+
+    before, after = story.pristine[kind], emulator.state
+    answers = {
+        row["instruction_id"]: row["answer"]
+        for row in ledger_entries(story.config)
+        .filter(pl.col("source") == kind)
+        .iter_rows(named=True)
+    }
+    live = _live(after)
+    for row in own.filter(pl.col("action") == "merge").iter_rows(named=True):
+        ids = [int(i) for i in [row["survivor_record_id"], *row["merged_record_ids"]]]
+        answer = pl.Series([answers[row["instruction_id"]]]).str.json_decode().item()
+        survivor_id = int(answer["survivor_id"])
+        # One card per client in this CRM: the survivor; the duplicates are gone.
+        assert survivor_id in live
+        assert not any(i in live for i in ids if i != survivor_id)
+        survivor = live[survivor_id]
+        had = [before.contacts[i] for i in ids]
+        not_stored = (answer["crm"] or {}).get("not_stored", {}).get("phones", [])
+        held = {phone_key(p, region="RU") for p in [*survivor.phones, *not_stored]}
+        assert {phone_key(p, region="RU") for c in had for p in c.phones} <= held
+        assert {email_key(e) for c in had for e in c.emails} <= {
+            email_key(e) for e in survivor.emails
+        }
+        deals = {d.id for i in ids for d in before.deals_of(i)}
+        assert deals <= {d.id for d in after.deals_of(survivor_id)}
+    merged = [loser for _, losers in after.merge_log for loser in losers]
+    assert len(merged) == len(set(merged))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_push_failing_half_way_resumes_to_where_a_clean_push_ends(story, kind):
+    emulator = _reset(story, kind)
+    _push(story, kind)
+    clean = _cards(emulator.state)
+    clean_merges = sorted(emulator.state.merge_log)
+
+    emulator = _reset(story, kind)
+    emulator.faults.inject("status", status=500, count=10_000, **FAILING_WRITES[kind])
+    stopped = _push(story, kind)
+    assert stopped.stopped is not None
+    assert 0 < stopped.applied < stopped.instructions
+    emulator.faults.clear()
+    resumed = _push(story, kind)
+    assert resumed.failed == 0
+    assert resumed.settled == stopped.applied
+    assert _cards(emulator.state) == clean
+    assert sorted(emulator.state.merge_log) == clean_merges  # nothing merged twice
+    statuses = ledger_entries(story.config).filter(pl.col("source") == kind)["status"]
+    assert set(statuses) == {PushStatus.APPLIED}
+
+
+def test_the_push_command_is_a_dry_run_unless_told_to_apply(story):
+    from typer.testing import CliRunner
+
+    from dedup_pipeline.cli import app
+
+    emulator = _reset(story, "bitrix24")
+    config = story.config.sources[0].path.parent / "crm.yaml"
+    result = CliRunner().invoke(app, ["push", "--config", str(config), "--source", "bitrix24"])
+    assert result.exit_code == 0, result.output
+    assert "Dry run: nothing sent" in result.output
+    plan = story.config.output.directory / "push_plan_bitrix24.jsonl"
+    assert (
+        len(plan.read_text(encoding="utf-8").splitlines())
+        == (story.instructions["source"] == "bitrix24").sum()
+    )
+    assert _cards(emulator.state) == _cards(story.pristine["bitrix24"])
+
+    result = CliRunner().invoke(
+        app, ["push", "--config", str(config), "--source", "bitrix24", "--apply"]
+    )
+    assert result.exit_code == 0, result.output
+    assert len(emulator.state.merge_log) > 20
