@@ -20,6 +20,7 @@ from dagster import (
 )
 
 from assets.checks import CHECKS
+from assets.crm import CrmAccounts, build_crm_assets
 from assets.io_manager import WarehouseIOManager
 from assets.pipeline import build_pipeline_assets
 from assets.reporting import exports, run_report
@@ -49,6 +50,7 @@ def build_definitions(
     config = load_config(config_path)
     warehouse = DuckDBWarehouse.from_config(config.warehouse)
     assets = [
+        *build_crm_assets(config.sources),
         *build_source_assets(config.sources),
         *build_pipeline_assets(config),
         exports,
@@ -97,6 +99,7 @@ def build_definitions(
             "settings": PipelineSettings(config_path=str(config_path)),
             "warehouse": warehouse,
             "review_store": ReviewStore(url=config.review.url),
+            "crm": CrmAccounts(),
             "io_manager": WarehouseIOManager(warehouse=warehouse),
         },
         # One process owns the warehouse file for the whole run (DuckDB allows one writer).

@@ -3,6 +3,7 @@
 import polars as pl
 from dagster import AssetExecutionContext, AssetOut, Output, multi_asset
 
+from assets.crm import pull_asset_name
 from assets.resources import DuckDBWarehouse, PipelineSettings
 from dedup_pipeline.config import SourceConfig
 from dedup_pipeline.sources import read_source
@@ -82,6 +83,8 @@ def _source_asset(source: SourceConfig):
     @multi_asset(
         name=f"read_{source.name}",
         group_name="sources",
+        # A CRM source's export is what its pull wrote.
+        deps=[pull_asset_name(source)] if source.crm is not None else [],
         outs={
             raw_asset_name(source): AssetOut(description=f"Source records of {source.path.name}"),
             quarantine_asset_name(source): AssetOut(

@@ -77,7 +77,8 @@ def _execute(config: Path, model: Path | None = None, mode: RunMode = RunMode.FU
         settings = load_config(config)
         if model is not None:
             read_model_file(model)
-        missing = [s for s in settings.sources if not s.path.is_file()]
+        # A CRM source's export is written by the run's pull.
+        missing = [s for s in settings.sources if s.crm is None and not s.path.is_file()]
         if missing:
             raise ConfigError(
                 f"{config}: "

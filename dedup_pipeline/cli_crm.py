@@ -161,7 +161,7 @@ def crm_demo(
     config: Annotated[Path, typer.Option("--config", "-c")] = Path("configs/crm_demo.yaml"),
     seed_config: SeedOption = Path("configs/sample.yaml"),
 ) -> None:
-    """The whole story against the emulators: pull -> dedup -> push (dry run, then --apply)."""
+    """The whole story against the emulators: pull -> dedup -> push --apply."""
     from dedup_pipeline.cli import _execute, _summary, console
     from dedup_pipeline.crm.emulator.sample import (
         DEFAULT_TOKEN,
@@ -181,13 +181,9 @@ def crm_demo(
         for kind, emulator in emulators.items()
     ]
     try:
-        console.rule("1. pull")
-        pull(config, full=True)
-        console.rule("2. dedup run")
+        console.rule("1. dedup run: pull each CRM, match, plan the pushes")
         _summary(_execute(config))
-        console.rule("3. push, dry run")
-        push(config, apply=False)
-        console.rule("4. push --apply")
+        console.rule("2. dedup push --apply")
         push(config, apply=True)
     finally:
         for server in servers:

@@ -3,6 +3,7 @@ connector pulls every contact and applies merges without losing a phone, e-mail 
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -190,3 +191,22 @@ def test_plan_sends_nothing(portal):
     assert [r.path for r in requests] == ["crm.contact.update", "crm.entity.mergeBatch"]
     assert len(emulator.log) == served
     assert len(emulator.state.contacts) == 2
+
+
+def test_a_request_stalling_past_the_timeout_is_sent_again(portal):
+    server, emulator, _ = portal
+    for n in range(60):
+        emulator.state.add_contact(first_name=f"N{n}")
+    transport = CrmTransport(
+        f"{server.url}/rest/1/{SECRET}",
+        limit=RateLimit(calls=1000, period=1.0),
+        retry=RetryPolicy(attempts=3, base_delay=0.01),
+        timeout=0.3,
+    )
+    emulator.faults.inject("timeout", path="crm.item.list", delay=1.0)
+    pulled = [c for page in Bitrix24Connector(transport).pull() for c in page]
+    assert len(pulled) == 60
+    deadline = time.monotonic() + 5  # the stalled request is logged when it ends
+    while len(emulator.requests_to("crm.item.list")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sorted(r.status for r in emulator.requests_to("crm.item.list")) == [200, 504]

@@ -84,11 +84,15 @@ def story(tmp_path_factory):
         for kind, token in tokens.items():
             patch.setenv(f"TEST_{kind.upper()}_TOKEN", token)
         config = load_config(config_path)
-        pulled = pull_crm_sources(config)
-        assert {r.source: r.total for r in pulled} == {
-            kind: len(e.state.contacts) for kind, e in emulators.items()
-        }
+        seeded = {kind: copy.deepcopy(e.state) for kind, e in emulators.items()}
+        # The run pulls each CRM, matches, and plans each push (a dry run).
         run_full_sweep(config_path)
+        for source in config.sources:
+            if source.crm is not None:
+                kind = source.crm.kind.value
+                assert pl.read_ndjson(source.path).height == len(seeded[kind].contacts)
+                assert (config.output.directory / f"push_plan_{kind}.jsonl").is_file()
+                assert _cards(emulators[kind].state) == _cards(seeded[kind])
         with duckdb.connect(str(config.warehouse.path)) as connection:
             directory_of_tables = table_directory(config.warehouse.path)
             instructions = read_table(
@@ -178,6 +182,11 @@ def test_push_leaves_one_card_per_client_holding_everything_its_duplicates_held(
         assert deals <= {d.id for d in after.deals_of(survivor_id)}
     merged = [loser for _, losers in after.merge_log for loser in losers]
     assert len(merged) == len(set(merged))
+
+    # The next pull drops what the push merged away.
+    [pulled] = pull_crm_sources(story.config, names=[kind])
+    assert pulled.mode == "incremental"
+    assert pulled.total == len(live)
 
 
 @pytest.mark.parametrize("kind", KINDS)

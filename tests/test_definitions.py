@@ -38,6 +38,17 @@ def test_definitions_load_for_the_sample_config():
         "no_oversized_merge",
     }
     assert AssetKey("golden_profiles") in {c.asset_key for c in checks}
+    assert not any(key.startswith(("pull_", "push_")) for key in keys)  # no CRM sources
+
+
+def test_crm_sources_are_pulled_before_they_are_read_and_pushed_after_the_instructions():
+    graph = build_definitions(ROOT / "configs" / "crm_demo.yaml").resolve_asset_graph()
+    for crm in ("bitrix24", "amocrm", "hubspot"):
+        assert AssetKey(f"pull_{crm}") in graph.get(AssetKey(f"raw_{crm}")).parent_keys
+        assert AssetKey("merge_instructions") in graph.get(AssetKey(f"push_{crm}")).parent_keys
+    # The web-form feed is a file, and no merge target: neither pulled nor pushed.
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert "pull_webform" not in keys and "push_webform" not in keys
 
 
 def test_workspace_file_loads_with_dagster_cli():

@@ -126,18 +126,15 @@ def _verified(
     for n in failed:
         step = steps[n]
         survivor = cards.get(step.survivor.id)
-        merged = survivor is not None and all(
-            cards.get(c.id) is None or cards[c.id].id == survivor.id for c in step.losers
-        )
-        if merged:
-            assert survivor is not None
-            answer = {"verified": "the losers are merged into the survivor", **_dict(outcomes[n])}
+        if survivor is None:
+            continue
+        if all(cards.get(c.id) is None or cards[c.id].id == survivor.id for c in step.losers):
+            answer = {
+                "verified": "the losers are merged into the survivor",
+                "answer": outcomes[n].answer,
+            }
             checked[n] = StepOutcome(PushStatus.APPLIED, answer, survivor.id)
     return checked
-
-
-def _dict(outcome: StepOutcome) -> dict[str, Any]:
-    return {"answer": outcome.answer}
 
 
 def push_instructions(

@@ -22,7 +22,14 @@ from dedup_pipeline.crm.push import PushReport, push_instructions
 from dedup_pipeline.duckdb_connection import connect
 from dedup_pipeline.sinks.warehouse import read_table, table_directory, table_exists
 
-__all__ = ["crm_sources", "ledger_entries", "pull_crm_sources", "push_crm_sources"]
+__all__ = [
+    "crm_sources",
+    "ledger_entries",
+    "pull_crm_sources",
+    "push_crm_sources",
+    "push_plan_path",
+    "write_push_plan",
+]
 
 
 def crm_sources(config: PipelineConfig, names: Collection[str] = ()) -> list[SourceConfig]:
@@ -109,12 +116,18 @@ def push_crm_sources(
             finally:
                 connector.close()
             if not apply:
-                _write_plan(config.output.directory / f"push_plan_{source.name}.jsonl", report)
+                write_push_plan(push_plan_path(config, source.name), report)
             reports.append(report)
     return reports
 
 
-def _write_plan(path: Path, report: PushReport) -> None:
+def push_plan_path(config: PipelineConfig, source: str) -> Path:
+    """Where a dry run writes the requests it would send to ``source``."""
+    return config.output.directory / f"push_plan_{source}.jsonl"
+
+
+def write_push_plan(path: Path, report: PushReport) -> None:
+    """Write a dry run's planned requests, one instruction per line."""
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [json.dumps(entry, ensure_ascii=False, default=str) for entry in report.planned]
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
