@@ -133,8 +133,9 @@ def test_a_push_that_fails_half_way_resumes_to_the_same_state_without_merging_tw
         transport = CrmTransport(f"{server.url}/rest/1/{SECRET}", limit=RateLimit(1000, 1.0))
         _push(Bitrix24Connector(transport), instructions, PushLedger(duckdb.connect()))
 
-    # The CRM fails for good from the second write batch on (reads: 1 batch, writes: 3).
-    emulator.faults.inject("status", path="batch", status=500, skip=2, count=100)
+    # The CRM fails for good from the second write batch on: one read, then per batch
+    # a write, and a read and a write tidying the merged survivors.
+    emulator.faults.inject("status", path="batch", status=500, skip=4, count=100)
     ledger = PushLedger(duckdb.connect())
     stopped = _push(connector, instructions, ledger)
     assert stopped.stopped is not None

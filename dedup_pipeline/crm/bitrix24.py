@@ -207,21 +207,25 @@ class Bitrix24Connector:
         return entries
 
     def _update_fields(self, step: MergeStep) -> dict[str, Any]:
+        survivor = step.survivor
         fields: dict[str, Any] = {
             target: step.set_fields[name]
             for name, target in _NAMES.items()
-            if name in step.set_fields
+            if name in step.set_fields and step.set_fields[name] != getattr(survivor, name)
         }
-        survivor = step.survivor
-        if "phones" in step.set_fields:
-            golden = merged_phones(step.set_fields["phones"], region=self._region)
-            if entries := self._multi_entries(survivor, "PHONE", golden):
-                fields["PHONE"] = entries
-        if "emails" in step.set_fields:
-            golden = merged_emails(step.set_fields["emails"])
-            if entries := self._multi_entries(survivor, "EMAIL", golden):
-                fields["EMAIL"] = entries
-        return fields
+        return {**fields, **self._multi_fields(survivor, step.set_fields)}
+
+    def _multi_fields(self, card: CrmContact, set_fields: dict[str, Any]) -> dict[str, Any]:
+        """PHONE / EMAIL entries that leave the golden lists on ``card``."""
+        golden = {
+            "PHONE": merged_phones(set_fields.get("phones") or [], region=self._region),
+            "EMAIL": merged_emails(set_fields.get("emails") or []),
+        }
+        return {
+            kind: entries
+            for kind, values in golden.items()
+            if values and (entries := self._multi_entries(card, kind, values))
+        }
 
     def _commands(self, step: MergeStep, n: int) -> dict[str, tuple[str, dict[str, Any]]]:
         commands: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -262,7 +266,33 @@ class Bitrix24Connector:
         outcomes = [self._outcome(step, n, answer) for n, step in enumerate(steps)]
         if self._align:
             outcomes = self._merge_conflicts_again(steps, outcomes)
+        self._tidy(steps, outcomes)
         return outcomes
+
+    def _tidy(self, steps: Sequence[MergeStep], outcomes: list[StepOutcome]) -> None:
+        """After merges, remove the second spelling of a golden phone or e-mail that a
+        duplicate brought ("8 (912) 345-67-89" beside "+79123456789"): one read and one
+        write for the whole batch."""
+        merged = [
+            step
+            for step, outcome in zip(steps, outcomes, strict=True)
+            if step.losers and outcome.status == PushStatus.APPLIED
+        ]
+        if not merged:
+            return
+        # When this fails the push stops and records the batch as failed: its re-run
+        # finds the duplicates merged and sends the tidying as the survivor's update.
+        cards = self.fetch([step.survivor.id for step in merged])
+        commands: dict[str, tuple[str, dict[str, Any]]] = {}
+        for n, step in enumerate(merged):
+            card = cards.get(step.survivor.id)
+            if card is None:
+                continue
+            fields = self._multi_fields(card, step.set_fields)
+            if fields:
+                commands[f"t{n}"] = ("crm.contact.update", {"id": int(card.id), "fields": fields})
+        if commands:
+            self._batch(commands)
 
     def _outcome(self, step: MergeStep, n: int, answer: dict[str, Any]) -> StepOutcome:
         results, errors = answer["result"], answer["result_error"]

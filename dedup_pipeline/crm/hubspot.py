@@ -10,7 +10,11 @@
   named in the step's answer under ``not_stored``.
 - E-mails identify HubSpot contacts: a contact cannot take an address another contact
   holds (409). So when a step has losers its e-mails are set after the merges, once the
-  survivor holds every address.
+  survivor holds every address; a golden address another contact keeps is left out and
+  named under ``not_stored``. A merge fills the survivor's empty properties from the
+  duplicate, so its phones are set again after the merges when that brought one back.
+- Values the survivor holds already are not sent: pushing an instruction again sends
+  nothing.
 """
 
 from __future__ import annotations
@@ -85,10 +89,21 @@ class _Prepared:
     not_stored: list[str] = field(default_factory=list)
     own_emails: list[str] = field(default_factory=list)
     taken_emails: list[str] = field(default_factory=list)
+    phones: list[str] = field(default_factory=list)
 
     @property
     def email_properties(self) -> dict[str, str]:
         return _email_properties(self.emails)
+
+    @property
+    def after_merge_properties(self) -> dict[str, str]:
+        """What the survivor must hold once merged: a merge fills the primary's empty
+        properties from the duplicate, which may bring a phone back in another spelling."""
+        phones = {"phone": self.phones[0], "mobilephone": ""} if self.phones else {}
+        if len(self.phones) > 1:
+            phones["mobilephone"] = self.phones[1]
+        emails = self.email_properties if not self.taken_emails else {}
+        return {**phones, **emails}
 
     def without_taken_emails(self, properties: dict[str, str]) -> dict[str, str] | None:
         """``properties`` with only the cards' own addresses, or None when that changes
@@ -272,8 +287,8 @@ class HubSpotConnector:
 
     def plan(self, step: MergeStep) -> list[PlannedRequest]:
         """The requests `apply` sends for ``step``. A merge may re-number the survivor:
-        later merges and the e-mail update then go to the id the CRM answers, and the
-        e-mail update is left out when the merged card already holds the golden list."""
+        later merges and the update after them go to the id the CRM answers, and that
+        update is left out when the merged card holds its values already."""
         prepared = self._prepare(step)
         survivor = step.survivor.id
         requests = []
@@ -286,8 +301,8 @@ class HubSpotConnector:
             )
             for loser in step.losers
         ]
-        if step.losers and prepared.emails:
-            body = {"properties": prepared.email_properties}
+        if step.losers and prepared.after_merge_properties:
+            body = {"properties": prepared.after_merge_properties}
             requests.append(PlannedRequest("PATCH", f"{CONTACTS}/{survivor}", body))
         return requests
 
@@ -333,9 +348,13 @@ class HubSpotConnector:
             *(loser.emails for loser in step.losers),
         )
         own = merged_emails(step.survivor.emails, *(loser.emails for loser in step.losers))
-        prepared = _Prepared(step, update, emails, phones[2:], own)
+        prepared = _Prepared(step, update, emails, phones[2:], own, phones=phones)
         if not step.losers:  # no address of another card: set them with the rest
             update.update(prepared.email_properties)
+        # Values the survivor holds already are not sent (a step may need no request).
+        held = _properties_of(step.survivor)
+        for name in [name for name, value in update.items() if held.get(name, "") == value]:
+            del update[name]
         return prepared
 
     def _update(self, prepared: list[_Prepared]) -> dict[int, Any]:
@@ -393,11 +412,18 @@ class HubSpotConnector:
                 return StepOutcome(PushStatus.FAILED, answer, survivor_id=current)
             current = card.id
             merges.append({"loser": loser.id, "result": result, "survivor": current})
-        if step.losers and item.emails and not _holds(card, item.emails):
-            response = self._patch(f"{CONTACTS}/{current}", item, item.email_properties)
-            if response.status_code != 200:
-                answer["error"] = {"emails": item.emails, **_error(response)}
-                return StepOutcome(PushStatus.FAILED, answer, survivor_id=current)
+        if step.losers and card is not None:
+            held = _properties_of(card)
+            missing = {
+                name: value
+                for name, value in item.after_merge_properties.items()
+                if held.get(name, "") != value
+            }
+            if missing:
+                response = self._patch(f"{CONTACTS}/{current}", item, missing)
+                if response.status_code != 200:
+                    answer["error"] = {"after_merge": missing, **_error(response)}
+                    return StepOutcome(PushStatus.FAILED, answer, survivor_id=current)
         not_stored = {"phones": item.not_stored, "emails": item.taken_emails}
         if any(not_stored.values()):
             answer["not_stored"] = {k: v for k, v in not_stored.items() if v}
@@ -482,13 +508,20 @@ def _contact(record: dict[str, Any], deal_ids: Sequence[str]) -> CrmContact:
     )
 
 
-def _holds(card: CrmContact | None, emails: list[str]) -> bool:
-    """Whether the card's e-mails are ``emails`` (the first as the primary address)."""
-    if card is None or not card.emails:
-        return False
-    held = [email_key(e) for e in card.emails]
-    wanted = [email_key(e) for e in emails]
-    return held[0] == wanted[0] and set(held) == set(wanted)
+def _properties_of(card: CrmContact) -> dict[str, str]:
+    """The properties a card holds, as `_prepare` writes them."""
+    held = {
+        name: value
+        for key, name in NAMED_FIELDS.items()
+        if (value := getattr(card, key)) is not None
+    }
+    phones = [*card.phones, "", ""]
+    return {
+        **held,
+        "phone": phones[0],
+        "mobilephone": phones[1],
+        **_email_properties(list(card.emails)),
+    }
 
 
 def _next_after(page: dict[str, Any]) -> str | None:

@@ -40,6 +40,8 @@ class PushReport:
         Instructions the ledger holds as applied or waiting for a person already.
     applied, conflicts, failed
         Outcomes of this push.
+    in_place
+        Instructions the CRM holds already: nothing to send (recorded as applied).
     planned
         Dry run: per instruction, the requests it would send.
     conflict_links
@@ -55,6 +57,7 @@ class PushReport:
     applied: int = 0
     conflicts: int = 0
     failed: int = 0
+    in_place: int = 0
     planned: list[dict[str, Any]] = field(default_factory=list)
     conflict_links: list[str] = field(default_factory=list)
     stopped: str | None = None
@@ -81,6 +84,11 @@ def _planned(connector: CrmConnector, step: MergeStep) -> dict[str, Any]:
         "merge": [card.id for card in step.losers],
         "requests": [vars(request) for request in connector.plan(step)],
     }
+
+
+def _key(row: dict[str, Any]) -> tuple[str, str]:
+    """The ledger key of an instruction row."""
+    return row["instruction_id"], row["instruction_version"]
 
 
 def _snapshot(step: MergeStep) -> dict[str, Any]:
@@ -188,12 +196,30 @@ def push_instructions(
             report.failed += 1
             if apply:
                 ledger.record(
-                    row["instruction_id"],
-                    row["instruction_version"],
+                    *_key(row),
                     source=source,
                     status=PushStatus.FAILED,
                     answer={"error": f"survivor {row['survivor_record_id']} is not in the CRM"},
                 )
+        to_send: list[tuple[dict[str, Any], MergeStep]] = []
+        for row, step in steps:
+            if connector.plan(step):
+                to_send.append((row, step))
+                continue
+            report.in_place += 1
+            if apply:
+                ledger.record(
+                    *_key(row),
+                    source=source,
+                    status=PushStatus.APPLIED,
+                    answer={
+                        "in_place": "the CRM holds these values already",
+                        "survivor_id": step.survivor.id,
+                        "retired_ids": [],
+                    },
+                    snapshot=_snapshot(step),
+                )
+        steps = to_send
         if not apply:
             report.planned += [_planned(connector, step) for _, step in steps]
             continue
@@ -217,8 +243,7 @@ def _apply(
     """Apply one batch, recording every outcome; False when the CRM could not be reached."""
     for row, step in steps:
         ledger.record(
-            row["instruction_id"],
-            row["instruction_version"],
+            *_key(row),
             source=source,
             status=PushStatus.PENDING,
             snapshot=_snapshot(step),
@@ -229,8 +254,7 @@ def _apply(
         _log.warning("push to %s stopped: %s", source, error)
         for row, _ in steps:
             ledger.record(
-                row["instruction_id"],
-                row["instruction_version"],
+                *_key(row),
                 source=source,
                 status=PushStatus.FAILED,
                 answer={"error": str(error)},
@@ -241,8 +265,7 @@ def _apply(
     outcomes = _verified(connector, [step for _, step in steps], outcomes)
     for (row, step), outcome in zip(steps, outcomes, strict=True):
         ledger.record(
-            row["instruction_id"],
-            row["instruction_version"],
+            *_key(row),
             source=source,
             status=outcome.status,
             answer=_ledger_answer(step, outcome),
