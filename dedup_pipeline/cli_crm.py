@@ -124,6 +124,26 @@ def _ports(settings: PipelineConfig) -> dict[str, int]:
     return ports
 
 
+def _start(emulators: dict, ports: dict[str, int], *, host: str = "127.0.0.1") -> list:
+    from dedup_pipeline.cli import err_console
+    from dedup_pipeline.crm.emulator.server import EmulatorServer
+
+    servers = []
+    for kind, emulator in emulators.items():
+        port = ports.get(kind, 0)
+        try:
+            servers.append(EmulatorServer(emulator, host=host, port=port).start())
+        except OSError as exc:
+            for server in servers:
+                server.stop()
+            err_console.print(
+                f"[red]error:[/red] cannot serve the {kind} emulator on {host}:{port}: "
+                f"{escape(str(exc))} (is `dedup crm-emulator` running already?)"
+            )
+            raise typer.Exit(1) from None
+    return servers
+
+
 def crm_emulator(
     seed_config: SeedOption = Path("configs/sample.yaml"),
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -134,14 +154,10 @@ def crm_emulator(
     """Serve emulated Bitrix24, amoCRM and HubSpot accounts seeded from the sample."""
     from dedup_pipeline.cli import console
     from dedup_pipeline.crm.emulator.sample import EMULATOR_TOKEN_ENV, sample_emulators
-    from dedup_pipeline.crm.emulator.server import EmulatorServer
 
     ports = _ports(_settings(config))
     emulators = sample_emulators(_settings(seed_config))
-    servers = [
-        EmulatorServer(emulator, host=host, port=ports.get(kind, 0)).start()
-        for kind, emulator in emulators.items()
-    ]
+    servers = _start(emulators, ports, host=host)
     for server in servers:
         kind = server.emulator.kind
         console.print(
@@ -168,7 +184,6 @@ def crm_demo(
         EMULATOR_TOKEN_ENV,
         sample_emulators,
     )
-    from dedup_pipeline.crm.emulator.server import EmulatorServer
 
     settings = _settings(config)
     for variable in EMULATOR_TOKEN_ENV.values():
@@ -176,10 +191,7 @@ def crm_demo(
     ports = _ports(settings)
     emulators = sample_emulators(_settings(seed_config))
     before = {kind: len(e.state.contacts) for kind, e in emulators.items()}
-    servers = [
-        EmulatorServer(emulator, port=ports.get(kind, 0)).start()
-        for kind, emulator in emulators.items()
-    ]
+    servers = _start(emulators, ports)
     try:
         console.rule("1. dedup run: pull each CRM, match, plan the pushes")
         _summary(_execute(config))

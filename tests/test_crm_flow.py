@@ -246,3 +246,22 @@ def test_the_push_command_is_a_dry_run_unless_told_to_apply(story):
     )
     assert result.exit_code == 0, result.output
     assert len(emulator.state.merge_log) > 20
+
+
+def test_the_demo_says_so_when_an_emulator_port_is_taken(tmp_path):
+    import socket
+
+    from typer.testing import CliRunner
+
+    from dedup_pipeline.cli import app
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        urls = {kind: f"http://127.0.0.1:{port}" for kind in KINDS}
+        config = _config(tmp_path, urls)
+        result = CliRunner().invoke(app, ["crm-demo", "--config", str(config)])
+    assert result.exit_code == 1
+    assert f"cannot serve the bitrix24 emulator on 127.0.0.1:{port}" in result.output
+    assert "is `dedup crm-emulator` running already?" in result.output
