@@ -88,12 +88,12 @@ def push(
         raise typer.Exit(1) from None
     title = "Pushed" if apply else "Dry run: nothing sent (add --apply to push)"
     table = Table(title=title)
-    columns = ["source", "instructions", "done before", "already in place"]
+    columns = ["source", "instructions", "done before", "nothing to change"]
     columns += ["applied", "conflicts", "failed"] if apply else ["would change", "plan"]
     for column in columns:
         table.add_column(column, justify="left" if column in {"source", "plan"} else "right")
     for r in reports:
-        counts = [f"{r.instructions:,}", f"{r.settled:,}", f"{r.in_place:,}"]
+        counts = [f"{r.instructions:,}", f"{r.settled:,}", f"{r.nothing_to_change:,}"]
         if apply:
             counts += [f"{r.applied:,}", f"{r.conflicts:,}", f"{r.failed:,}"]
         else:

@@ -150,7 +150,7 @@ def test_push_leaves_one_card_per_client_holding_everything_its_duplicates_held(
     emulator = _reset(story, kind)
     report = _push(story, kind)
     own = story.instructions.filter(pl.col("source") == kind)
-    assert report.applied + report.in_place == own.height
+    assert report.applied + report.nothing_to_change == own.height
     assert (report.conflicts, report.failed) == (0, 0)
     assert (own["action"] == "merge").sum() > 20
 
@@ -198,7 +198,7 @@ def test_push_leaves_one_card_per_client_holding_everything_its_duplicates_held(
     with duckdb.connect(str(story.config.warehouse.path)) as connection:
         connection.execute("delete from push_ledger where source = ?", [kind])
     again = _push(story, kind)
-    assert again.in_place == own.height - taken
+    assert again.nothing_to_change == own.height - taken
     assert (again.failed, after.merge_log) == (0, merges)
 
 
@@ -217,7 +217,7 @@ def test_a_push_failing_half_way_resumes_to_where_a_clean_push_ends(story, kind)
     emulator.faults.clear()
     resumed = _push(story, kind)
     assert resumed.failed == 0
-    assert resumed.settled == stopped.applied + stopped.in_place
+    assert resumed.settled == stopped.applied + stopped.nothing_to_change
     assert _cards(emulator.state) == clean
     assert sorted(emulator.state.merge_log) == clean_merges  # nothing merged twice
     statuses = ledger_entries(story.config).filter(pl.col("source") == kind)["status"]

@@ -40,8 +40,9 @@ class PushReport:
         Instructions the ledger holds as applied or waiting for a person already.
     applied, conflicts, failed
         Outcomes of this push.
-    in_place
-        Instructions the CRM holds already: nothing to send (recorded as applied).
+    nothing_to_change
+        Instructions with nothing to send: the CRM holds their values already, or has no
+        field for them (recorded as applied).
     planned
         Dry run: per instruction, the requests it would send.
     conflict_links
@@ -57,7 +58,7 @@ class PushReport:
     applied: int = 0
     conflicts: int = 0
     failed: int = 0
-    in_place: int = 0
+    nothing_to_change: int = 0
     planned: list[dict[str, Any]] = field(default_factory=list)
     conflict_links: list[str] = field(default_factory=list)
     stopped: str | None = None
@@ -206,14 +207,14 @@ def push_instructions(
             if connector.plan(step):
                 to_send.append((row, step))
                 continue
-            report.in_place += 1
+            report.nothing_to_change += 1
             if apply:
                 ledger.record(
                     *_key(row),
                     source=source,
                     status=PushStatus.APPLIED,
                     answer={
-                        "in_place": "the CRM holds these values already",
+                        "nothing_to_change": "the CRM holds these values, or has no field",
                         "survivor_id": step.survivor.id,
                         "retired_ids": [],
                     },
