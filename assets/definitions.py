@@ -21,6 +21,7 @@ from dagster import (
 
 from assets.checks import CHECKS
 from assets.crm import CrmAccounts, build_crm_assets
+from assets.enrichment import email_enrichment, phone_enrichment
 from assets.io_manager import WarehouseIOManager
 from assets.pipeline import build_pipeline_assets
 from assets.reporting import exports, run_report
@@ -53,6 +54,8 @@ def build_definitions(
         *build_crm_assets(config.sources),
         *build_source_assets(config.sources),
         *build_pipeline_assets(config),
+        phone_enrichment,
+        email_enrichment,
         exports,
         run_report,
     ]

@@ -11,9 +11,11 @@ from dagster import (
     multi_asset,
 )
 
+from assets.metadata import markdown_table
 from assets.resources import DuckDBWarehouse, PipelineSettings, ReviewStore
 from assets.sources import issues_asset_name, quarantine_asset_name, raw_asset_name
 from dedup_pipeline.config import PipelineConfig
+from dedup_pipeline.enrich import enrich_profiles
 from dedup_pipeline.identity import CLIENT_EVENT_SCHEMA, reconcile_client_ids, with_client_ids
 from dedup_pipeline.match import (
     MODEL_FILE,
@@ -39,13 +41,6 @@ from dedup_pipeline.survivorship.golden import update_golden_profiles
 from dedup_pipeline.survivorship.instructions import update_merge_instructions
 
 __all__ = ["build_pipeline_assets"]
-
-
-def _markdown(frame: pl.DataFrame, limit: int = 20) -> MetadataValue:
-    head = frame.head(limit)
-    lines = ["| " + " | ".join(head.columns) + " |", "|" + "---|" * head.width]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in head.iter_rows()]
-    return MetadataValue.md("\n".join(lines))
 
 
 def _model_metadata(written: dict, source: str, *, trained: bool) -> dict:
@@ -174,7 +169,7 @@ def _place_new_and_changed(
         .sort("blocking_rule")
         .with_columns(cumulative_pairs=pl.col("new_pairs").cum_sum())
     )
-    yield Output(counts, output_name="blocking_counts", metadata={"counts": _markdown(counts)})
+    yield Output(counts, output_name="blocking_counts", metadata={"counts": markdown_table(counts)})
     yield from _prepared_outputs(prepared)
     yield Output(
         versions.with_columns(placed=pl.col("record_id").is_in(placed.implode())),
@@ -184,7 +179,9 @@ def _place_new_and_changed(
 
 def _prepared_outputs(prepared: PreparedContacts):
     shared = prepared.shared_identifiers
-    yield Output(shared, output_name="shared_identifiers", metadata={"top": _markdown(shared, 10)})
+    yield Output(
+        shared, output_name="shared_identifiers", metadata={"top": markdown_table(shared, 10)}
+    )
     yield Output(
         prepared.match_input,
         output_name="match_input",
@@ -208,7 +205,7 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
         )
         per_source = frame.group_by("source").len().sort("source")
         return Output(
-            frame, metadata={"records": frame.height, "per_source": _markdown(per_source)}
+            frame, metadata={"records": frame.height, "per_source": markdown_table(per_source)}
         )
 
     @asset(ins=quarantine_ins, group_name="contacts")
@@ -218,7 +215,9 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
             [quarantined[name].select(list(QUARANTINE_SCHEMA)) for name in sorted(quarantined)]
         )
         reasons = frame.group_by("source", "reason").len().sort("len", descending=True)
-        return Output(frame, metadata={"quarantined": frame.height, "reasons": _markdown(reasons)})
+        return Output(
+            frame, metadata={"quarantined": frame.height, "reasons": markdown_table(reasons)}
+        )
 
     issue_ins = {issues_asset_name(s): AssetIn(issues_asset_name(s)) for s in config.sources}
 
@@ -227,7 +226,9 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
         """Values of kept records that could not be used (e.g. an unparseable timestamp)."""
         frame = pl.concat([issues[name].select(list(ISSUE_SCHEMA)) for name in sorted(issues)])
         problems = frame.group_by("field", "problem").len().sort("len", descending=True)
-        return Output(frame, metadata={"issues": frame.height, "problems": _markdown(problems)})
+        return Output(
+            frame, metadata={"issues": frame.height, "problems": markdown_table(problems)}
+        )
 
     @multi_asset(
         group_name="contacts",
@@ -352,7 +353,7 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
         yield Output(
             result.comparison_counts,
             output_name="blocking_counts",
-            metadata={"counts": _markdown(result.comparison_counts)},
+            metadata={"counts": markdown_table(result.comparison_counts)},
         )
         yield from _prepared_outputs(prepared)
         yield Output(versions.with_columns(placed=pl.lit(True)), output_name="matched_versions")
@@ -367,7 +368,7 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
         per_action = decisions.group_by("action").len().sort("action")
         return Output(
             decisions,
-            metadata={"decisions": decisions.height, "per_action": _markdown(per_action)},
+            metadata={"decisions": decisions.height, "per_action": markdown_table(per_action)},
         )
 
     @multi_asset(
@@ -453,7 +454,7 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
                 "decided_again": clusters.height
                 if untouched is None
                 else clusters.height - untouched.height,
-                "outcomes": _markdown(outcomes),
+                "outcomes": markdown_table(outcomes),
             },
         )
         yield Output(
@@ -461,7 +462,7 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
             output_name="review_queue",
             metadata={
                 "proposals": review_queue.height,
-                "per_flag": _markdown(
+                "per_flag": markdown_table(
                     review_queue.explode("flags").group_by("flags").len().sort("flags")
                 ),
             },
@@ -479,8 +480,11 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
         warehouse: DuckDBWarehouse,
         contacts: pl.DataFrame,
         clusters: pl.DataFrame,
+        phone_enrichment: pl.DataFrame,
+        email_enrichment: pl.DataFrame,
     ) -> Output:
-        """One golden client profile per client cluster."""
+        """One golden client profile per client cluster, enriched from its phones and
+        e-mails."""
         rules = settings.config.survivorship
         previous = None
         if settings.mode == "incremental":
@@ -491,7 +495,17 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
         else:
             profiles = build_golden_profiles(contacts, clusters, config=rules)
             rebuilt = profiles.height
-        return Output(profiles, metadata={"profiles": profiles.height, "rebuilt": rebuilt})
+        # Recomputed for every profile: joins on distinct values, cheap next to the rest.
+        profiles = enrich_profiles(profiles, phones=phone_enrichment, emails=email_enrichment)
+        return Output(
+            profiles,
+            metadata={
+                "profiles": profiles.height,
+                "rebuilt": rebuilt,
+                "with_time_zone": int(profiles["time_zone"].is_not_null().sum()),
+                "with_suggested_company": int(profiles["suggested_company"].is_not_null().sum()),
+            },
+        )
 
     @asset(group_name="golden")
     def merge_instructions(
@@ -533,7 +547,7 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
             metadata={
                 "instructions": instructions.height,
                 "clusters_built": built,
-                "per_action": _markdown(per_action),
+                "per_action": markdown_table(per_action),
             },
         )
 

@@ -10,6 +10,7 @@ import polars as pl
 
 from assets.run import run_full_sweep
 from dedup_pipeline.config import load_config
+from dedup_pipeline.enrich import PROFILE_ENRICHMENT_SCHEMA
 from dedup_pipeline.review import DecisionStore, ReviewDecision
 from dedup_pipeline.survivorship import build_golden_profiles
 from tests.conftest import sample_config_in, warehouse_tables
@@ -72,7 +73,10 @@ def test_ids_last_across_runs_and_a_new_duplicate_joins_its_client(tmp_path):
     config = load_config(config_path)
     contacts = warehouse_tables(config_path, "contacts")["contacts"]
     rebuilt = build_golden_profiles(contacts, third["clusters"], config=config.survivorship)
-    assert third["golden_profiles"].sort("cluster_id").equals(rebuilt)
+    stored = third["golden_profiles"].sort("cluster_id")
+    assert stored.select(rebuilt.columns).equals(rebuilt)
+    # The enrichment summary is recomputed for every profile on top.
+    assert set(PROFILE_ENRICHMENT_SCHEMA) <= set(stored.columns)
 
     # The lead is deleted at the source: it leaves its client, whose id stays.
     leads.write_text(

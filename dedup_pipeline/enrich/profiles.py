@@ -1,0 +1,136 @@
+"""The golden profile, enriched: where the client is and their local time (from the
+phones), which carriers and line types, what kind of mailboxes, and the company a
+corporate e-mail domain points to."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from dedup_pipeline.enrich.emails import EMAIL_ENRICHMENT_SCHEMA
+from dedup_pipeline.enrich.phones import PHONE_ENRICHMENT_SCHEMA
+from dedup_pipeline.schema import require_columns
+
+__all__ = ["PROFILE_ENRICHMENT_SCHEMA", "enrich_profiles"]
+
+_LIST = pl.List(pl.String())
+
+#: Columns `enrich_profiles` adds to each golden profile.
+PROFILE_ENRICHMENT_SCHEMA: dict[str, pl.DataType] = {
+    "phone_country": pl.String(),  # of the most trusted phone
+    "phone_region_ru": pl.String(),  # of the most trusted phone that names a region
+    "phone_region_en": pl.String(),
+    "time_zone": pl.String(),  # of the most trusted phone with a single time zone
+    "phone_carriers": _LIST,
+    "phone_line_types": _LIST,
+    "email_mailboxes": _LIST,  # free, corporate, disposable
+    "company_domains": _LIST,
+    "suggested_company": pl.String(),
+    "disposable_emails": _LIST,
+    "role_emails": _LIST,
+}
+
+
+def _first(column: str) -> pl.Expr:
+    return pl.col(column).drop_nulls().first()
+
+
+def _distinct(column: str) -> pl.Expr:
+    return pl.col(column).drop_nulls().unique(maintain_order=True)
+
+
+def _phone_summary(profiles: pl.DataFrame, phones: pl.DataFrame) -> pl.DataFrame:
+    exploded = (
+        profiles.select("cluster_id", phone_e164="phones")
+        .explode("phone_e164")
+        .with_row_index("position")
+        .join(phones, on="phone_e164", how="inner")
+        .sort("position")
+    )
+    return exploded.group_by("cluster_id").agg(
+        phone_country=_first("country"),
+        phone_region_ru=_first("region_ru"),
+        phone_region_en=_first("region_en"),
+        time_zone=_first("time_zone"),
+        phone_carriers=_distinct("carrier_en"),
+        phone_line_types=_distinct("line_type"),
+    )
+
+
+def _email_summary(profiles: pl.DataFrame, emails: pl.DataFrame) -> pl.DataFrame:
+    exploded = (
+        profiles.select(
+            "cluster_id", email=pl.col("emails").list.eval(pl.element().str.to_lowercase())
+        )
+        .explode("email")
+        .with_row_index("position")
+        .join(emails, on="email", how="inner")
+        .sort("position")
+    )
+    return exploded.group_by("cluster_id").agg(
+        email_mailboxes=_distinct("mailbox"),
+        company_domains=_distinct("company_domain"),
+        disposable_emails=pl.col("email").filter(pl.col("disposable")),
+        role_emails=pl.col("email").filter(pl.col("role")),
+    )
+
+
+def _suggested_companies(profiles: pl.DataFrame) -> pl.DataFrame:
+    """Per profile without a company: the company most profiles sharing its first
+    corporate domain give (ties by name), if any does."""
+    first_domain = profiles.select(
+        "cluster_id", "company", domain=pl.col("company_domains").list.first()
+    ).filter(pl.col("domain").is_not_null())
+    by_domain = (
+        first_domain.filter(pl.col("company").is_not_null())
+        .group_by("domain", "company")
+        .len()
+        .sort(["domain", "len", "company"], descending=[False, True, False])
+        .group_by("domain", maintain_order=True)
+        .agg(suggested_company=pl.col("company").first())
+    )
+    return (
+        first_domain.filter(pl.col("company").is_null())
+        .join(by_domain, on="domain")
+        .select("cluster_id", "suggested_company")
+    )
+
+
+def enrich_profiles(
+    profiles: pl.DataFrame, *, phones: pl.DataFrame, emails: pl.DataFrame
+) -> pl.DataFrame:
+    """Add `PROFILE_ENRICHMENT_SCHEMA` columns to golden profiles.
+
+    Parameters
+    ----------
+    profiles
+        Golden profiles (``cluster_id``, ``company``, ``phones`` and ``emails``, most
+        trusted first).
+    phones
+        `enrich_phones` of (at least) the profiles' phones.
+    emails
+        `enrich_emails` of (at least) the profiles' addresses.
+
+    Returns
+    -------
+    polars.DataFrame
+        The profiles with the enrichment columns (replaced when present). Lists are empty,
+        never null; ``suggested_company`` is set only for a profile without a company whose
+        corporate domain other profiles name a company for.
+    """
+    require_columns(profiles, ["cluster_id", "company", "phones", "emails"], table="profiles")
+    require_columns(phones, PHONE_ENRICHMENT_SCHEMA, table="phone enrichment")
+    require_columns(emails, EMAIL_ENRICHMENT_SCHEMA, table="e-mail enrichment")
+    base = profiles.drop([c for c in PROFILE_ENRICHMENT_SCHEMA if c in profiles.columns])
+    summary = (
+        base.select("cluster_id")
+        .join(_phone_summary(base, phones), on="cluster_id", how="left")
+        .join(_email_summary(base, emails), on="cluster_id", how="left")
+    )
+    enriched = base.join(summary, on="cluster_id", how="left")
+    enriched = enriched.join(_suggested_companies(enriched), on="cluster_id", how="left")
+    lists = [name for name, dtype in PROFILE_ENRICHMENT_SCHEMA.items() if dtype == _LIST]
+    return (
+        enriched.with_columns([pl.col(name).fill_null(pl.lit([], dtype=_LIST)) for name in lists])
+        .select([*base.columns, *PROFILE_ENRICHMENT_SCHEMA])
+        .cast(PROFILE_ENRICHMENT_SCHEMA)
+    )  # type: ignore[arg-type]

@@ -1,0 +1,123 @@
+"""Enrichment: what phones and e-mails say about a client, on the golden profile."""
+
+import phonenumbers
+import polars as pl
+
+from dedup_pipeline.enrich import (
+    PHONE_ENRICHMENT_SCHEMA,
+    PROFILE_ENRICHMENT_SCHEMA,
+    enrich_emails,
+    enrich_phones,
+    enrich_profiles,
+)
+
+YEKATERINBURG_LANDLINE = "+73432123456"
+BEELINE_MOBILE = "+79037773055"
+TOLL_FREE = "+78001234567"
+LONDON_LANDLINE = "+442077468144"
+
+
+def _phone(table: pl.DataFrame, number: str) -> dict:
+    return table.filter(pl.col("phone_e164") == number).row(0, named=True)
+
+
+def test_phones_give_country_region_time_zone_carrier_and_line_type():
+    table = enrich_phones(
+        pl.Series([YEKATERINBURG_LANDLINE, BEELINE_MOBILE, TOLL_FREE, LONDON_LANDLINE, None])
+    )
+    assert table.height == 4
+    landline = _phone(table, YEKATERINBURG_LANDLINE)
+    assert (landline["country"], landline["country_ru"], landline["country_en"]) == (
+        "RU",
+        "Россия",
+        "Russia",
+    )
+    assert (landline["region_ru"], landline["region_en"]) == ("Свердловская обл", "Ekaterinburg")
+    assert landline["time_zones"] == ["Asia/Yekaterinburg"]
+    assert (landline["time_zone"], landline["line_type"]) == ("Asia/Yekaterinburg", "fixed")
+
+    mobile = _phone(table, BEELINE_MOBILE)
+    assert (mobile["carrier_ru"], mobile["carrier_en"], mobile["line_type"]) == (
+        "Билайн",
+        "Beeline",
+        "mobile",
+    )
+    # A Russian mobile range spans the country: its region and zone are not known.
+    assert mobile["region_en"] is None and mobile["time_zone"] is None
+    assert "Europe/Moscow" in mobile["time_zones"]
+
+    toll_free = _phone(table, TOLL_FREE)
+    assert (toll_free["line_type"], toll_free["country_en"]) == ("toll_free", "Russia")
+    assert _phone(table, LONDON_LANDLINE)["time_zone"] == "Europe/London"
+
+
+def test_numbers_described_before_with_the_same_data_are_not_looked_up_again():
+    stored = {"region_en": "as stored", "time_zones": []}
+    known = pl.DataFrame(
+        [
+            {"phone_e164": BEELINE_MOBILE, **stored, "described_with": phonenumbers.__version__},
+            {"phone_e164": LONDON_LANDLINE, **stored, "described_with": "8.0.0"},
+        ],
+        schema=PHONE_ENRICHMENT_SCHEMA,
+    )
+    numbers = pl.Series([BEELINE_MOBILE, YEKATERINBURG_LANDLINE, LONDON_LANDLINE])
+    table = enrich_phones(numbers, known=known)
+    assert _phone(table, BEELINE_MOBILE)["region_en"] == "as stored"
+    assert _phone(table, YEKATERINBURG_LANDLINE)["region_en"] == "Ekaterinburg"
+    # Described with older data: looked up again.
+    assert _phone(table, LONDON_LANDLINE)["region_en"] == "London"
+
+
+def test_emails_are_free_corporate_or_disposable_and_role_mailboxes_are_flagged():
+    table = enrich_emails(
+        pl.Series(
+            [
+                "ivan@mailinator.com",
+                "info@uraltekh.ru",
+                "olga215@mail.ru",
+                "a.petrov@mail.keystone.co.uk",
+                "sales@gmail.com",
+            ]
+        )
+    )
+    rows = {row["email"]: row for row in table.iter_rows(named=True)}
+    assert rows["ivan@mailinator.com"]["mailbox"] == "disposable"
+    assert rows["ivan@mailinator.com"]["disposable"] is True
+    assert rows["info@uraltekh.ru"]["role"] is True
+    assert rows["info@uraltekh.ru"]["mailbox"] == "corporate"
+    assert rows["info@uraltekh.ru"]["company_domain"] == "uraltekh.ru"
+    assert rows["olga215@mail.ru"]["mailbox"] == "free"
+    assert rows["olga215@mail.ru"]["company_domain"] is None
+    assert rows["a.petrov@mail.keystone.co.uk"]["company_domain"] == "keystone.co.uk"
+    assert rows["a.petrov@mail.keystone.co.uk"]["role"] is False
+    assert rows["sales@gmail.com"]["role"] is True  # a role mailbox on free mail too
+
+
+def test_profiles_summarise_their_phones_and_emails():
+    profiles = pl.DataFrame(
+        {
+            "cluster_id": ["CL1", "CL2", "CL3"],
+            "company": [None, "ООО «Уралтех»", None],
+            "phones": [[BEELINE_MOBILE, YEKATERINBURG_LANDLINE], [LONDON_LANDLINE], []],
+            "emails": [["boss@uraltekh.ru", "ivan@mailinator.com"], ["info@uraltekh.ru"], []],
+        }
+    )
+    phones = enrich_phones(profiles["phones"].explode())
+    emails = enrich_emails(profiles["emails"].explode())
+    enriched = enrich_profiles(profiles, phones=phones, emails=emails)
+    assert enriched.columns == [*profiles.columns, *PROFILE_ENRICHMENT_SCHEMA]
+    first, second, third = enriched.iter_rows(named=True)
+    # The most trusted phone gives the country; the first that knows more gives region
+    # and local time.
+    assert first["phone_country"] == "RU"
+    assert first["phone_region_ru"] == "Свердловская обл"
+    assert first["time_zone"] == "Asia/Yekaterinburg"
+    assert first["phone_line_types"] == ["mobile", "fixed"]
+    assert first["phone_carriers"] == ["Beeline"]
+    assert first["email_mailboxes"] == ["corporate", "disposable"]
+    assert first["disposable_emails"] == ["ivan@mailinator.com"]
+    # Another client at the same domain names the company.
+    assert first["suggested_company"] == "ООО «Уралтех»"
+    assert second["suggested_company"] is None  # it has a company of its own
+    assert second["role_emails"] == ["info@uraltekh.ru"]
+    assert third["phone_country"] is None and third["email_mailboxes"] == []
