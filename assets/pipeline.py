@@ -15,7 +15,7 @@ from assets.metadata import markdown_table
 from assets.resources import DuckDBWarehouse, PipelineSettings, ReviewStore
 from assets.sources import issues_asset_name, quarantine_asset_name, raw_asset_name
 from dedup_pipeline.config import PipelineConfig
-from dedup_pipeline.enrich import enrich_profiles
+from dedup_pipeline.enrich import client_history, enrich_profiles
 from dedup_pipeline.identity import CLIENT_EVENT_SCHEMA, reconcile_client_ids, with_client_ids
 from dedup_pipeline.match import (
     MODEL_FILE,
@@ -497,6 +497,8 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
             rebuilt = profiles.height
         # Recomputed for every profile: joins on distinct values, cheap next to the rest.
         profiles = enrich_profiles(profiles, phones=phone_enrichment, emails=email_enrichment)
+        history = client_history(contacts, clusters, sources=settings.config.sources)
+        profiles = profiles.join(history, on="cluster_id", how="left")
         return Output(
             profiles,
             metadata={

@@ -289,6 +289,16 @@ class SourceConfig(_Model):
         default=True,
         description="Write merge instructions for this source (false for feeds like web forms).",
     )
+    channel: str | None = Field(
+        default=None,
+        description="How clients reach you through this source ('web form', 'call'); the "
+        "source's name when omitted. Goes into the client history of golden profiles.",
+    )
+    channel_column: str | None = Field(
+        default=None,
+        description="An unmapped export column naming each record's channel (Bitrix24's "
+        "'Источник'); records where it is empty take 'channel'.",
+    )
 
     @field_validator("name")
     @classmethod

@@ -121,3 +121,56 @@ def test_profiles_summarise_their_phones_and_emails():
     assert second["suggested_company"] is None  # it has a company of its own
     assert second["role_emails"] == ["info@uraltekh.ru"]
     assert third["phone_country"] is None and third["email_mailboxes"] == []
+
+
+def test_client_history_gives_first_and_last_contact_and_the_preferred_channel():
+    from datetime import datetime
+
+    from dedup_pipeline.config import SourceConfig
+    from dedup_pipeline.enrich import client_history
+
+    def source(name: str, **options) -> SourceConfig:
+        columns = {"source_record_id": "id", "full_name": "name"}
+        return SourceConfig.model_validate(
+            {"name": name, "path": f"{name}.csv", "columns": columns, **options}
+        )
+
+    sources = [
+        source("bitrix24", channel_column="Источник"),
+        source("webform", channel="web form"),
+        source("hubspot"),
+    ]
+    contacts = pl.DataFrame(
+        {
+            "record_id": ["bitrix24:1", "bitrix24:2", "webform:L1", "hubspot:9", "hubspot:8"],
+            "source": ["bitrix24", "bitrix24", "webform", "hubspot", "hubspot"],
+            "attributes": ['{"Источник":"Звонок"}', '{"Источник":"Звонок"}', "{}", "{}", "{}"],
+            "created_at": [
+                datetime(2024, 5, 1),
+                datetime(2024, 7, 1),
+                datetime(2023, 1, 10),
+                datetime(2025, 1, 1),
+                datetime(2025, 2, 1),
+            ],
+            "updated_at": [datetime(2024, 6, 1), None, None, datetime(2025, 3, 1), None],
+        }
+    )
+    clusters = pl.DataFrame(
+        {
+            "record_id": contacts["record_id"],
+            "cluster_id": ["CL1", "CL1", "CL1", "CL2", "CL2"],
+        }
+    )
+    one, two = client_history(contacts, clusters, sources=sources).iter_rows(named=True)
+    # The web-form lead came first; the last change was a Bitrix24 card's.
+    assert (one["first_contact_source"], one["first_contact_channel"]) == ("webform", "web form")
+    assert one["first_contact_at"] == datetime(2023, 1, 10)
+    assert (one["last_contact_source"], one["last_contact_at"]) == (
+        "bitrix24",
+        datetime(2024, 7, 1),
+    )
+    assert one["channel_counts"] == "Звонок: 2; web form: 1"
+    assert one["preferred_channel"] == "Звонок"
+    # HubSpot records name no channel: the data does not say.
+    assert two["preferred_channel"] is None and two["channel_counts"] is None
+    assert two["last_contact_at"] == datetime(2025, 3, 1)

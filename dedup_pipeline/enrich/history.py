@@ -1,0 +1,124 @@
+"""A client's history across sources: when and how they first and last came, through
+which channels, and the channel they use most."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from dedup_pipeline.config import SourceConfig
+from dedup_pipeline.schema import require_columns
+
+__all__ = ["CLIENT_HISTORY_SCHEMA", "client_history", "record_channels"]
+
+#: Columns `client_history` gives per client cluster.
+CLIENT_HISTORY_SCHEMA: dict[str, pl.DataType] = {
+    "cluster_id": pl.String(),
+    "first_contact_at": pl.Datetime("us"),
+    "first_contact_source": pl.String(),
+    "first_contact_channel": pl.String(),
+    "last_contact_at": pl.Datetime("us"),
+    "last_contact_source": pl.String(),
+    "last_contact_channel": pl.String(),
+    "channel_counts": pl.String(),  # "Звонок: 3; web form: 1", most used first
+    "preferred_channel": pl.String(),
+}
+
+
+def record_channels(sources: Sequence[SourceConfig]) -> pl.Expr:
+    """Each record's channel: its ``channel_column`` value, else its source's ``channel``,
+    else null (the data does not say)."""
+    defaults = {s.name: s.channel for s in sources if s.channel}
+    channel = pl.col("source").replace_strict(defaults, default=None, return_dtype=pl.String)
+    for source in sources:
+        if source.channel_column:
+            path = '$["' + source.channel_column.replace('"', '\\"') + '"]'
+            own = pl.col("attributes").str.json_path_match(path).str.strip_chars()
+            channel = (
+                pl.when((pl.col("source") == source.name) & (own.str.len_chars() > 0))
+                .then(own)
+                .otherwise(channel)
+            )
+    return channel
+
+
+def client_history(
+    contacts: pl.DataFrame, clusters: pl.DataFrame, *, sources: Sequence[SourceConfig]
+) -> pl.DataFrame:
+    """Per client cluster, the first and last contact and the channels used.
+
+    Parameters
+    ----------
+    contacts
+        Contacts with ``record_id``, ``source``, ``attributes``, ``created_at`` and
+        ``updated_at``.
+    clusters
+        ``record_id`` and ``cluster_id``.
+    sources
+        The configured sources (their ``channel`` and ``channel_column``).
+
+    Returns
+    -------
+    polars.DataFrame
+        `CLIENT_HISTORY_SCHEMA`. A record counts as a contact when it was created (first)
+        and when it last changed (last). ``preferred_channel`` is the channel most of the
+        client's records came through; on a tie, the one used last; null when no record
+        names its channel.
+    """
+    require_columns(
+        contacts,
+        ["record_id", "source", "attributes", "created_at", "updated_at"],
+        table="contacts",
+    )
+    records = (
+        clusters.select("record_id", "cluster_id")
+        .join(
+            contacts.select("record_id", "source", "attributes", "created_at", "updated_at"),
+            on="record_id",
+        )
+        .with_columns(
+            channel=record_channels(sources),
+            last_at=pl.coalesce("updated_at", "created_at"),
+        )
+    )
+    first = (
+        records.sort("created_at", "record_id", nulls_last=True)
+        .group_by("cluster_id", maintain_order=True)
+        .agg(
+            first_contact_at=pl.col("created_at").first(),
+            first_contact_source=pl.col("source").first(),
+            first_contact_channel=pl.col("channel").first(),
+        )
+    )
+    last = (
+        records.sort("last_at", "record_id", descending=True, nulls_last=True)
+        .group_by("cluster_id", maintain_order=True)
+        .agg(
+            last_contact_at=pl.col("last_at").first(),
+            last_contact_source=pl.col("source").first(),
+            last_contact_channel=pl.col("channel").first(),
+        )
+    )
+    counts = (
+        records.filter(pl.col("channel").is_not_null())
+        .group_by("cluster_id", "channel")
+        .agg(records=pl.len(), latest=pl.col("last_at").max())
+        .sort(
+            ["cluster_id", "records", "latest", "channel"],
+            descending=[False, True, True, False],
+            nulls_last=True,
+        )
+        .group_by("cluster_id", maintain_order=True)
+        .agg(
+            channel_counts=pl.format("{}: {}", "channel", "records").str.join("; "),
+            preferred_channel=pl.col("channel").first(),
+        )
+    )
+    return (
+        first.join(last, on="cluster_id")
+        .join(counts, on="cluster_id", how="left")
+        .select(list(CLIENT_HISTORY_SCHEMA))
+        .cast(CLIENT_HISTORY_SCHEMA)  # type: ignore[arg-type]
+        .sort("cluster_id")
+    )
