@@ -22,6 +22,7 @@ from dagster import (
 from assets.checks import CHECKS
 from assets.crm import CrmAccounts, build_crm_assets
 from assets.enrichment import email_enrichment, phone_enrichment
+from assets.health import data_health
 from assets.io_manager import WarehouseIOManager
 from assets.pipeline import build_pipeline_assets
 from assets.reporting import exports, run_report
@@ -56,6 +57,7 @@ def build_definitions(
         *build_pipeline_assets(config),
         phone_enrichment,
         email_enrichment,
+        data_health,
         exports,
         run_report,
     ]
