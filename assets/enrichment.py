@@ -32,10 +32,12 @@ def phone_enrichment(warehouse: DuckDBWarehouse, contacts: pl.DataFrame) -> Outp
 
 
 @asset(group_name="enrichment")
-def email_enrichment(contacts: pl.DataFrame) -> Output:
+def email_enrichment(warehouse: DuckDBWarehouse, contacts: pl.DataFrame) -> Output:
     """Free, corporate or disposable mailbox, role mailbox and company domain of every
     valid e-mail."""
-    emails = enrich_emails(contacts["emails_normalized"].explode())
+    # Addresses classified before with the same lists keep their classification.
+    known = warehouse.read_tables("email_enrichment").get("email_enrichment")
+    emails = enrich_emails(contacts["emails_normalized"].explode(), known=known)
     kinds = emails.group_by("mailbox").len().sort("mailbox")
     return Output(
         emails,

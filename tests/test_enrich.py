@@ -93,6 +93,24 @@ def test_emails_are_free_corporate_or_disposable_and_role_mailboxes_are_flagged(
     assert rows["sales@gmail.com"]["role"] is True  # a role mailbox on free mail too
 
 
+def test_addresses_classified_before_with_the_same_lists_are_taken_as_they_are():
+    first = enrich_emails(pl.Series(["info@uraltekh.ru", "olga@mail.ru"]))
+    stored = first.with_columns(
+        mailbox=pl.when(pl.col("email") == "olga@mail.ru").then(pl.lit("as stored"))
+    ).with_columns(
+        described_with=pl.when(pl.col("email") == "olga@mail.ru")
+        .then("described_with")
+        .otherwise(pl.lit("older lists"))
+    )
+    again = enrich_emails(pl.Series(["info@uraltekh.ru", "olga@mail.ru", "new@x.ru"]), known=stored)
+    mailboxes = dict(again.select("email", "mailbox").iter_rows())
+    assert mailboxes == {
+        "info@uraltekh.ru": "corporate",  # classified with older lists: again
+        "olga@mail.ru": "as stored",
+        "new@x.ru": "corporate",
+    }
+
+
 def test_profiles_summarise_their_phones_and_emails():
     profiles = pl.DataFrame(
         {

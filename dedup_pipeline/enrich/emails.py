@@ -4,10 +4,14 @@ points to."""
 
 from __future__ import annotations
 
+import hashlib
+
 import polars as pl
 from disposable_email_domains import blocklist as _DISPOSABLE
 
 from dedup_pipeline.normalize.companies import (
+    FREE_EMAIL_DOMAINS,
+    TWO_LEVEL_SUFFIXES,
     email_domain_label,
     is_free_mail_domain,
     registrable_domain,
@@ -41,10 +45,23 @@ EMAIL_ENRICHMENT_SCHEMA: dict[str, pl.DataType] = {
     "role": pl.Boolean(),
     "company_domain": pl.String(),  # the registrable domain of a corporate address
     "company_label": pl.String(),  # its romanised label ('uraltekh.ru' -> 'uralteh')
+    "described_with": pl.String(),  # a hash of the lists that classified it
 }
 
 
-def enrich_emails(emails: pl.Series) -> pl.DataFrame:
+def _lists_version() -> str:
+    digest = hashlib.sha256()
+    for values in (FREE_EMAIL_DOMAINS, DISPOSABLE_DOMAINS, ROLE_MAILBOXES, TWO_LEVEL_SUFFIXES):
+        digest.update("\n".join(sorted(values)).encode("utf-8"))
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
+
+
+#: Changes whenever a list that classifies addresses changes (a package upgrade).
+LISTS_VERSION = _lists_version()
+
+
+def enrich_emails(emails: pl.Series, *, known: pl.DataFrame | None = None) -> pl.DataFrame:
     """Classify each distinct address.
 
     Parameters
@@ -52,6 +69,9 @@ def enrich_emails(emails: pl.Series) -> pl.DataFrame:
     emails
         Normalised (lower-case, valid) addresses, as ``emails_normalized`` holds them;
         nulls and repeats are allowed.
+    known
+        Classifications from an earlier run (`EMAIL_ENRICHMENT_SCHEMA`): addresses found
+        there, classified with the same lists, are taken as they are.
 
     Returns
     -------
@@ -62,13 +82,21 @@ def enrich_emails(emails: pl.Series) -> pl.DataFrame:
     frame = pl.DataFrame(
         {"email": emails.drop_nulls().unique().sort()}, schema={"email": pl.String}
     )
+    reused = pl.DataFrame(schema=EMAIL_ENRICHMENT_SCHEMA)
+    if known is not None and set(EMAIL_ENRICHMENT_SCHEMA) <= set(known.columns):
+        reused = (
+            known.select(list(EMAIL_ENRICHMENT_SCHEMA))
+            .filter(pl.col("described_with") == LISTS_VERSION)
+            .join(frame, on="email", how="semi")
+        )
+        frame = frame.join(reused.select("email"), on="email", how="anti")
     domain = pl.col("email").str.extract(r"@([^@]+)$").str.strip_chars_end(".")
     local = pl.col("email").str.extract(r"^([^@+]+)")
     disposable = pl.col("domain").is_in(sorted(DISPOSABLE_DOMAINS)) | registrable_domain(
         pl.col("domain")
     ).is_in(sorted(DISPOSABLE_DOMAINS)).fill_null(False)
     corporate = ~is_free_mail_domain(pl.col("domain")) & ~pl.col("disposable")
-    return (
+    classified = (
         frame.with_columns(domain=domain, local=local)
         .with_columns(disposable=disposable)
         .with_columns(
@@ -80,6 +108,8 @@ def enrich_emails(emails: pl.Series) -> pl.DataFrame:
             role=pl.col("local").is_in(sorted(ROLE_MAILBOXES)).fill_null(False),
             company_domain=pl.when(corporate).then(registrable_domain(pl.col("domain"))),
             company_label=pl.when(corporate).then(email_domain_label(pl.col("domain"))),
+            described_with=pl.lit(LISTS_VERSION),
         )
         .select(list(EMAIL_ENRICHMENT_SCHEMA))
     )
+    return pl.concat([reused.cast(EMAIL_ENRICHMENT_SCHEMA), classified]).sort("email")  # type: ignore[arg-type]
