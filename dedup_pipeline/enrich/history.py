@@ -82,23 +82,18 @@ def client_history(
             last_at=pl.coalesce("updated_at", "created_at"),
         )
     )
-    first = (
-        records.sort("created_at", "record_id", nulls_last=True)
-        .group_by("cluster_id", maintain_order=True)
-        .agg(
-            first_contact_at=pl.col("created_at").first(),
-            first_contact_source=pl.col("source").first(),
-            first_contact_channel=pl.col("channel").first(),
-        )
-    )
-    last = (
-        records.sort("last_at", "record_id", descending=True, nulls_last=True)
-        .group_by("cluster_id", maintain_order=True)
-        .agg(
-            last_contact_at=pl.col("last_at").first(),
-            last_contact_source=pl.col("source").first(),
-            last_contact_channel=pl.col("channel").first(),
-        )
+    # One pass: records in id order, so a tie goes to the smallest id for the first
+    # contact and (searching backwards) to the largest for the last.
+    records = records.sort("record_id")
+    first_at = pl.col("created_at").arg_min()
+    last_at = pl.col("last_at").reverse().arg_max()
+    contacts_at = records.group_by("cluster_id").agg(
+        first_contact_at=pl.col("created_at").min(),
+        first_contact_source=pl.col("source").get(first_at),
+        first_contact_channel=pl.col("channel").get(first_at),
+        last_contact_at=pl.col("last_at").max(),
+        last_contact_source=pl.col("source").reverse().get(last_at),
+        last_contact_channel=pl.col("channel").reverse().get(last_at),
     )
     counts = (
         records.filter(pl.col("channel").is_not_null())
@@ -116,8 +111,7 @@ def client_history(
         )
     )
     return (
-        first.join(last, on="cluster_id")
-        .join(counts, on="cluster_id", how="left")
+        contacts_at.join(counts, on="cluster_id", how="left")
         .select(list(CLIENT_HISTORY_SCHEMA))
         .cast(CLIENT_HISTORY_SCHEMA)  # type: ignore[arg-type]
         .sort("cluster_id")
