@@ -38,15 +38,23 @@ def _distinct(column: str) -> pl.Expr:
     return pl.col(column).drop_nulls().unique(maintain_order=True)
 
 
-def _phone_summary(profiles: pl.DataFrame, phones: pl.DataFrame) -> pl.DataFrame:
-    exploded = (
-        profiles.select("cluster_id", phone_e164="phones")
-        .explode("phone_e164")
+def _described(
+    profiles: pl.DataFrame, values: pl.Expr, key: str, descriptions: pl.DataFrame
+) -> pl.DataFrame:
+    """One row per value of each profile's list, with its description, in list order
+    (most trusted first)."""
+    return (
+        profiles.select("cluster_id", values.alias(key))
+        .explode(key)
         .with_row_index("position")
-        .join(phones, on="phone_e164", how="inner")
+        .join(descriptions, on=key, how="inner")
         .sort("position")
     )
-    return exploded.group_by("cluster_id").agg(
+
+
+def _phone_summary(profiles: pl.DataFrame, phones: pl.DataFrame) -> pl.DataFrame:
+    described = _described(profiles, pl.col("phones"), "phone_e164", phones)
+    return described.group_by("cluster_id").agg(
         phone_country=_first("country"),
         phone_region_ru=_first("region_ru"),
         phone_region_en=_first("region_en"),
@@ -57,16 +65,9 @@ def _phone_summary(profiles: pl.DataFrame, phones: pl.DataFrame) -> pl.DataFrame
 
 
 def _email_summary(profiles: pl.DataFrame, emails: pl.DataFrame) -> pl.DataFrame:
-    exploded = (
-        profiles.select(
-            "cluster_id", email=pl.col("emails").list.eval(pl.element().str.to_lowercase())
-        )
-        .explode("email")
-        .with_row_index("position")
-        .join(emails, on="email", how="inner")
-        .sort("position")
-    )
-    return exploded.group_by("cluster_id").agg(
+    lowered = pl.col("emails").list.eval(pl.element().str.to_lowercase())
+    described = _described(profiles, lowered, "email", emails)
+    return described.group_by("cluster_id").agg(
         email_mailboxes=_distinct("mailbox"),
         company_domains=_distinct("company_domain"),
         disposable_emails=pl.col("email").filter(pl.col("disposable")),
