@@ -60,6 +60,10 @@ def _lists_version() -> str:
 #: Changes whenever a list that classifies addresses changes (a package upgrade).
 LISTS_VERSION = _lists_version()
 
+# Sorted once: polars takes the membership lists as literals.
+_DISPOSABLE_LIST = sorted(DISPOSABLE_DOMAINS)
+_ROLE_LIST = sorted(ROLE_MAILBOXES)
+
 
 def enrich_emails(emails: pl.Series, *, known: pl.DataFrame | None = None) -> pl.DataFrame:
     """Classify each distinct address.
@@ -92,9 +96,9 @@ def enrich_emails(emails: pl.Series, *, known: pl.DataFrame | None = None) -> pl
         frame = frame.join(reused.select("email"), on="email", how="anti")
     domain = pl.col("email").str.extract(r"@([^@]+)$").str.strip_chars_end(".")
     local = pl.col("email").str.extract(r"^([^@+]+)")
-    disposable = pl.col("domain").is_in(sorted(DISPOSABLE_DOMAINS)) | registrable_domain(
+    disposable = pl.col("domain").is_in(_DISPOSABLE_LIST) | registrable_domain(
         pl.col("domain")
-    ).is_in(sorted(DISPOSABLE_DOMAINS)).fill_null(False)
+    ).is_in(_DISPOSABLE_LIST).fill_null(False)
     corporate = ~is_free_mail_domain(pl.col("domain")) & ~pl.col("disposable")
     classified = (
         frame.with_columns(domain=domain, local=local)
@@ -105,7 +109,7 @@ def enrich_emails(emails: pl.Series, *, known: pl.DataFrame | None = None) -> pl
             .when(is_free_mail_domain(pl.col("domain")))
             .then(pl.lit("free"))
             .otherwise(pl.lit("corporate")),
-            role=pl.col("local").is_in(sorted(ROLE_MAILBOXES)).fill_null(False),
+            role=pl.col("local").is_in(_ROLE_LIST).fill_null(False),
             company_domain=pl.when(corporate).then(registrable_domain(pl.col("domain"))),
             company_label=pl.when(corporate).then(email_domain_label(pl.col("domain"))),
             described_with=pl.lit(LISTS_VERSION),

@@ -42,7 +42,6 @@ class Faults:
     def __init__(self) -> None:
         self._armed: list[Fault] = []
         self._lock = threading.Lock()
-        self.served = 0
 
     def inject(
         self,
@@ -82,7 +81,6 @@ class Faults:
     def take(self, path: str) -> Fault | None:
         """The fault that hits this request, if any (consumes one hit)."""
         with self._lock:
-            self.served += 1
             for fault in self._armed:
                 if not fault.matches(path):
                     continue

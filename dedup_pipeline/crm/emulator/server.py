@@ -1,5 +1,5 @@
-"""Serve emulated CRMs over real HTTP on localhost, in a background thread or in the
-foreground (``dedup crm-emulator``)."""
+"""Serve emulated CRMs over real HTTP on localhost, each in a background thread (tests,
+``dedup crm-emulator``, ``dedup crm-demo``)."""
 
 from __future__ import annotations
 
@@ -57,10 +57,6 @@ class EmulatorServer:
                 raise RuntimeError(f"the {self.emulator.kind} emulator did not start on {self.url}")
             time.sleep(0.01)
         return self
-
-    def serve_forever(self) -> None:
-        """Serve in this thread until interrupted."""
-        self._server.run(sockets=[self._socket])
 
     def stop(self) -> None:
         """Stop serving and wait for the thread."""
