@@ -27,6 +27,7 @@ from assets.io_manager import WarehouseIOManager
 from assets.pipeline import build_pipeline_assets
 from assets.reporting import exports, run_report
 from assets.resources import DuckDBWarehouse, PipelineSettings, ReviewStore
+from assets.screening import flagged_records
 from assets.sensors import apply_review_decisions_job, new_review_decisions
 from assets.sources import build_source_assets
 from dedup_pipeline.config import load_config
@@ -55,6 +56,7 @@ def build_definitions(
         *build_crm_assets(config.sources),
         *build_source_assets(config.sources),
         *build_pipeline_assets(config),
+        flagged_records,
         phone_enrichment,
         email_enrichment,
         data_health,

@@ -394,6 +394,7 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
         review_decisions: pl.DataFrame,
         contacts: pl.DataFrame,
         matched_versions: pl.DataFrame,
+        flagged_records: pl.DataFrame,
     ):
         # The last run's state, read before this run's outputs replace it.
         last = warehouse.read_tables(
@@ -410,6 +411,7 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
                 reclustered=match_clusters.filter("reclustered").get_column("record_id"),
                 previous_clusters=previous,
                 decisions=review_decisions,
+                flagged=flagged_records.get_column("record_id"),
             )
             # The others keep last night's clusters, client ids included.
             untouched = previous.join(
@@ -421,6 +423,7 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
             "decisions": review_decisions,
             "contacts": contacts,
             "record_versions": matched_versions,
+            "flagged": flagged_records.get_column("record_id"),
         }
         decisions = (
             decide_clusters(match_clusters, scored_pairs, **options)

@@ -24,6 +24,7 @@ _EXPORTED = (
     "review_queue",
     "quarantine",
     "value_issues",
+    "flagged_records",
     "contacts",
     "scored_pairs",
 )
@@ -39,6 +40,7 @@ def exports(
     review_queue: pl.DataFrame,
     quarantine: pl.DataFrame,
     value_issues: pl.DataFrame,
+    flagged_records: pl.DataFrame,
 ) -> Output:
     """Parquet, CSV and JSONL files for people and other systems.
 
@@ -52,6 +54,7 @@ def exports(
         "review_queue": review_queue,
         "quarantine": quarantine,
         "value_issues": value_issues,
+        "flagged_records": flagged_records,
     }
     # The warehouse already holds each table as Parquet: copying beats encoding again.
     written = write_exports(
@@ -185,6 +188,7 @@ def run_report(
     scored_pairs: pl.DataFrame,
     value_issues: pl.DataFrame,
     client_id_events: pl.DataFrame,
+    flagged_records: pl.DataFrame,
     exports: pl.DataFrame,
 ) -> Output:
     """Where every input record went, the outcomes, stage timings and output paths."""
@@ -216,6 +220,9 @@ def run_report(
             .iter_rows()
         ),
         client_changes=_client_changes(context),
+        flag_reasons=dict(
+            flagged_records.explode("reasons").group_by("reasons").len().sort("reasons").iter_rows()
+        ),
         stage_seconds=stats,
         outputs=outputs,
         **outcome_counts(clusters, review_queue),
@@ -236,6 +243,7 @@ def run_report(
             "clusters": report.clusters,
             "auto_merged_clusters": report.clusters_auto_merged,
             "review_clusters": report.clusters_to_review,
+            "records_flagged": report.records_flagged,
             "report": MetadataValue.path(str(report_path)),
         },
     )

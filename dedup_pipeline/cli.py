@@ -123,6 +123,7 @@ def _summary(report) -> None:
         ("clusters approved by reviewers", report.clusters_approved),
         ("records auto-merged", report.records_auto_merged),
         ("clusters to review", report.clusters_to_review),
+        ("records flagged (blacklist, junk)", report.records_flagged),
         ("golden profiles", report.golden_profiles),
         ("merge instructions", report.merge_instructions),
     ):

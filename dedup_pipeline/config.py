@@ -20,11 +20,13 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 __all__ = [
+    "BlacklistConfig",
     "ColumnMapping",
     "ConfigError",
     "CrmConnection",
@@ -33,6 +35,7 @@ __all__ = [
     "ExtraComparison",
     "ExtraFieldConfig",
     "FieldRule",
+    "JunkConfig",
     "MatchConfig",
     "OutputConfig",
     "PipelineConfig",
@@ -43,6 +46,9 @@ __all__ = [
     "SurvivorshipRule",
     "WarehouseConfig",
     "load_config",
+    "normalize_listed_domain",
+    "normalize_listed_email",
+    "normalize_listed_phone",
     "read_model_file",
 ]
 
@@ -662,6 +668,102 @@ class ReviewConfig(_Model):
         return f"sqlite:///{self.database.as_posix()}"
 
 
+def normalize_listed_phone(raw: str, region: str) -> str:
+    """A blacklisted phone in E.164 (``ValueError`` when it is not a possible number)."""
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"{raw!r} is not a phone number: {exc._msg}") from None
+    if not phonenumbers.is_possible_number(number):
+        raise ValueError(f"{raw!r} is not a possible phone number for region {region}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_listed_email(raw: str) -> str:
+    """A blacklisted address, lower-cased (``ValueError`` when it is not one)."""
+    address = raw.strip().lower()
+    local, at, domain = address.partition("@")
+    if not (local and at and "." in domain) or " " in address:
+        raise ValueError(f"{raw!r} is not an e-mail address")
+    return address
+
+
+def normalize_listed_domain(raw: str) -> str:
+    """A blacklisted mail domain, lower-cased, without '@' (``ValueError`` when not one)."""
+    domain = raw.strip().lower().lstrip("@").rstrip(".")
+    if "." not in domain or not re.fullmatch(r"[\w.-]+", domain):
+        raise ValueError(f"{raw!r} is not a mail domain (e.g. 'mailinator.com')")
+    return domain
+
+
+def _each(values: list[str], read: Any) -> list[str]:
+    """Each value read, sorted and unique; every unreadable one named by its position."""
+    read_values, problems = set(), []
+    for index, raw in enumerate(values):
+        try:
+            read_values.add(read(raw))
+        except ValueError as exc:
+            problems.append(f"[{index}] {exc}")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return sorted(read_values)
+
+
+class BlacklistConfig(_Model):
+    """Values whose records are flagged and kept out of merges.
+
+    Phones are compared in E.164 (written here in any format; ``default_region`` reads
+    those without a country code), e-mails case-insensitively, domains with their
+    subdomains. ``file`` adds entries from a CSV with columns ``kind`` (phone, email,
+    domain or source) and ``value``, read at each run.
+    """
+
+    default_region: str = Field(
+        default="RU", description="Region for listed phones written without a country code."
+    )
+    phones: list[str] = Field(default_factory=list)
+    emails: list[str] = Field(default_factory=list)
+    domains: list[str] = Field(default_factory=list)
+    sources: list[str] = Field(
+        default_factory=list, description="Every record of these sources is flagged."
+    )
+    file: Path | None = Field(default=None, description="CSV of kind,value entries.")
+
+    # Normalised once here, so that an unusable entry fails at load time, by position.
+    @field_validator("phones")
+    @classmethod
+    def _phones(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        region = info.data.get("default_region", "RU")
+        return _each(values, lambda raw: normalize_listed_phone(raw, region))
+
+    @field_validator("emails")
+    @classmethod
+    def _emails(cls, values: list[str]) -> list[str]:
+        return _each(values, normalize_listed_email)
+
+    @field_validator("domains")
+    @classmethod
+    def _domains(cls, values: list[str]) -> list[str]:
+        return _each(values, normalize_listed_domain)
+
+
+class JunkConfig(_Model):
+    """When a record is junk: no way to reach the client and no real name.
+
+    A record is junk when it has no valid phone, no valid e-mail outside disposable mail
+    services, and a name that is missing or nonsense (no letters, one letter repeated, a
+    keyboard run, a word of the built-in list or ``nonsense_words``, or a long word
+    without a vowel).
+    """
+
+    enabled: bool = True
+    nonsense_words: list[str] = Field(
+        default_factory=list,
+        description="More words that mark a name as nonsense, besides the built-in ones "
+        "(test, тест, asdf, qwerty, йцукен, фыва, ...).",
+    )
+
+
 class OutputConfig(_Model):
     """Where exported tables and the run report go."""
 
@@ -678,6 +780,8 @@ class PipelineConfig(_Model):
     warehouse: WarehouseConfig = Field(default_factory=WarehouseConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
+    blacklist: BlacklistConfig = Field(default_factory=BlacklistConfig)
+    junk: JunkConfig = Field(default_factory=JunkConfig)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> PipelineConfig:
@@ -703,6 +807,9 @@ class PipelineConfig(_Model):
             raise ValueError(
                 "survivorship.source_priority names undeclared source(s): " + ", ".join(unknown)
             )
+        unknown = [name for name in self.blacklist.sources if name not in names]
+        if unknown:
+            raise ValueError("blacklist.sources names undeclared source(s): " + ", ".join(unknown))
         return self
 
     def source(self, name: str) -> SourceConfig:
@@ -737,6 +844,9 @@ class PipelineConfig(_Model):
         match = self.match
         if match.model is not None:
             match = match.model_copy(update={"model": anchor(match.model)})
+        blacklist = self.blacklist
+        if blacklist.file is not None:
+            blacklist = blacklist.model_copy(update={"file": anchor(blacklist.file)})
         return self.model_copy(
             update={
                 "sources": sources,
@@ -744,6 +854,7 @@ class PipelineConfig(_Model):
                 "output": output,
                 "match": match,
                 "review": review,
+                "blacklist": blacklist,
             }
         )
 

@@ -32,7 +32,8 @@ class DataHealth:
     ----------
     per_source
         One row per source, then one for all (``source`` = ``"all"``): ``rows`` read,
-        ``records`` kept, ``quarantined``; ``<field>_filled`` (share of records with a
+        ``records`` kept, ``quarantined``, ``flagged`` (records blacklisted or junk,
+        kept out of merges); ``<field>_filled`` (share of records with a
         value, `HEALTH_FIELDS`); ``invalid_phone_share`` and ``invalid_email_share`` (of
         the values written); ``duplicate_share`` (records whose client has another record).
     cluster_sizes
@@ -41,12 +42,16 @@ class DataHealth:
         ``outcome``, ``clients`` and ``records``.
     quarantine_reasons
         ``source``, ``reason`` and ``rows``, most frequent first.
+    flag_reasons
+        ``source``, ``reason`` and ``records`` flagged for it, most frequent first (a
+        record flagged for two reasons counts under each).
     """
 
     per_source: pl.DataFrame
     cluster_sizes: pl.DataFrame
     outcomes: pl.DataFrame
     quarantine_reasons: pl.DataFrame
+    flag_reasons: pl.DataFrame
 
     def overall(self) -> dict[str, float | int]:
         """The ``all`` row as a dict (for plotting across runs)."""
@@ -66,7 +71,11 @@ def _share(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
 
 
 def data_health(
-    *, contacts: pl.DataFrame, clusters: pl.DataFrame, quarantine: pl.DataFrame
+    *,
+    contacts: pl.DataFrame,
+    clusters: pl.DataFrame,
+    quarantine: pl.DataFrame,
+    flagged: pl.DataFrame | None = None,
 ) -> DataHealth:
     """Measure the health of a run's input.
 
@@ -79,6 +88,9 @@ def data_health(
         ``record_id``, ``cluster_id``, ``cluster_size`` and ``outcome``.
     quarantine
         Rows that did not become records (`QUARANTINE_SCHEMA`).
+    flagged
+        Records kept out of merges (`FLAGGED_RECORD_SCHEMA`: ``record_id``, ``source``,
+        ``reasons``); none when not given.
     """
     require_columns(
         contacts,
@@ -89,9 +101,15 @@ def data_health(
         clusters, ["record_id", "cluster_id", "cluster_size", "outcome"], table="clusters"
     )
     require_columns(quarantine, ["source", "reason"], table="quarantine")
+    if flagged is None:
+        flagged = pl.DataFrame(
+            schema={"record_id": pl.String, "source": pl.String, "reasons": pl.List(pl.String)}
+        )
+    require_columns(flagged, ["record_id", "source", "reasons"], table="flagged records")
     records = contacts.join(
         clusters.select("record_id", "cluster_size"), on="record_id", how="left"
     ).with_columns(
+        flagged=pl.col("record_id").is_in(flagged.get_column("record_id").implode()),
         phones_written=pl.col("phones").list.len().fill_null(0),
         phones_bad=pl.col("phones_invalid").list.len().fill_null(0),
         emails_written=pl.col("emails").list.len().fill_null(0),
@@ -108,6 +126,7 @@ def data_health(
             "invalid_email_share"
         ),
         pl.col("duplicate").mean().alias("duplicate_share"),
+        pl.col("flagged").sum().cast(pl.UInt32).alias("flagged"),
     ]
     per_source = pl.concat(
         [
@@ -135,7 +154,8 @@ def data_health(
             "rows",
             "records",
             "quarantined",
-            pl.exclude("source", "rows", "records", "quarantined"),
+            pl.col("flagged").fill_null(0),
+            pl.exclude("source", "rows", "records", "quarantined", "flagged"),
         )
         .sort(pl.col("source") == "all", "source")
     )
@@ -153,4 +173,10 @@ def data_health(
         .agg(rows=pl.len())
         .sort(["rows", "source", "reason"], descending=[True, False, False])
     )
-    return DataHealth(per_source, cluster_sizes, outcomes, reasons)
+    flag_reasons = (
+        flagged.explode("reasons")
+        .group_by("source", reason="reasons")
+        .agg(records=pl.len().cast(pl.UInt32))
+        .sort(["records", "source", "reason"], descending=[True, False, False])
+    )
+    return DataHealth(per_source, cluster_sizes, outcomes, reasons, flag_reasons)

@@ -63,6 +63,12 @@ class RunReport(BaseModel):
     clusters_to_review: int
     records_to_review: int
     records_kept_apart: int
+    records_flagged: int = Field(
+        default=0, description="Blacklisted or junk records, each kept out of merges."
+    )
+    flag_reasons: dict[str, int] = Field(
+        default_factory=dict, description="Flagged records per reason (blacklisted_phone, junk…)."
+    )
     golden_profiles: int
     value_issues: int = Field(
         default=0, description="Unusable values in kept records (e.g. bad timestamps)."
@@ -132,4 +138,5 @@ def outcome_counts(clusters: pl.DataFrame, review_queue: pl.DataFrame) -> dict[s
         "clusters_to_review": review_queue.height,
         "records_to_review": clusters.filter(pl.col("review_cluster_id").is_not_null()).height,
         "records_kept_apart": clusters.filter(pl.col("outcome") == Outcome.KEEP_APART).height,
+        "records_flagged": clusters.filter(pl.col("outcome") == Outcome.FLAGGED).height,
     }

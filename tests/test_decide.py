@@ -83,3 +83,35 @@ def test_every_record_gets_exactly_one_cluster():
     assert decisions.clusters.get_column("record_id").to_list() == ["a", "b", "c", "d"]
     assert outcome_of(decisions, "c") == (Outcome.REVIEW, "c", "a")
     assert outcome_of(decisions, "a") == (Outcome.AUTO_MERGE, "a", "a")
+
+
+def test_a_flagged_record_is_set_apart_and_the_chain_it_made_is_cut():
+    # a - s - b: the flagged switchboard record s links two clients that share nothing.
+    decisions = decide_clusters(
+        match_clusters([("a", "a", "a"), ("s", "a", "a"), ("b", "a", "a"), ("c", "c", "a")]),
+        pairs(("a", "s", 0.999), ("s", "b", 0.999), ("b", "c", 0.9)),
+        config=CONFIG,
+        flagged=pl.Series(["s"]),
+    )
+    assert outcome_of(decisions, "s") == (Outcome.FLAGGED, "s", None)
+    assert outcome_of(decisions, "a") == (Outcome.UNIQUE, "a", None)
+    # b and c are still a review proposal, without s.
+    assert outcome_of(decisions, "b")[0] == Outcome.REVIEW
+    assert decisions.review_queue.get_column("record_ids").to_list() == [["b", "c"]]
+
+
+def test_a_flagged_record_stays_out_of_a_merge_a_reviewer_approved():
+    approved = pl.DataFrame(
+        {"action": ["approve"], "record_ids": [["a", "b", "j"]], "groups": [None]},
+        schema={"action": pl.String, "record_ids": pl.List(pl.String), "groups": pl.Object},
+    )
+    decisions = decide_clusters(
+        match_clusters([("a", "a", "a"), ("b", "b", "a"), ("j", "j", "a")]),
+        pairs(("a", "b", 0.9), ("b", "j", 0.9)),
+        config=CONFIG,
+        decisions=approved,
+        flagged=pl.Series(["j"]),
+    )
+    assert outcome_of(decisions, "j")[0] == Outcome.FLAGGED
+    assert outcome_of(decisions, "a")[:2] == (Outcome.APPROVED, "a")
+    assert outcome_of(decisions, "b")[:2] == (Outcome.APPROVED, "a")

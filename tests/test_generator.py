@@ -21,7 +21,9 @@ from dedup_pipeline.samples.generator import (
     WEBFORM_KEYS,
     main,
     n_bad_rows_for,
+    n_spam_leads_for,
 )
+from dedup_pipeline.samples.pools import SPAM_EMAIL_DOMAINS
 
 N_CLIENTS = 200
 
@@ -138,7 +140,7 @@ def test_truth_matches_exports_both_ways(sample: SampleFiles) -> None:
         source: sum(1 for record_id in truth if record_id.startswith(f"{source}:"))
         for source in ("bitrix24", "hubspot", "webform")
     }
-    clients = set(truth.values())
+    clients = {client for client in truth.values() if not client.startswith("S")}
     assert len(clients) == sample.n_clients == N_CLIENTS
     # About two records per client.
     assert 1.6 <= sample.n_records / sample.n_clients <= 2.3
@@ -171,8 +173,22 @@ def _all_phones(sample: SampleFiles) -> list[str]:
     for row in _hubspot_rows(sample.hubspot):
         for column in ("Phone Number", "Mobile Phone Number"):
             phones += [p for p in row[column].split(",") if p.strip()]
-    phones += [str(r["phone"]) for r in _webform_records(sample.webform)]
+    phones += [
+        str(r["phone"])
+        for r in _webform_records(sample.webform)
+        if not r["truth_client_id"].startswith("S")  # bots type anything
+    ]
     return phones
+
+
+def test_bots_leave_junk_leads_each_its_own_client(sample: SampleFiles) -> None:
+    bots = [r for r in _webform_records(sample.webform) if r["truth_client_id"].startswith("S")]
+    assert len(bots) == n_spam_leads_for(N_CLIENTS) == 6
+    assert len({r["truth_client_id"] for r in bots}) == len(bots)
+    for lead in bots:
+        phone = lead["phone"]
+        assert phone is None or not phonenumbers.is_valid_number(phonenumbers.parse(phone, "RU"))
+        assert lead["email"].endswith("@") or lead["email"].split("@")[1] in SPAM_EMAIL_DOMAINS
 
 
 def test_phones_are_valid_in_many_formats(sample: SampleFiles) -> None:

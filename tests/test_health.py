@@ -53,3 +53,36 @@ def test_health_measures_each_source_and_all():
     assert health.cluster_sizes.rows() == [(1, 2), (2, 1)]
     assert health.outcomes.rows() == [("auto_merge", 1, 2), ("unique", 2, 2)]
     assert health.quarantine_reasons.row(0) == ("web", "invalid JSON", 2)
+
+
+def test_flagged_records_are_counted_per_source_and_reason():
+    clusters = pl.DataFrame(
+        {
+            "record_id": ["crm:1", "crm:2", "crm:3", "web:1"],
+            "cluster_id": ["A", "B", "C", "D"],
+            "cluster_size": [1, 1, 1, 1],
+            "outcome": ["unique", "flagged", "flagged", "flagged"],
+        }
+    )
+    flagged = pl.DataFrame(
+        {
+            "record_id": ["crm:2", "crm:3", "web:1"],
+            "source": ["crm", "crm", "web"],
+            "reasons": [["junk"], ["blacklisted_email", "junk"], ["junk"]],
+        }
+    )
+    quarantine = pl.DataFrame(schema={"source": pl.String, "reason": pl.String})
+    health = data_health(
+        contacts=_contacts(), clusters=clusters, quarantine=quarantine, flagged=flagged
+    )
+    assert dict(health.per_source.select("source", "flagged").iter_rows()) == {
+        "crm": 2,
+        "web": 1,
+        "all": 3,
+    }
+    assert health.flag_reasons.rows() == [
+        ("crm", "junk", 2),
+        ("crm", "blacklisted_email", 1),
+        ("web", "junk", 1),
+    ]
+    assert health.outcomes.filter(pl.col("outcome") == "flagged").row(0) == ("flagged", 3, 3)

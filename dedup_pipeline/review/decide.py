@@ -15,6 +15,10 @@ The rules, in order:
    record that belongs to a review proposal), ``keep_apart`` (a single record that had
    candidate pairs, all too weak to review) or ``unique`` (no candidate pair at all).
 
+Flagged records (blacklisted or junk, `dedup_pipeline.screening`) come out first: each is
+a client of its own with outcome ``flagged``, in no merge and no proposal, and the records
+they linked are clustered again without them.
+
 A record belongs to exactly one client cluster; review proposals never merge anything by
 themselves. Reviewers' decisions, when given, come first: an approval or a split group is
 one client (outcome ``approved``, exempt from the size limit), rejected records and split
@@ -29,6 +33,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from dedup_pipeline.config import DecisionConfig
+from dedup_pipeline.graph import connected_components_of
 from dedup_pipeline.review.constraints import apply_constraints, constraints_from_decisions
 from dedup_pipeline.review.shapes import Shape, inspect_cluster_shapes
 from dedup_pipeline.schema import require_columns
@@ -51,6 +56,7 @@ class Outcome:
     REVIEW = "review"
     KEEP_APART = "keep_apart"
     UNIQUE = "unique"
+    FLAGGED = "flagged"
 
 
 #: One row per source record: the client cluster it belongs to and that cluster's outcome.
@@ -104,6 +110,57 @@ def _weakest_member_tie(members: pl.DataFrame, pairs: pl.DataFrame, group: str) 
     )
     strongest = ends.group_by("record_id", group).agg(pl.col("match_probability").max())
     return strongest.group_by(group).agg(confidence=pl.col("match_probability").min())
+
+
+def _regrouped(
+    groups: pl.DataFrame, edges: pl.DataFrame, group: str, affected: pl.DataFrame
+) -> pl.DataFrame:
+    """``groups`` with each ``affected`` group split into what ``edges`` still connect.
+
+    A part is named after its smallest record id; a record left alone is its own group.
+    """
+    members = groups.join(affected, on=group, how="semi")
+    inside = edges.join(
+        members.select(record_id_l="record_id", group_l=group), on="record_id_l"
+    ).join(members.select(record_id_r="record_id", group_r=group), on="record_id_r")
+    # Only edges inside one old group: a group split for other reasons stays split.
+    inside = inside.filter(pl.col("group_l") == pl.col("group_r"))
+    parts = connected_components_of(inside["record_id_l"], inside["record_id_r"])
+    regrouped = members.join(
+        parts.select(record_id="node", part="component"), on="record_id", how="left"
+    ).select("record_id", pl.coalesce("part", "record_id").alias(group))
+    return pl.concat(
+        [groups.join(affected, on=group, how="anti"), regrouped.select(groups.columns)]
+    )
+
+
+def _set_apart(
+    match_clusters: pl.DataFrame,
+    scored_pairs: pl.DataFrame,
+    flagged: pl.Series,
+    config: DecisionConfig,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Take flagged records out of every cluster and pair; recluster what they linked."""
+    out = flagged.implode()
+    pairs = scored_pairs.filter(
+        ~pl.col("record_id_l").is_in(out) & ~pl.col("record_id_r").is_in(out)
+    )
+    usable = ~pl.col("names_conflict") if "names_conflict" in pairs.columns else pl.lit(value=True)
+    clusters = match_clusters.select("record_id", "strong_cluster_id", "candidate_cluster_id")
+    for group, threshold in (
+        ("strong_cluster_id", config.auto_merge_threshold),
+        ("candidate_cluster_id", config.review_threshold),
+    ):
+        affected = clusters.filter(pl.col("record_id").is_in(out)).select(group).unique()
+        edges = pairs.filter(usable & (pl.col("match_probability") >= threshold))
+        others = [c for c in clusters.columns if c not in ("record_id", group)]
+        clusters = clusters.select("record_id", *others).join(
+            _regrouped(clusters.select("record_id", group), edges, group, affected),
+            on="record_id",
+        )
+    rest = [c for c in match_clusters.columns if c not in clusters.columns]
+    clusters = clusters.join(match_clusters.select("record_id", *rest), on="record_id")
+    return clusters.select(match_clusters.columns), pairs
 
 
 def _reasons(config: DecisionConfig) -> pl.Expr:
@@ -176,6 +233,7 @@ def decide_clusters(
     decisions: pl.DataFrame | None = None,
     contacts: pl.DataFrame | None = None,
     record_versions: pl.DataFrame | None = None,
+    flagged: pl.Series | None = None,
 ) -> ClusterDecisions:
     """Turn Splink's clusters into client clusters, outcomes and a review queue.
 
@@ -203,6 +261,10 @@ def decide_clusters(
         (`dedup_pipeline.review.versions.record_versions`): a decision that saw another
         version of one of its records is set aside, and a proposal holding its records is
         flagged ``records_changed``.
+    flagged
+        ``record_id`` of records kept out of merges (`dedup_pipeline.screening`): each is
+        its own client with outcome ``flagged``, even against a reviewer's approval, and
+        the records it linked are clustered again without it.
     """
     require_columns(
         match_clusters,
@@ -212,10 +274,18 @@ def decide_clusters(
     require_columns(
         scored_pairs, ["record_id_l", "record_id_r", "match_probability"], table="scored pairs"
     )
-    pairs = scored_pairs.select("record_id_l", "record_id_r", "match_probability")
-    constraints = constraints_from_decisions(
-        decisions, match_clusters.get_column("record_id"), record_versions
+    flagged = (
+        pl.Series("record_id", [], dtype=pl.String)
+        if flagged is None
+        else flagged.filter(flagged.is_in(match_clusters.get_column("record_id").implode()))
     )
+    if not flagged.is_empty():
+        match_clusters, scored_pairs = _set_apart(match_clusters, scored_pairs, flagged, config)
+    pairs = scored_pairs.select("record_id_l", "record_id_r", "match_probability")
+    # A flagged record is in no reviewer's merge: as if it were not in this run.
+    mergeable_records = match_clusters.get_column("record_id")
+    mergeable_records = mergeable_records.filter(~mergeable_records.is_in(flagged.implode()))
+    constraints = constraints_from_decisions(decisions, mergeable_records, record_versions)
     approved = pl.Series("cluster_id", [], dtype=pl.String)
     flags = pl.DataFrame(
         [(record, Shape.RECORDS_CHANGED) for records in constraints.changed for record in records],
@@ -316,6 +386,8 @@ def decide_clusters(
             .then(pl.lit(Outcome.APPROVED))
             .when(pl.col("cluster_size") > 1)
             .then(pl.lit(Outcome.AUTO_MERGE))
+            .when(pl.col("record_id").is_in(flagged.implode()))
+            .then(pl.lit(Outcome.FLAGGED))
             .when(pl.col("review_cluster_id").is_not_null())
             .then(pl.lit(Outcome.REVIEW))
             .when(pl.col("record_id").is_in(has_candidates.implode()))

@@ -39,6 +39,7 @@ def records_to_decide(
     reclustered: pl.Series,
     previous_clusters: pl.DataFrame,
     decisions: pl.DataFrame | None = None,
+    flagged: pl.Series | None = None,
 ) -> pl.Series:
     """The records whose cluster decisions a nightly run must make again.
 
@@ -56,6 +57,9 @@ def records_to_decide(
     decisions
         Reviewers' decisions (``record_ids``): their records are always decided again,
         so a decision taken since the last run takes effect.
+    flagged
+        Records flagged this run (`dedup_pipeline.screening`): those flagged now and not
+        last run, or the other way round (a blacklist edit), are decided again.
 
     Returns
     -------
@@ -87,6 +91,14 @@ def records_to_decide(
     ]
     if decisions is not None and not decisions.is_empty():
         seeds.append(decisions.select(record_id=pl.col("record_ids")).explode("record_id"))
+    flagged_now = pl.DataFrame(
+        {"record_id": [] if flagged is None else flagged}, schema={"record_id": pl.String}
+    )
+    flagged_before = previous_clusters.filter(pl.col("outcome") == Outcome.FLAGGED)
+    seeds += [
+        flagged_now.join(flagged_before, on="record_id", how="anti"),
+        flagged_before.select("record_id").join(flagged_now, on="record_id", how="anti"),
+    ]
     records = pl.concat(seeds).drop_nulls().unique()
 
     groupings = [
@@ -143,6 +155,7 @@ def decide_records(
     decisions: pl.DataFrame | None = None,
     contacts: pl.DataFrame | None = None,
     record_versions: pl.DataFrame | None = None,
+    flagged: pl.Series | None = None,
 ) -> ClusterDecisions:
     """`decide_clusters` for ``records`` alone (`records_to_decide`).
 
@@ -164,4 +177,5 @@ def decide_records(
         decisions=decisions,
         contacts=mine(contacts),
         record_versions=mine(record_versions),
+        flagged=flagged,
     )

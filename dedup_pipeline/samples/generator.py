@@ -146,6 +146,10 @@ PHONE_FORMAT_P_GB: tuple[float, ...] = (0.45, 0.30, 0.25)
 #: Deliberately broken rows: at least this many, or one per this many clients.
 MIN_BAD_ROWS = 3
 CLIENTS_PER_BAD_ROW = 500
+#: Web-form leads left by bots (junk: no valid phone or usable e-mail, a nonsense name):
+#: at least this many, or one per this many clients. Each is its own client in the truth.
+MIN_SPAM_LEADS = 6
+CLIENTS_PER_SPAM_LEAD = 250
 #: Broken row kinds in the order they are assigned.
 BAD_ROW_KINDS: tuple[tuple[str, str], ...] = (
     ("bitrix24", "empty_id"),
@@ -1211,6 +1215,44 @@ def _bad_lines(frame: pl.DataFrame, source: str, id_column: str, header_lines: i
     ]
 
 
+def n_spam_leads_for(n_clients: int) -> int:
+    """Number of bot-written web-form leads for ``n_clients`` clients."""
+    return max(MIN_SPAM_LEADS, n_clients // CLIENTS_PER_SPAM_LEAD)
+
+
+def _spam_leads(rng: np.random.Generator, n: int, *, first_lead: int) -> pl.DataFrame:
+    """Web-form leads typed by bots: made-up names, impossible phones, throw-away mail."""
+
+    def pick(values: Sequence[str]) -> pl.Series:
+        return pl.Series(values, dtype=pl.String).gather(rng.integers(0, len(values), n))
+
+    local = pl.Series(
+        ["".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz0123456789"), 8)) for _ in range(n)]
+    )
+    email = local + "@" + pick(pools.SPAM_EMAIL_DOMAINS)
+    # Some bots leave the address half-typed.
+    email = _where(rng.random(n) < 0.2, local + "@", email)
+    submitted = pl.Series(
+        rng.integers(int(FIRST_SEEN_FROM.timestamp()), int(EXPORTED_AT.timestamp()), n) * 1_000_000,
+        dtype=pl.Datetime("us"),
+    )
+    ids = np.arange(first_lead, first_lead + n)
+    return pl.DataFrame(
+        {
+            "lead_id": pl.Series("L-" + pl.Series(ids).cast(pl.String).str.zfill(6)),
+            "name": pick(pools.SPAM_NAMES),
+            "phone": pick(pools.SPAM_PHONES),
+            "email": email,
+            "city": pl.Series([None] * n, dtype=pl.String),
+            "submitted_at": submitted.dt.strftime(WEBFORM_DATETIME),
+            "utm_source": pick(pools.WEBFORM_UTM_SOURCES),
+            "form": pick(pools.WEBFORM_FORMS),
+            "truth_client_id": "S" + pl.Series(np.arange(1, n + 1)).cast(pl.String).str.zfill(6),
+            "bad_kind": pl.Series([None] * n, dtype=pl.String),
+        }
+    ).with_columns(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in ("name", "phone"))
+
+
 def generate_sample(
     out_dir: Path, *, n_clients: int = 1500, seed: int = 7, ru_share: float = 0.7
 ) -> SampleFiles:
@@ -1242,7 +1284,8 @@ def generate_sample(
     Files written: ``bitrix24_contacts.csv`` (cp1251, ``;``, CRLF), ``hubspot_contacts.csv``
     (UTF-8 with BOM, ``,``), ``webform_leads.jsonl`` (one JSON object a line) and
     ``truth.csv`` (``record_id,client_id`` with record ids ``<source>:<source_record_id>``).
-    Every export row also carries its client in ``truth_client_id``. Broken rows (an empty
+    Every export row also carries its client in ``truth_client_id``. The web form ends
+    with leads typed by bots (`n_spam_leads_for`), each its own client. Broken rows (an empty
     ``ID`` and an extra field in Bitrix24, a truncated JSON line in the web form) are left
     out of ``truth.csv`` and listed in `SampleFiles.bad_rows`.
 
@@ -1272,7 +1315,14 @@ def generate_sample(
         elif source == "hubspot":
             frames[source] = _hubspot(rng, rows, draw)
         else:
-            frames[source] = _webform(p, rows, draw)
+            leads = _webform(p, rows, draw)
+            # Drawn from a stream of their own: the clients' records stay as they were.
+            spam = _spam_leads(
+                np.random.default_rng([seed, 1]),
+                n_spam_leads_for(n_clients),
+                first_lead=leads.height + 1,
+            )
+            frames[source] = pl.concat([leads, spam.cast(leads.schema)])  # type: ignore[arg-type]
     del records, clients
 
     paths = {

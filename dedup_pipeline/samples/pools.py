@@ -37,6 +37,9 @@ __all__ = [
     "RU_DIMINUTIVES",
     "RU_LANDLINE_CODES",
     "RU_MOBILE_PREFIXES",
+    "SPAM_EMAIL_DOMAINS",
+    "SPAM_NAMES",
+    "SPAM_PHONES",
     "SURNAMES_EN",
     "SURNAMES_RU",
     "UK_LANDLINE_PREFIXES",
@@ -452,6 +455,18 @@ HUBSPOT_OWNERS: tuple[str, ...] = (
 
 WEBFORM_UTM_SOURCES: tuple[str, ...] = (
     "google", "yandex", "yandex", "vk", "telegram", "facebook", "direct", "email", "partner",
+)  # fmt: skip
+
+#: What form-filling bots and bored visitors type: names, phones and e-mail local parts.
+SPAM_NAMES: tuple[str, ...] = (
+    "asdf", "test", "Тест", "qwerty", "йцукен", "фыва", "aaaa", "xxx", "test test", "ываыва",
+    "", "sdfgh", "ТЕСТ ТЕСТ", "zzz",
+)  # fmt: skip
+SPAM_PHONES: tuple[str, ...] = (
+    "123", "0000000", "+7 (000) 000-00-00", "111", "", "9", "12345", "+1 000 000 0000",
+)  # fmt: skip
+SPAM_EMAIL_DOMAINS: tuple[str, ...] = (
+    "mailinator.com", "yopmail.com", "guerrillamail.com", "10minutemail.com", "trashmail.com",
 )  # fmt: skip
 
 WEBFORM_FORMS: tuple[str, ...] = (

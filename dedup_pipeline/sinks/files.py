@@ -41,6 +41,7 @@ def write_exports(
         "review_queue",
         "quarantine",
         "value_issues",
+        "flagged_records",
     ),
     parquet_copies: Mapping[str, Path] | None = None,
 ) -> dict[str, Path]:
