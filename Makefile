@@ -36,7 +36,7 @@ browser-deps:
 	fi
 
 test: $(STAMP) browser-deps
-	$(BIN)/ruff check dedup_pipeline assets tests benchmarks
+	$(BIN)/ruff check dedup_pipeline assets tests benchmarks scripts
 	$(BIN)/python -m pytest
 
 test-slow: $(STAMP)

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import polars as pl
 from dagster import AssetExecutionContext, AssetKey, MetadataValue, Output, asset
 
+from assets.health import HEALTH_REPORT_FILE
 from assets.resources import DuckDBWarehouse, PipelineSettings
 from assets.sources import raw_asset_name
 from dedup_pipeline.report import (
@@ -175,7 +176,8 @@ def _history_row(report: RunReport) -> dict:
     }
 
 
-@asset(group_name="outputs")
+# After data_health: the report links the health report that asset writes.
+@asset(group_name="outputs", deps=["data_health"])
 def run_report(
     context: AssetExecutionContext,
     settings: PipelineSettings,
@@ -199,6 +201,7 @@ def run_report(
     report_path = config.output.directory / "run_report.json"
     outputs = dict(zip(exports.get_column("export"), exports.get_column("path"), strict=True))
     outputs.update(_model_outputs(context))
+    outputs["health_report.html"] = str(config.output.directory / HEALTH_REPORT_FILE)
     outputs["warehouse"] = str(config.warehouse.path)
     outputs["run_report.json"] = str(report_path)
     report = RunReport(

@@ -151,6 +151,9 @@ def _summary(report) -> None:
         f"{accounting.records_clustered:,} clustered + {accounting.quarantined:,} quarantined "
         f"({balanced})"
     )
+    health_report = report.outputs.get("health_report.html")
+    if health_report:
+        console.print(f"data health report: {escape(health_report)}")
     console.print("[bold]outputs[/bold]")
     for name, path in report.outputs.items():
         if name.endswith(".parquet") and name.split(".")[0] in ("contacts", "scored_pairs"):

@@ -1,12 +1,14 @@
 """Blacklist and junk through the whole asset graph on the sample, nightly runs included."""
 
+from pathlib import Path
+
 import polars as pl
 import pytest
 
 from assets.run import run_full_sweep
 from tests.conftest import sample_config_in, warehouse_tables
 
-TABLES = ("clusters", "merge_instructions", "flagged_records", "review_queue")
+TABLES = ("clusters", "merge_instructions", "flagged_records", "review_queue", "data_health")
 
 
 def _outcome(tables, record_id: str) -> tuple[str, str]:
@@ -40,6 +42,10 @@ def test_bot_leads_of_the_sample_are_flagged_as_junk_and_merge_with_nobody(sampl
     assert report.records_flagged == 6
     assert report.flag_reasons == {"junk": 6}
     assert report.accounting.balanced
+    health = tables["data_health"].filter(pl.col("source") == "all")
+    assert health.item(0, "flagged") == 6
+    page = Path(report.outputs["health_report.html"]).read_text(encoding="utf-8")
+    assert "Flagged records" in page and "No record was flagged" not in page
 
 
 def test_a_blacklisted_address_takes_its_record_out_of_a_merge_nightly_and_back(sample_run):
@@ -68,11 +74,15 @@ def test_a_blacklisted_address_takes_its_record_out_of_a_merge_nightly_and_back(
     # Its former cluster mates keep merging without it; nobody else moved.
     assert {_outcome(listed, mate)[0] for mate in mates} <= {"auto_merge", "review", "unique"}
     elsewhere = clusters.filter(~pl.col("record_id").is_in([record, *mates]))
-    assert elsewhere.select("record_id", "cluster_id", "outcome").sort("record_id").equals(
-        listed["clusters"]
-        .join(elsewhere.select("record_id"), on="record_id", how="semi")
-        .select("record_id", "cluster_id", "outcome")
+    assert (
+        elsewhere.select("record_id", "cluster_id", "outcome")
         .sort("record_id")
+        .equals(
+            listed["clusters"]
+            .join(elsewhere.select("record_id"), on="record_id", how="semi")
+            .select("record_id", "cluster_id", "outcome")
+            .sort("record_id")
+        )
     )
 
     config_path.write_text(original, "utf-8")

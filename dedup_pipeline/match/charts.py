@@ -1,27 +1,23 @@
 """Splink's model charts as self-contained HTML pages that open without internet access.
 
 Splink 5 charts are plain Vega-Lite specifications (``SplinkChart.chart_dict``); Altair is
-not needed. Splink also ships the vega, vega-lite and vega-embed JavaScript bundles it
-uses for its offline dashboards (``splink/internals/files/external_js/``). Each page
-written here inlines those three bundles and the chart's specification, so it loads no
-script from a CDN, and a page depends only on the model: writing it twice gives the same
-bytes.
+not needed. Each page written here inlines the vega, vega-lite and vega-embed bundles that
+Splink ships (`dedup_pipeline.vega`) and the chart's specification, so it loads no script
+from a CDN, and a page depends only on the model: writing it twice gives the same bytes.
 """
 
 from __future__ import annotations
 
 import copy
 import html
-import json
-from decimal import Decimal
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 from splink import DuckDBAPI, Linker
+
+from dedup_pipeline.vega import inline_scripts, script_json
 
 __all__ = ["CHART_TITLES", "write_model_charts"]
 
@@ -30,10 +26,6 @@ CHART_TITLES: dict[str, str] = {
     "match_weights_chart": "Match weights of the model",
     "m_u_parameters_chart": "m and u parameters of the model",
 }
-
-#: Splink's bundled JavaScript, in load order (vega-lite needs vega, vega-embed both).
-_LIBRARIES = ("vega", "vega-lite", "vega-embed")
-_BUNDLED_JS = "internals/files/external_js"
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en">
@@ -93,15 +85,15 @@ def write_model_charts(model: dict[str, Any], directory: Path) -> dict[str, Path
         When the installed Splink does not ship one of the JavaScript bundles.
     """
     specs = _chart_specs(model)
-    scripts = "\n".join(f"<script>{source}</script>" for source in _library_sources())
+    scripts = inline_scripts()
     directory.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     for name, title in CHART_TITLES.items():
         page = _PAGE.format(
             title=html.escape(title),
             scripts=scripts,
-            spec=_script_json(specs[name]),
-            options=_script_json(_EMBED_OPTIONS),
+            spec=script_json(specs[name]),
+            options=script_json(_EMBED_OPTIONS),
         )
         path = directory / f"{name}.html"
         path.write_text(page, encoding="utf-8")
@@ -140,43 +132,3 @@ def _chart_specs(model: dict[str, Any]) -> dict[str, dict[str, Any]]:
         view.setdefault("continuousWidth", 300)
         view.setdefault("continuousHeight", 300)
     return specs
-
-
-@cache
-def _library_sources() -> tuple[str, ...]:
-    """Source of each bundled library of `_LIBRARIES`, as shipped with Splink."""
-    folder = resources.files("splink").joinpath(_BUNDLED_JS)
-    names = sorted(entry.name for entry in folder.iterdir())
-    sources = []
-    for library in _LIBRARIES:
-        matches = [name for name in names if name.startswith(f"{library}@")]
-        if not matches:
-            raise FileNotFoundError(f"Splink ships no {library} bundle in {_BUNDLED_JS}")
-        newest = max(matches, key=_version_key)
-        source = folder.joinpath(newest).read_text(encoding="utf-8")
-        if "</script" in source.lower():
-            raise ValueError(f"{newest} cannot be inlined in a <script> element")
-        sources.append(source)
-    return tuple(sources)
-
-
-def _version_key(file_name: str) -> tuple[int, ...]:
-    """``(5, 31, 0)`` for ``"vega@5.31.0"``; parts that are not numbers count as 0."""
-    version = file_name.partition("@")[2]
-    return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, Decimal):
-        return float(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _script_json(value: Any) -> str:
-    """JSON for a ``<script>`` element, with no character that could end the element."""
-    return (
-        json.dumps(value, default=_json_default, ensure_ascii=False)
-        .replace("<", r"\u003c")
-        .replace(">", r"\u003e")
-        .replace("&", r"\u0026")
-    )
