@@ -498,9 +498,16 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
         else:
             profiles = build_golden_profiles(contacts, clusters, config=rules)
             rebuilt = profiles.height
-        # Recomputed for every profile: joins on distinct values, cheap next to the rest.
-        profiles = enrich_profiles(profiles, phones=phone_enrichment, emails=email_enrichment)
-        history = client_history(contacts, clusters, sources=settings.config.sources)
+        # A nightly run keeps the summary and history of every profile whose inputs held.
+        profiles = enrich_profiles(
+            profiles, phones=phone_enrichment, emails=email_enrichment, previous=previous
+        )
+        history = client_history(
+            contacts,
+            clusters,
+            sources=settings.config.sources,
+            previous=previous,
+        )
         profiles = profiles.join(history, on="cluster_id", how="left")
         return Output(
             profiles,

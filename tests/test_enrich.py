@@ -111,15 +111,20 @@ def test_addresses_classified_before_with_the_same_lists_are_taken_as_they_are()
     }
 
 
-def test_profiles_summarise_their_phones_and_emails():
-    profiles = pl.DataFrame(
+def _profiles() -> pl.DataFrame:
+    return pl.DataFrame(
         {
             "cluster_id": ["CL1", "CL2", "CL3"],
+            "profile_version": ["v1", "v2", "v3"],
             "company": [None, "ООО «Уралтех»", None],
             "phones": [[BEELINE_MOBILE, YEKATERINBURG_LANDLINE], [LONDON_LANDLINE], []],
             "emails": [["boss@uraltekh.ru", "ivan@mailinator.com"], ["info@uraltekh.ru"], []],
         }
     )
+
+
+def test_profiles_summarise_their_phones_and_emails():
+    profiles = _profiles()
     phones = enrich_phones(profiles["phones"].explode())
     emails = enrich_emails(profiles["emails"].explode())
     enriched = enrich_profiles(profiles, phones=phones, emails=emails)
@@ -139,6 +144,27 @@ def test_profiles_summarise_their_phones_and_emails():
     assert second["suggested_company"] is None  # it has a company of its own
     assert second["role_emails"] == ["info@uraltekh.ru"]
     assert third["phone_country"] is None and third["email_mailboxes"] == []
+
+
+def test_a_nightly_run_describes_again_only_the_profiles_whose_version_changed():
+    profiles = _profiles()
+    phones = enrich_phones(profiles["phones"].explode())
+    emails = enrich_emails(profiles["emails"].explode())
+    enriched = enrich_profiles(profiles, phones=phones, emails=emails)
+    assert enrich_profiles(profiles, phones=phones, emails=emails, previous=enriched).equals(
+        enriched
+    )
+    # A stored summary is taken as it is while the profile's version holds.
+    stored = enriched.with_columns(phone_country=pl.lit("XX"))
+    changed = profiles.with_columns(
+        profile_version=pl.when(pl.col("cluster_id") == "CL2")
+        .then(pl.lit("v2-new"))
+        .otherwise("profile_version")
+    )
+    again = enrich_profiles(changed, phones=phones, emails=emails, previous=stored)
+    assert again["phone_country"].to_list() == ["XX", "GB", "XX"]
+    # The company suggestion looks at every profile, kept or described again.
+    assert again["suggested_company"].to_list() == ["ООО «Уралтех»", None, None]
 
 
 def test_client_history_gives_first_and_last_contact_and_the_preferred_channel():
@@ -192,3 +218,22 @@ def test_client_history_gives_first_and_last_contact_and_the_preferred_channel()
     # HubSpot records name no channel: the data does not say.
     assert two["preferred_channel"] is None and two["channel_counts"] is None
     assert two["last_contact_at"] == datetime(2025, 3, 1)
+    history = client_history(contacts, clusters, sources=sources)
+
+    # A nightly run keeps a history whose members and channel settings are as they were.
+    stored = history.with_columns(preferred_channel=pl.lit("stored"))
+    again = client_history(contacts, clusters, sources=sources, previous=stored)
+    assert again["preferred_channel"].to_list() == ["stored", "stored"]
+    # A record whose channel changed makes its client's history be worked out again.
+    called = contacts.with_columns(
+        attributes=pl.when(pl.col("record_id") == "bitrix24:2")
+        .then(pl.lit('{"Источник":"Web"}'))
+        .otherwise("attributes")
+    )
+    again = client_history(called, clusters, sources=sources, previous=stored)
+    assert again["channel_counts"].to_list() == ["Web: 1; Звонок: 1; web form: 1", None]
+    assert again["preferred_channel"].to_list() == ["Web", "stored"]
+    # So do other channel settings, for every client.
+    sources[2] = source("hubspot", channel="HubSpot")
+    again = client_history(contacts, clusters, sources=sources, previous=stored)
+    assert again["preferred_channel"].to_list() == ["Звонок", "HubSpot"]

@@ -3,6 +3,7 @@ which channels, and the channel they use most."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import polars as pl
@@ -23,7 +24,11 @@ CLIENT_HISTORY_SCHEMA: dict[str, pl.DataType] = {
     "last_contact_channel": pl.String(),
     "channel_counts": pl.String(),  # "Звонок: 3; web form: 1", most used first
     "preferred_channel": pl.String(),
+    # The members and the channel settings: equal, the history is too.
+    "history_version": pl.String(),
 }
+
+_VERSION_SEED = 20261124
 
 
 def record_channels(sources: Sequence[SourceConfig]) -> pl.Expr:
@@ -43,8 +48,27 @@ def record_channels(sources: Sequence[SourceConfig]) -> pl.Expr:
     return channel
 
 
+def _history_versions(records: pl.DataFrame, sources: Sequence[SourceConfig]) -> pl.DataFrame:
+    """``cluster_id`` and ``history_version``: the channel settings, then the members."""
+    settings = [(s.name, s.channel, s.channel_column) for s in sources]
+    prefix = hashlib.sha256(repr(settings).encode("utf-8")).hexdigest()[:16]
+    # XOR of the members' hashes: independent of row order, and members are distinct.
+    return (
+        records.select(
+            "cluster_id", member=pl.struct(pl.exclude("cluster_id")).hash(seed=_VERSION_SEED)
+        )
+        .group_by("cluster_id")
+        .agg(pl.col("member").bitwise_xor())
+        .select("cluster_id", history_version=pl.format("{}-{}", pl.lit(prefix), "member"))
+    )
+
+
 def client_history(
-    contacts: pl.DataFrame, clusters: pl.DataFrame, *, sources: Sequence[SourceConfig]
+    contacts: pl.DataFrame,
+    clusters: pl.DataFrame,
+    *,
+    sources: Sequence[SourceConfig],
+    previous: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Per client cluster, the first and last contact and the channels used.
 
@@ -57,6 +81,10 @@ def client_history(
         ``record_id`` and ``cluster_id``.
     sources
         The configured sources (their ``channel`` and ``channel_column``).
+    previous
+        The last run's histories (`CLIENT_HISTORY_SCHEMA`): a client whose members and
+        channel settings are as they were (``history_version``) keeps its row, and only
+        the others are worked out again.
 
     Returns
     -------
@@ -71,16 +99,22 @@ def client_history(
         ["record_id", "source", "attributes", "created_at", "updated_at"],
         table="contacts",
     )
-    records = (
-        clusters.select("record_id", "cluster_id")
-        .join(
-            contacts.select("record_id", "source", "attributes", "created_at", "updated_at"),
-            on="record_id",
+    records = clusters.select("record_id", "cluster_id").join(
+        contacts.select("record_id", "source", "attributes", "created_at", "updated_at"),
+        on="record_id",
+    )
+    versions = _history_versions(records, sources)
+    kept = pl.DataFrame(schema=CLIENT_HISTORY_SCHEMA)
+    if previous is not None and "history_version" in previous.columns:
+        kept = (
+            previous.select(list(CLIENT_HISTORY_SCHEMA))
+            .join(versions, on=["cluster_id", "history_version"], how="semi")
+            .cast(CLIENT_HISTORY_SCHEMA)  # type: ignore[arg-type]
         )
-        .with_columns(
-            channel=record_channels(sources),
-            last_at=pl.coalesce("updated_at", "created_at"),
-        )
+        records = records.join(kept, on="cluster_id", how="anti")
+    records = records.with_columns(
+        channel=record_channels(sources),
+        last_at=pl.coalesce("updated_at", "created_at"),
     )
     # One pass: records in id order, so a tie goes to the smallest id for the first
     # contact and (searching backwards) to the largest for the last.
@@ -110,9 +144,11 @@ def client_history(
             preferred_channel=pl.col("channel").first(),
         )
     )
+    worked_out = contacts_at.join(counts, on="cluster_id", how="left").join(
+        versions, on="cluster_id"
+    )
     return (
-        contacts_at.join(counts, on="cluster_id", how="left")
-        .select(list(CLIENT_HISTORY_SCHEMA))
+        pl.concat([kept, worked_out.select(list(CLIENT_HISTORY_SCHEMA))], how="vertical_relaxed")
         .cast(CLIENT_HISTORY_SCHEMA)  # type: ignore[arg-type]
         .sort("cluster_id")
     )

@@ -4,9 +4,10 @@ corporate e-mail domain points to."""
 
 from __future__ import annotations
 
+import phonenumbers
 import polars as pl
 
-from dedup_pipeline.enrich.emails import EMAIL_ENRICHMENT_SCHEMA
+from dedup_pipeline.enrich.emails import EMAIL_ENRICHMENT_SCHEMA, LISTS_VERSION
 from dedup_pipeline.enrich.phones import PHONE_ENRICHMENT_SCHEMA
 from dedup_pipeline.schema import require_columns
 
@@ -27,7 +28,13 @@ PROFILE_ENRICHMENT_SCHEMA: dict[str, pl.DataType] = {
     "suggested_company": pl.String(),
     "disposable_emails": _LIST,
     "role_emails": _LIST,
+    # The profile's version and the data that described it: equal, the summary is too.
+    "enrichment_version": pl.String(),
 }
+
+#: The columns that depend on the profile alone (not `suggested_company`, which depends
+#: on the other profiles at the same domain).
+_OWN_COLUMNS = [name for name in PROFILE_ENRICHMENT_SCHEMA if name not in ("suggested_company",)]
 
 
 def _first(column: str) -> pl.Expr:
@@ -96,20 +103,37 @@ def _suggested_companies(profiles: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _enrichment_version() -> pl.Expr:
+    return pl.format(
+        "{}-{}-{}",
+        pl.col("profile_version"),
+        pl.lit(phonenumbers.__version__),
+        pl.lit(LISTS_VERSION),
+    )
+
+
 def enrich_profiles(
-    profiles: pl.DataFrame, *, phones: pl.DataFrame, emails: pl.DataFrame
+    profiles: pl.DataFrame,
+    *,
+    phones: pl.DataFrame,
+    emails: pl.DataFrame,
+    previous: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Add `PROFILE_ENRICHMENT_SCHEMA` columns to golden profiles.
 
     Parameters
     ----------
     profiles
-        Golden profiles (``cluster_id``, ``company``, ``phones`` and ``emails``, most
-        trusted first).
+        Golden profiles (``cluster_id``, ``profile_version``, ``company``, ``phones`` and
+        ``emails``, most trusted first).
     phones
         `enrich_phones` of (at least) the profiles' phones.
     emails
         `enrich_emails` of (at least) the profiles' addresses.
+    previous
+        The last run's enriched profiles: a profile with the same ``enrichment_version``
+        (same profile version, same phonenumbers data and mail lists) keeps its summary,
+        and only the others are described, which is what makes a nightly run cheap.
 
     Returns
     -------
@@ -118,20 +142,39 @@ def enrich_profiles(
         never null; ``suggested_company`` is set only for a profile without a company whose
         corporate domain other profiles name a company for.
     """
-    require_columns(profiles, ["cluster_id", "company", "phones", "emails"], table="profiles")
+    require_columns(
+        profiles,
+        ["cluster_id", "profile_version", "company", "phones", "emails"],
+        table="profiles",
+    )
     require_columns(phones, PHONE_ENRICHMENT_SCHEMA, table="phone enrichment")
     require_columns(emails, EMAIL_ENRICHMENT_SCHEMA, table="e-mail enrichment")
     base = profiles.drop([c for c in PROFILE_ENRICHMENT_SCHEMA if c in profiles.columns])
+    versions = base.select("cluster_id", enrichment_version=_enrichment_version())
+    own_schema = {
+        "cluster_id": pl.String(),
+        **{c: PROFILE_ENRICHMENT_SCHEMA[c] for c in _OWN_COLUMNS},
+    }
+    kept = pl.DataFrame(schema=own_schema)
+    if previous is not None and "enrichment_version" in previous.columns:
+        kept = (
+            previous.select(list(own_schema))
+            .join(versions, on=["cluster_id", "enrichment_version"], how="semi")
+            .cast(own_schema)  # type: ignore[arg-type]
+        )
+    described = base.join(kept, on="cluster_id", how="anti")
     summary = (
-        base.select("cluster_id")
-        .join(_phone_summary(base, phones), on="cluster_id", how="left")
-        .join(_email_summary(base, emails), on="cluster_id", how="left")
+        versions.join(described.select("cluster_id"), on="cluster_id", how="semi")
+        .join(_phone_summary(described, phones), on="cluster_id", how="left")
+        .join(_email_summary(described, emails), on="cluster_id", how="left")
     )
-    enriched = base.join(summary, on="cluster_id", how="left")
-    enriched = enriched.join(_suggested_companies(enriched), on="cluster_id", how="left")
     lists = [name for name, dtype in PROFILE_ENRICHMENT_SCHEMA.items() if dtype == _LIST]
-    return (
-        enriched.with_columns([pl.col(name).fill_null(pl.lit([], dtype=_LIST)) for name in lists])
-        .select([*base.columns, *PROFILE_ENRICHMENT_SCHEMA])
-        .cast(PROFILE_ENRICHMENT_SCHEMA)
-    )  # type: ignore[arg-type]
+    summary = summary.with_columns(
+        [pl.col(name).fill_null(pl.lit([], dtype=_LIST)) for name in lists]
+    )
+    own = pl.concat([kept.select("cluster_id", *_OWN_COLUMNS), summary], how="diagonal_relaxed")
+    enriched = base.join(own, on="cluster_id", how="left")
+    enriched = enriched.join(_suggested_companies(enriched), on="cluster_id", how="left")
+    return enriched.select([*base.columns, *PROFILE_ENRICHMENT_SCHEMA]).cast(
+        PROFILE_ENRICHMENT_SCHEMA  # type: ignore[arg-type]
+    )
