@@ -459,6 +459,34 @@ def _bar_with_labels(
     )
 
 
+def _paired_bar_layers(
+    series: str, names: tuple[str, str], value: str, value_format: str
+) -> list[dict[str, Any]]:
+    """Two bars per category (``series`` is one of ``names``), each labelled at its end."""
+    return [
+        {
+            "mark": {"type": "bar", "cornerRadiusEnd": 2},
+            "encoding": {
+                "color": {
+                    "field": series,
+                    "type": "nominal",
+                    "title": None,
+                    "sort": list(names),
+                    "scale": {
+                        "domain": list(names),
+                        "range": [_COLORS["primary"], _COLORS["second"]],
+                    },
+                    "legend": {"orient": "top"},
+                }
+            },
+        },
+        {
+            "mark": {"type": "text", "align": "left", "baseline": "middle", "dx": 3},
+            "encoding": {"text": {"field": value, "format": value_format}},
+        },
+    ]
+
+
 # ---------------------------------------------------------------- sections
 
 
@@ -676,28 +704,7 @@ def _validity_section(per_source: pl.DataFrame, charts: list[_Chart]) -> str:
                     {"field": "share", "type": "quantitative", "format": ".1%", "title": "invalid"},
                 ],
             },
-            layer=[
-                {
-                    "mark": {"type": "bar", "cornerRadiusEnd": 2},
-                    "encoding": {
-                        "color": {
-                            "field": "value",
-                            "type": "nominal",
-                            "title": None,
-                            "sort": ["phone", "e-mail"],
-                            "scale": {
-                                "domain": ["phone", "e-mail"],
-                                "range": [_COLORS["primary"], _COLORS["second"]],
-                            },
-                            "legend": {"orient": "top"},
-                        }
-                    },
-                },
-                {
-                    "mark": {"type": "text", "align": "left", "baseline": "middle", "dx": 3},
-                    "encoding": {"text": {"field": "share", "format": ".1%"}},
-                },
-            ],
+            layer=_paired_bar_layers("value", ("phone", "e-mail"), "share", ".1%"),
         )
         chart = _Chart("chart-invalid", "Invalid share of phones and e-mails, per source", spec)
         charts.append(chart)
@@ -827,28 +834,7 @@ def _clients_section(health: DataHealth, charts: list[_Chart]) -> str:
                     {"field": "count", "type": "quantitative", "format": ","},
                 ],
             },
-            layer=[
-                {
-                    "mark": {"type": "bar", "cornerRadiusEnd": 2},
-                    "encoding": {
-                        "color": {
-                            "field": "count of",
-                            "type": "nominal",
-                            "title": None,
-                            "sort": ["clients", "records"],
-                            "scale": {
-                                "domain": ["clients", "records"],
-                                "range": [_COLORS["primary"], _COLORS["second"]],
-                            },
-                            "legend": {"orient": "top"},
-                        }
-                    },
-                },
-                {
-                    "mark": {"type": "text", "align": "left", "baseline": "middle", "dx": 3},
-                    "encoding": {"text": {"field": "count", "format": ","}},
-                },
-            ],
+            layer=_paired_bar_layers("count of", ("clients", "records"), "count", ","),
         )
         chart = _Chart("chart-outcomes", "Clients and records per outcome", spec)
         charts.append(chart)

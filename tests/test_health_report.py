@@ -5,9 +5,7 @@ through its executable path, so nothing is downloaded.
 """
 
 import dataclasses
-import os
 import re
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,15 +14,7 @@ import pytest
 
 from dedup_pipeline.health import DataHealth, data_health
 from dedup_pipeline.health_report import render_health_report, write_health_report
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # the test may run as root
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.browser import CHROMIUM_ARGS, chromium_path
 
 _LIST = pl.List(pl.String)
 #: A source whose name is markup: the page must show it, never run it.
@@ -205,11 +195,7 @@ def _watch(page, errors: list[str], requests: list[str]) -> None:
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    if CHROMIUM is None:
-        if os.environ.get("DEDUP_SKIP_BROWSER"):
-            pytest.skip("DEDUP_SKIP_BROWSER is set and Chromium is not installed")
-        pytest.fail("Chromium is not installed: run `make browser-deps` (make test does)")
-    return CHROMIUM
+    return chromium_path()
 
 
 def test_report_renders_offline_in_chromium(chromium: str, tmp_path: Path) -> None:

@@ -4,8 +4,6 @@ Chromium is Debian's (`make browser-deps`, which `make test` runs); Playwright d
 through its executable path, so nothing is downloaded.
 """
 
-import os
-import shutil
 import socket
 import threading
 import time
@@ -19,17 +17,10 @@ from assets.run import run_full_sweep
 from dedup_pipeline.config import load_config
 from dedup_pipeline.review import DecisionStore
 from dedup_pipeline.review.web import create_app
+from tests.browser import CHROMIUM_ARGS, chromium_path
 from tests.conftest import sample_config_in, warehouse_tables
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # the test may run as root
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def _free_port() -> int:
@@ -44,10 +35,7 @@ def _tables(config_path: Path) -> dict[str, pl.DataFrame]:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    if CHROMIUM is None:
-        if os.environ.get("DEDUP_SKIP_BROWSER"):
-            pytest.skip("DEDUP_SKIP_BROWSER is set and Chromium is not installed")
-        pytest.fail("Chromium is not installed: run `make browser-deps` (make test does)")
+    chromium = chromium_path()
     config_path = sample_config_in(tmp_path_factory.mktemp("browser"))
     run_full_sweep(config_path)
     config = load_config(config_path)
@@ -64,7 +52,7 @@ def served(tmp_path_factory):
     deadline = time.monotonic() + 20
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
-    yield config_path, f"http://127.0.0.1:{port}"
+    yield config_path, f"http://127.0.0.1:{port}", chromium
     server.should_exit = True
     thread.join(timeout=10)
 
@@ -78,9 +66,9 @@ def _record_ids(page) -> list[str]:
 def test_a_reviewer_approves_and_rejects_in_chromium(served, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    config_path, base = served
+    config_path, base, chromium = served
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(base + "/")
         assert "/login" in page.url
