@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from dedup_pipeline import cli_crm
+from dedup_pipeline import cli_crm, cli_leads
 from dedup_pipeline.config import ConfigError, PipelineConfig, load_config, read_model_file
 
 if TYPE_CHECKING:
@@ -501,6 +501,7 @@ def instruction_schema() -> None:
 
 
 cli_crm.register(app)
+cli_leads.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()
