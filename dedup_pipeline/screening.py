@@ -57,7 +57,7 @@ FLAGGED_RECORD_SCHEMA: dict[str, pl.DataType] = {
     "detail": pl.String(),  # the reasons in words, with the listed values
 }
 
-#: Words that mark a name as made up: test entries, placeholders, keyboard mashing.
+#: Words that mark a name as made up: test entries, stand-in names, keyboard mashing.
 NONSENSE_WORDS: frozenset[str] = frozenset(
     {
         "test", "tests", "testing", "tester", "testtest", "тест", "тесты", "тестовый",
@@ -193,6 +193,9 @@ def _read_file(path: Path, region: str, sources: list[str] | None) -> list[tuple
     return entries
 
 
+# Built once: the lead check screens one lead at a time.
+_DISPOSABLE = pl.DataFrame({"domain": sorted(DISPOSABLE_DOMAINS)})
+
 _EMPTY_HITS = pl.DataFrame(
     schema={"record_id": pl.String, "reason": pl.String, "detail": pl.String}
 )
@@ -279,8 +282,7 @@ def _junk(contacts: pl.DataFrame, config: JunkConfig) -> pl.DataFrame:
         .drop_nulls("email")
         .with_columns(domain=pl.col("email").str.split("@").list.last())
     )
-    disposable = pl.DataFrame({"domain": sorted(DISPOSABLE_DOMAINS)})
-    usable_email = addresses.join(disposable, on="domain", how="anti").select("record_id")
+    usable_email = addresses.join(_DISPOSABLE, on="domain", how="anti").select("record_id")
     unreachable = contacts.filter(pl.col("phones_e164").list.len().fill_null(0) == 0).join(
         usable_email, on="record_id", how="anti"
     )

@@ -146,20 +146,15 @@ def _set_apart(
         ~pl.col("record_id_l").is_in(out) & ~pl.col("record_id_r").is_in(out)
     )
     usable = ~pl.col("names_conflict") if "names_conflict" in pairs.columns else pl.lit(value=True)
-    clusters = match_clusters.select("record_id", "strong_cluster_id", "candidate_cluster_id")
+    clusters = match_clusters
     for group, threshold in (
         ("strong_cluster_id", config.auto_merge_threshold),
         ("candidate_cluster_id", config.review_threshold),
     ):
-        affected = clusters.filter(pl.col("record_id").is_in(out)).select(group).unique()
+        affected = match_clusters.filter(pl.col("record_id").is_in(out)).select(group).unique()
         edges = pairs.filter(usable & (pl.col("match_probability") >= threshold))
-        others = [c for c in clusters.columns if c not in ("record_id", group)]
-        clusters = clusters.select("record_id", *others).join(
-            _regrouped(clusters.select("record_id", group), edges, group, affected),
-            on="record_id",
-        )
-    rest = [c for c in match_clusters.columns if c not in clusters.columns]
-    clusters = clusters.join(match_clusters.select("record_id", *rest), on="record_id")
+        regrouped = _regrouped(match_clusters.select("record_id", group), edges, group, affected)
+        clusters = clusters.drop(group).join(regrouped, on="record_id")
     return clusters.select(match_clusters.columns), pairs
 
 
