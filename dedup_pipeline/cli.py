@@ -304,6 +304,47 @@ def generate_sample_command(
     console.print(files)
 
 
+@app.command("generate-benchmark")
+def generate_benchmark_command(
+    out: Annotated[Path, typer.Option(help="Directory for contacts.csv.")] = Path(
+        "data/benchmark"
+    ),
+    clients: Annotated[int, typer.Option(help="Number of distinct clients.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    new_identifiers: Annotated[
+        float, typer.Option(help="Share of later records with a new phone and e-mail.")
+    ] = 0.3,
+    surname_first: Annotated[float, typer.Option(help="Share of names surname first.")] = 0.35,
+    typos: Annotated[float, typer.Option(help="Chance of a typo per name token.")] = 0.04,
+    patronymic: Annotated[float, typer.Option(help="Share of records with a patronymic.")] = 0.4,
+    name_zipf: Annotated[float, typer.Option(help="Name frequency skew (namesakes).")] = 1.0,
+    surname_pool: Annotated[int, typer.Option(help="Distinct surnames.")] = 5000,
+    single_name: Annotated[float, typer.Option(help="Share of first-name-only records.")] = 0.06,
+    latin: Annotated[float, typer.Option(help="Share of romanised records.")] = 0.2,
+    diminutive: Annotated[float, typer.Option(help="Share of diminutive first names.")] = 0.2,
+) -> None:
+    """Write one mixed CRM export with ground truth, each difficulty a setting.
+
+    The accuracy matrix (benchmarks/bench_accuracy.py) runs this generator along each axis.
+    """
+    from dedup_pipeline.samples.benchmark import BenchmarkSettings, generate_benchmark
+
+    settings = BenchmarkSettings(
+        clients=clients,
+        seed=seed,
+        new_identifiers=new_identifiers,
+        surname_first=surname_first,
+        typos=typos,
+        patronymic=patronymic,
+        name_zipf=name_zipf,
+        surname_pool=surname_pool,
+        single_name=single_name,
+        latin=latin,
+        diminutive=diminutive,
+    )
+    console.print(f"written: {escape(str(generate_benchmark(out, settings)))}")
+
+
 review_app = typer.Typer(
     help="Reviewers: accounts, recorded decisions and the review web app.",
     no_args_is_help=True,
