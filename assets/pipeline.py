@@ -1,5 +1,7 @@
 """The flow after reading: normalize -> match -> decide -> golden profiles -> instructions."""
 
+from pathlib import Path
+
 import polars as pl
 from dagster import (
     AssetExecutionContext,
@@ -25,6 +27,7 @@ from dedup_pipeline.match import (
     match_contacts_incrementally,
     save_model,
 )
+from dedup_pipeline.match.training import TrainingReport
 from dedup_pipeline.normalize import NormalizedContacts, normalize_contacts
 from dedup_pipeline.review import decide_clusters
 from dedup_pipeline.review.constraints import labelled_pairs
@@ -51,6 +54,15 @@ def _model_metadata(written: dict, source: str, *, trained: bool) -> dict:
         "model_file": MetadataValue.path(str(written[MODEL_FILE])),
         "model_outputs": MetadataValue.json({name: str(path) for name, path in written.items()}),
     }
+
+
+def _model_source(reused_from: Path | None, training: TrainingReport | None) -> str:
+    """In words: where the model that scored the run came from."""
+    if reused_from is not None:
+        return str(reused_from)
+    if training is not None and training.source == "default":
+        return f"the default model ({training.reason})"
+    return "trained on this run's data"
 
 
 def _match_settings(config: PipelineConfig) -> pl.DataFrame:
@@ -341,10 +353,13 @@ def build_pipeline_assets(config: PipelineConfig) -> list:
                 "pairs": result.scored_pairs.height,
                 **_model_metadata(
                     written,
-                    "trained on this run's data" if reused_from is None else str(reused_from),
+                    _model_source(reused_from, result.training),
                     trained=reused_from is None,
                 ),
                 "labelled_pairs_used": result.labelled_pairs_used,
+                "model_training": MetadataValue.json(
+                    {"source": "reused"} if result.training is None else result.training.as_dict()
+                ),
             },
         )
         yield Output(

@@ -127,11 +127,11 @@ def _client_changes(context: AssetExecutionContext) -> dict[str, int]:
     }
 
 
-def _model_outputs(context: AssetExecutionContext) -> dict[str, str]:
-    """The model file and its charts, as the match stage reported them."""
+def _match_metadata(context: AssetExecutionContext, key: str) -> dict:
+    """A JSON entry of the match stage's metadata (the model's files, how it was made)."""
     event = context.instance.get_latest_materialization_event(AssetKey("scored_pairs"))
     metadata = event.asset_materialization.metadata if event and event.asset_materialization else {}
-    entry = metadata.get("model_outputs")
+    entry = metadata.get(key)
     return dict(entry.value) if entry is not None else {}
 
 
@@ -200,7 +200,7 @@ def run_report(
     stats = _stage_seconds(context)
     report_path = config.output.directory / "run_report.json"
     outputs = dict(zip(exports.get_column("export"), exports.get_column("path"), strict=True))
-    outputs.update(_model_outputs(context))
+    outputs.update(_match_metadata(context, "model_outputs"))
     outputs["health_report.html"] = str(config.output.directory / HEALTH_REPORT_FILE)
     outputs["warehouse"] = str(config.warehouse.path)
     outputs["run_report.json"] = str(report_path)
@@ -228,6 +228,7 @@ def run_report(
         ),
         stage_seconds=stats,
         outputs=outputs,
+        model=_match_metadata(context, "model_training"),
         **outcome_counts(clusters, review_queue),
     )
     report.write(report_path)

@@ -129,6 +129,14 @@ def _summary(report) -> None:
     ):
         table.add_row(label, f"{value:,}")
     console.print(table)
+    model = report.model or {}
+    if model.get("source") == "default":
+        console.print(f"model: the default model ({model.get('reason')}), prior from this data")
+    elif model.get("source") == "trained" and model.get("m_from_default"):
+        console.print(
+            f"model: trained on this data; m of {len(model['m_from_default'])} level(s) EM did "
+            "not see came from the default model"
+        )
     balanced = "[green]balanced[/green]" if accounting.balanced else "[red]NOT balanced[/red]"
     if report.client_changes:
         changes = report.client_changes
@@ -306,9 +314,7 @@ def generate_sample_command(
 
 @app.command("generate-benchmark")
 def generate_benchmark_command(
-    out: Annotated[Path, typer.Option(help="Directory for contacts.csv.")] = Path(
-        "data/benchmark"
-    ),
+    out: Annotated[Path, typer.Option(help="Directory for contacts.csv.")] = Path("data/benchmark"),
     clients: Annotated[int, typer.Option(help="Number of distinct clients.")] = 2000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
     new_identifiers: Annotated[

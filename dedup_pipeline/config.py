@@ -98,6 +98,8 @@ def _as_list(value: Any) -> Any:
 RESERVED_MATCH_COLUMNS: frozenset[str] = frozenset(
     {
         "record_id", "source", "first_name", "last_name", "first_name_variants", "full_name",
+        "middle_name", "first_initials", "middle_initial", "name_gender",
+        "name_pair", "company_rare",
         "company", "city", "phones", "emails", "phones_block", "emails_block", "phone_key",
         "email_key", "name_key", "match_weight", "match_probability", "match_key",
     }
@@ -478,6 +480,17 @@ class MatchConfig(_Model):
         description=(
             "A trained model (splink_model.json of an earlier run) to reuse instead of "
             "training; it must compare the fields this configuration compares."
+        ),
+    )
+    default_model: Literal["auto", "never", "always"] = Field(
+        default="auto",
+        description=(
+            "The model shipped with lead-dedup (trained on the benchmark generator, see "
+            "docs/default_model.md). auto: a base too small to train on is matched with "
+            "it, and a level EM never saw takes its m from it. never: always train, and "
+            "refuse a model with an untrained level. always: match with it, without "
+            "training (the prior is still estimated from the data). Configurations with "
+            "extra fields always train."
         ),
     )
     learn_from_decisions: bool = Field(

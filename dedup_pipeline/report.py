@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from pydantic import BaseModel, Field
@@ -88,6 +89,14 @@ class RunReport(BaseModel):
     )
     stage_seconds: dict[str, float]
     outputs: dict[str, str]
+    model: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "How the model that scored the run was made: source (trained, default or "
+            "reused), the reason for the default model, and the levels whose u was counted "
+            "or bounded and whose m came from the default model or was raised to the floor."
+        ),
+    )
 
     def write(self, path: Path) -> Path:
         """Write the report as pretty JSON."""

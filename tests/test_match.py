@@ -185,28 +185,90 @@ def test_role_mailbox_is_not_evidence_of_identity():
     assert contacts.row(1, named=True)["emails_normalized"] == ["info@romashka.ru"]
 
 
+def _initials(side: tuple) -> tuple:
+    first, last, variants, patronymic, initial, gender = side
+    initials = [initial] if isinstance(initial, str) else initial
+    return first, last, variants, patronymic, initials, gender
+
+
 def test_name_conflict_sql_flags_names_of_different_people():
     import duckdb as db
 
     from dedup_pipeline.match import name_conflict_sql
 
+    # first, last, variants, patronymic, first initial, gender: left, then right.
     rows = [
-        ("mary", "baker", [], "james", "brown", [], True),  # colleagues on one switchboard
-        ("ivan", "petrov", [], "ivan", "petrov", [], False),
-        ("nicholas", "brown", [], "patricia", "brown", [], True),  # family, one home phone
-        ("sasha", "petrov", ["aleksandr", "sasha"], "aleksandr", "petrov", ["aleksandr"], False),
-        ("ivanov", "serezha", [], "sergei", "ivanov", [], False),  # swapped, diminutive
-        ("olga", None, [], None, "petrova", [], False),  # a missing name is no evidence
-        ("valentina", None, [], "aleksandr", "andreev", [], True),  # one office line
-        ("mary", "morris", [], "mary", "smith", [], True),  # namesakes by first name
-        ("ivan", "petrov", [], "ivan", "petrof", [], False),  # a typo
+        (("mary", "baker", [], None, "m", None), ("james", "brown", [], None, "j", None), True),
+        (("ivan", "petrov", [], None, "i", "m"), ("ivan", "petrov", [], None, "i", "m"), False),
+        # family members on one home phone
+        (
+            ("nicholas", "brown", [], None, "n", None),
+            ("patricia", "brown", [], None, "p", None),
+            True,
+        ),
+        (
+            ("sasha", "petrov", ["aleksandr", "sasha"], None, "s", "m"),
+            ("aleksandr", "petrov", ["aleksandr"], None, "a", "m"),
+            False,
+        ),
+        # swapped, diminutive
+        (
+            ("ivanov", "serezha", [], None, "i", "m"),
+            ("sergei", "ivanov", [], None, "s", "m"),
+            False,
+        ),
+        # a missing name is no evidence
+        (("olga", None, [], None, "o", "f"), (None, "petrova", [], None, None, "f"), False),
+        # one office line
+        (
+            ("valentina", None, [], None, "v", "f"),
+            ("aleksandr", "andreev", [], None, "a", "m"),
+            True,
+        ),
+        (("mary", "morris", [], None, "m", None), ("mary", "smith", [], None, "m", None), True),
+        (("ivan", "petrov", [], None, "i", "m"), ("ivan", "petrof", [], None, "i", "m"), False),
+        # a father and the son named after him: only the patronymic differs
+        (
+            ("ivan", "ivanov", [], "ivanovich", "i", "m"),
+            ("ivan", "ivanov", [], "petrovich", "i", "m"),
+            True,
+        ),
+        # a patronymic typo is the same patronymic
+        (
+            ("ivan", "ivanov", [], "sergeevich", "i", "m"),
+            ("ivan", "ivanov", [], "sergevich", "i", "m"),
+            False,
+        ),
+        # husband and wife: "Кузнецов", "Кузнецова", no first names
+        ((None, "kuznetsov", [], None, None, "m"), (None, "kuznetsova", [], None, None, "f"), True),
+        # "Петров И." is not "Сергей Петров"
+        ((None, "petrov", [], None, "i", "m"), ("sergei", "petrov", [], None, "s", "m"), True),
+        ((None, "petrov", [], None, "s", "m"), ("sergei", "petrov", [], None, "s", "m"), False),
+        # "Мельников Е." may be "Жека Мельников": the initial of a name it stands for
+        (
+            (None, "melnikov", [], None, "e", "m"),
+            ("zheka", "melnikov", ["evgeni", "zheka"], None, ["e", "z"], "m"),
+            False,
+        ),
     ]
     connection = db.connect()
-    connection.execute(
-        "create table p (first_name_l text, last_name_l text, first_name_variants_l text[], "
-        "first_name_r text, last_name_r text, first_name_variants_r text[], expected boolean)"
+    sides = ", ".join(
+        f"{column}_{side} {kind}"
+        for side in ("l", "r")
+        for column, kind in (
+            ("first_name", "text"),
+            ("last_name", "text"),
+            ("first_name_variants", "text[]"),
+            ("middle_name", "text"),
+            ("first_initials", "text[]"),
+            ("name_gender", "text"),
+        )
     )
-    connection.executemany("insert into p values (?, ?, ?, ?, ?, ?, ?)", rows)
+    connection.execute(f"create table p ({sides}, expected boolean)")
+    connection.executemany(
+        "insert into p values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(*_initials(left), *_initials(right), expected) for left, right, expected in rows],
+    )
     sql = name_conflict_sql("jaro_winkler_similarity", "duckdb")
     got = connection.sql(f"select coalesce({sql}, false) = expected from p").fetchall()
     assert got == [(True,)] * len(rows)
@@ -253,6 +315,9 @@ def test_a_shared_person_identifier_overrides_a_name_conflict():
     connection.execute(
         "create table p as select 'hannah' as first_name_l, 'bloomfield' as last_name_l, "
         "'hannah' as first_name_r, 'dikson' as last_name_r, "
+        "null::text as middle_name_l, null::text as middle_name_r, "
+        "['h'] as first_initials_l, ['h'] as first_initials_r, "
+        "'f' as name_gender_l, 'f' as name_gender_r, "
         "['hannah'] as first_name_variants_l, ['hannah'] as first_name_variants_r, "
         "* from (values ('1605711', '1605711'), ('1605711', '2785166')) t(tax_id_l, tax_id_r)"
     )

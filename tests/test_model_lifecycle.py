@@ -77,7 +77,7 @@ def test_a_saved_model_is_reused_without_training(trained, tmp_path, monkeypatch
     def no_training(*args, **kwargs):
         raise AssertionError("a reused model must not be trained")
 
-    monkeypatch.setattr("dedup_pipeline.match.model._train", no_training)
+    monkeypatch.setattr("dedup_pipeline.match.model.train_model", no_training)
     model = load_model(written[MODEL_FILE], MatchConfig())
     again = _match(contacts, tmp_path / "tmp", model=model)
     assert again.scored_pairs.height > 0
@@ -150,7 +150,7 @@ def test_the_job_reuses_a_model_given_for_the_run(trained, tmp_path, monkeypatch
     def no_training(*args, **kwargs):
         raise AssertionError("a reused model must not be trained")
 
-    monkeypatch.setattr("dedup_pipeline.match.model._train", no_training)
+    monkeypatch.setattr("dedup_pipeline.match.model.train_model", no_training)
     write_exports(tmp_path)
     config = tmp_path / "config.yaml"
     config.write_text(CONFIG, encoding="utf-8")

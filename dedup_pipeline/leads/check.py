@@ -59,7 +59,7 @@ from dedup_pipeline.leads.index import (
 from dedup_pipeline.leads.lead import Lead
 from dedup_pipeline.leads.names import NameUsage
 from dedup_pipeline.match.conflicts import name_conflict_sql
-from dedup_pipeline.match.incremental import term_frequency_columns
+from dedup_pipeline.match.frequencies import PersonFrequencies, term_frequency_columns
 from dedup_pipeline.match.model import sharing_a_blocking_key
 from dedup_pipeline.match.prepare import match_input_columns, prepare_match_input
 from dedup_pipeline.match.saved import MODEL_FILE, load_model
@@ -336,16 +336,16 @@ class LeadChecker:
         return checker
 
     def _linker_with_base_frequencies(self, model: dict[str, Any]) -> Linker:
-        """A linker whose term-frequency tables count every record of the base, as the
-        run's (`dedup_pipeline.match.incremental`); the base itself is not kept in DuckDB."""
+        """A linker whose term-frequency tables count every person of the base, as the
+        run's (`dedup_pipeline.match.frequencies`); the base itself is not kept in DuckDB."""
         columns = term_frequency_columns(model)
         frame = self._base.select("record_id", *columns).to_arrow()
         self._connection.register("lead_check_base", frame)
         try:
             base = self._db_api.table_to_splink_dataframe("lead_check_base", "lead_check_base")
-            linker = Linker(base, model, log_level=None)
-            for column in columns:
-                linker.table_management.compute_tf_table(column)
+            linker = PersonFrequencies(self._db_api, self._base, model).apply(
+                Linker(base, model, log_level=None)
+            )
         finally:
             self._connection.unregister("lead_check_base")
         return linker

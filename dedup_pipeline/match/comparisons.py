@@ -14,22 +14,33 @@ import splink.comparison_library as cl
 from dedup_pipeline.config import ExtraComparison, ExtraFieldConfig, MatchConfig
 
 __all__ = [
+    "PERSONAL_LABEL",
+    "SHARED_LABEL",
     "city_comparison",
     "company_comparison",
     "contact_comparisons",
     "extra_comparison",
     "identifier_comparison",
     "name_comparison",
+    "patronymic_comparison",
 ]
 
 
 def name_comparison() -> cl.CustomComparison:
-    """First and last name together: exact, swapped, alike, nicknames, one name missing."""
+    """First and last name together: exact, swapped, alike, nicknames, one name missing.
+
+    Exact agreement weighs by how common the whole name is in the base ("Александр
+    Иванов" is weak evidence, "Всеволод Ладломанов" strong).
+    """
     return cl.CustomComparison(
         output_column_name="first_name_last_name",
         comparison_levels=[
             cll.And(cll.NullLevel("first_name"), cll.NullLevel("last_name")),
-            cll.And(cll.ExactMatchLevel("first_name"), cll.ExactMatchLevel("last_name")),
+            # "first_name last_name": both names exact, weighed by the whole name.
+            cll.ExactMatchLevel("name_pair").configure(
+                tf_adjustment_column="name_pair",
+                label_for_charts="Exact match on first_name and last_name",
+            ),
             cll.ColumnsReversedLevel("first_name", "last_name", symmetrical=True),
             cll.And(
                 cll.JaroWinklerLevel("first_name", 0.92), cll.JaroWinklerLevel("last_name", 0.92)
@@ -49,6 +60,12 @@ def name_comparison() -> cl.CustomComparison:
                     cll.ArrayIntersectLevel("first_name_variants", 1),
                 ),
             ).configure(label_for_charts="First names agree, a last name is missing"),
+            # "Петров И. С." and "Иван Петров": the initial stands for the first name.
+            cll.And(
+                cll.NullLevel("first_name"),
+                cll.ArrayIntersectLevel("first_initials", 1),
+                cll.JaroWinklerLevel("last_name", 0.88),
+            ).configure(label_for_charts="Last names alike, first initials agree"),
             cll.And(cll.NullLevel("first_name"), cll.JaroWinklerLevel("last_name", 0.88)).configure(
                 label_for_charts="Last names alike, a first name is missing"
             ),
@@ -57,6 +74,32 @@ def name_comparison() -> cl.CustomComparison:
             cll.ElseLevel(),
         ],
     )
+
+
+def patronymic_comparison() -> cl.CustomComparison:
+    """Patronymics: alike, or only their initials agree ("Иванов И. С.").
+
+    A patronymic tells a father from the son named after him; two present and different
+    ones are also a conflict of names (`dedup_pipeline.match.conflicts`).
+    """
+    return cl.CustomComparison(
+        output_column_name="middle_name",
+        comparison_levels=[
+            cll.NullLevel("middle_initial"),
+            cll.JaroWinklerLevel("middle_name", 0.92).configure(
+                label_for_charts="Patronymics alike"
+            ),
+            cll.ExactMatchLevel("middle_initial").configure(
+                label_for_charts="Patronymic initials agree"
+            ),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+#: Labels of the identifier levels whose u is counted (`dedup_pipeline.match.training`).
+PERSONAL_LABEL = "A personal {noun} in common"
+SHARED_LABEL = "Only a shared {noun} in common"
 
 
 def identifier_comparison(column: str, noun: str) -> cl.CustomComparison:
@@ -69,10 +112,10 @@ def identifier_comparison(column: str, noun: str) -> cl.CustomComparison:
     levels: list[cll.ComparisonLevelCreator] = [
         cll.NullLevel(column),
         cll.ArrayIntersectLevel(f"{column}_personal", 1).configure(
-            label_for_charts=f"A personal {noun} in common"
+            label_for_charts=PERSONAL_LABEL.format(noun=noun)
         ),
         cll.ArrayIntersectLevel(column, 1).configure(
-            label_for_charts=f"Only a shared {noun} in common"
+            label_for_charts=SHARED_LABEL.format(noun=noun)
         ),
     ]
     if column == "emails":
@@ -115,9 +158,9 @@ def company_comparison() -> cl.CustomComparison:
         output_column_name="company",
         comparison_levels=[
             cll.NullLevel("company_evidence"),
-            cll.ExactMatchLevel("company"),
+            cll.ExactMatchLevel("company").configure(tf_adjustment_column="company"),
             cll.JaroWinklerLevel("company", 0.9),
-            cll.ArrayIntersectLevel("company_evidence", 1).configure(
+            cll.ArrayIntersectLevel("company_rare", 1).configure(
                 label_for_charts="Company name or corporate e-mail domain in common"
             ),
             cll.ElseLevel(),
@@ -146,6 +189,7 @@ def contact_comparisons(config: MatchConfig) -> list[cl.Comparison]:
     """Every comparison of the model, extra fields last."""
     return [
         name_comparison(),
+        patronymic_comparison(),
         identifier_comparison("phones", "phone"),
         identifier_comparison("emails", "e-mail"),
         company_comparison(),

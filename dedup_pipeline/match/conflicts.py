@@ -11,7 +11,12 @@ from collections.abc import Sequence
 
 import splink.comparison_level_library as cll
 
-__all__ = ["NAME_CONFLICT_SIMILARITY", "name_conflict_sql", "pair_name_columns"]
+__all__ = [
+    "NAME_CONFLICT_SIMILARITY",
+    "PERSON_COLUMNS",
+    "name_conflict_sql",
+    "pair_name_columns",
+]
 
 #: Name similarity below which two present names count as different people's.
 NAME_CONFLICT_SIMILARITY = 0.8
@@ -22,12 +27,20 @@ def name_conflict_sql(
 ) -> str:
     """SQL that is true when a pair's names belong to different people.
 
-    The pair's columns are ``first_name_l``, ``first_name_r``, ``last_name_l``,
-    ``last_name_r``, ``first_name_variants_l`` and ``first_name_variants_r`` (Splink's
-    naming). Names conflict when both records have a last name and the last names differ
-    (colleagues on one switchboard, "Mary Smith" and "Mary Morris"), or both have a first
-    name and the first names are neither alike nor nicknames of one another (family
-    members sharing a home phone, "Валентина" and "Александр Андреев" on one office line).
+    The pair's columns are those of `PERSON_COLUMNS` with ``_l`` and ``_r`` suffixes
+    (Splink's naming). Names conflict when
+
+    - both records have a last name and the last names differ (colleagues on one
+      switchboard, "Mary Smith" and "Mary Morris");
+    - both have a first name and the first names are neither alike nor nicknames of one
+      another (family members on a home phone, "Валентина" and "Александр");
+    - a first name is missing on one side and the first initials differ ("Петров И." and
+      "Петров Сергей"; "Е." stands for "Жека" too, the initials of a name's variants count);
+
+    - both have a patronymic and the patronymics differ (a father and the son named after
+      him: "Иван Иванович Петров" and "Иван Сергеевич Петров");
+    - the names tell different genders (husband and wife: "Кузнецов", "Кузнецова").
+
     A missing name is no evidence either way; names written the other way round ("Petrov
     Ivan") are compatible.
 
@@ -39,26 +52,53 @@ def name_conflict_sql(
     def alike(left: str, right: str) -> str:
         return f"{jaro_winkler}({left}, {right}) >= {threshold}"
 
+    def both(column: str) -> str:
+        return f"{column}_l is not null and {column}_r is not null"
+
     nicknames = (
         cll.ArrayIntersectLevel("first_name_variants", 1)
         .get_comparison_level(sql_dialect)
         .sql_condition
     )
     first_names_differ = (
-        "(first_name_l is not null and first_name_r is not null "
+        f"({both('first_name')} "
         f"and not ({alike('first_name_l', 'first_name_r')} or coalesce({nicknames}, false)))"
     )
-    last_names_differ = (
-        "(last_name_l is not null and last_name_r is not null "
-        f"and not {alike('last_name_l', 'last_name_r')})"
+    last_names_differ = f"({both('last_name')} and not {alike('last_name_l', 'last_name_r')})"
+    initials = (
+        cll.ArrayIntersectLevel("first_initials", 1).get_comparison_level(sql_dialect).sql_condition
     )
+    initials_differ = (
+        f"((first_name_l is null or first_name_r is null) and {both('first_initials')} "
+        f"and not coalesce({initials}, false))"
+    )
+    patronymics_differ = (
+        f"({both('middle_name')} and not {alike('middle_name_l', 'middle_name_r')})"
+    )
+    genders_differ = f"({both('name_gender')} and name_gender_l <> name_gender_r)"
     swapped = (
-        "(first_name_l is not null and first_name_r is not null "
-        "and last_name_l is not null and last_name_r is not null "
+        f"({both('first_name')} and {both('last_name')} "
         f"and {alike('first_name_l', 'last_name_r')} and {alike('last_name_l', 'first_name_r')})"
     )
     same_id = "".join(f" or coalesce({c}_l = {c}_r, false)" for c in overridden_by)
-    return f"(({first_names_differ} or {last_names_differ}) and not ({swapped}{same_id}))"
+    names_differ = (
+        f"({first_names_differ} or {last_names_differ} or {initials_differ}) and not ({swapped})"
+    )
+    return (
+        f"((({names_differ}) or {patronymics_differ} or {genders_differ}) and not (false{same_id}))"
+    )
+
+
+#: The columns `name_conflict_sql` reads, one per side.
+PERSON_COLUMNS: tuple[str, ...] = (
+    "first_name",
+    "last_name",
+    "first_name_variants",
+    "middle_name",
+    "first_initials",
+    "middle_initial",
+    "name_gender",
+)
 
 
 def pair_name_columns(extra: Sequence[str] = ()) -> str:
@@ -66,5 +106,5 @@ def pair_name_columns(extra: Sequence[str] = ()) -> str:
 
     The join's sides are ``l`` and ``r``; ``extra`` adds columns such as person ids.
     """
-    columns = ("first_name", "last_name", "first_name_variants", *extra)
+    columns = (*PERSON_COLUMNS, *extra)
     return ", ".join(f"l.{c} as {c}_l, r.{c} as {c}_r" for c in columns)

@@ -18,6 +18,7 @@ from splink import Linker
 from splink.internals.database_api import DatabaseAPI
 
 from dedup_pipeline.config import MatchConfig
+from dedup_pipeline.match.frequencies import PersonFrequencies, term_frequency_columns
 from dedup_pipeline.match.model import (
     SCORED_PAIRS_SCHEMA,
     check_model_compatible,
@@ -31,19 +32,8 @@ __all__ = [
     "IncrementalMatch",
     "match_incrementally",
     "score_new_records",
-    "term_frequency_columns",
+    "term_frequency_columns",  # kept for callers; defined in match.frequencies
 ]
-
-
-def term_frequency_columns(model: dict[str, Any]) -> list[str]:
-    """The input columns whose term frequencies a saved Splink model adjusts by."""
-    columns = {
-        level["tf_adjustment_column"]
-        for comparison in model.get("comparisons", [])
-        for level in comparison.get("comparison_levels", [])
-        if level.get("tf_adjustment_column")
-    }
-    return sorted(columns)
 
 
 def _score_touching(
@@ -87,9 +77,9 @@ def _linker_over_everyone(
     match_input: pl.DataFrame, db_api: DatabaseAPI, model: dict[str, Any]
 ) -> tuple[Linker, Any]:
     everyone = db_api.register(match_input.to_arrow(), table_name="contacts_for_matching")
-    linker = Linker(everyone, model, log_level=None)
-    for column in term_frequency_columns(model):
-        linker.table_management.compute_tf_table(column)
+    linker = PersonFrequencies(db_api, match_input, model).apply(
+        Linker(everyone, model, log_level=None)
+    )
     return linker, everyone
 
 

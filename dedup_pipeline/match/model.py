@@ -9,24 +9,31 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 from splink import Linker, SettingsCreator, block_on
-from splink.blocking_analysis import count_comparisons_from_blocking_rules
 from splink.internals.database_api import DatabaseAPI
 
 from dedup_pipeline.config import ConfigError, MatchConfig
 from dedup_pipeline.match.comparisons import contact_comparisons
 from dedup_pipeline.match.conflicts import (
     NAME_CONFLICT_SIMILARITY,
+    PERSON_COLUMNS,
     name_conflict_sql,
     pair_name_columns,
 )
+from dedup_pipeline.match.frequencies import PersonFrequencies
 from dedup_pipeline.match.hygiene import split_conflicting_clusters
 from dedup_pipeline.match.prepare import MATCH_INPUT_SCHEMA
+from dedup_pipeline.match.training import (
+    TrainingReport,
+    check_trained,
+    pair_counts,
+    train_model,
+)
 from dedup_pipeline.schema import require_columns
 
 __all__ = [
@@ -56,19 +63,6 @@ SCORED_PAIRS_SCHEMA: dict[str, pl.DataType] = {
     "match_probability": pl.Float64(),
     "match_key": pl.String(),
 }
-
-_MIN_TRAINING_PAIRS = 50
-_MAX_TRAINING_PAIRS = 500_000
-
-
-def _training_rules(config: MatchConfig) -> list[Any]:
-    extra = [block_on(name) for name, field in config.extra_fields.items() if field.blocking]
-    return [
-        block_on("phone_key"),
-        block_on("email_key"),
-        block_on("first_name", "last_name"),
-        *extra,
-    ]
 
 
 class BlockingExplosionError(RuntimeError):
@@ -133,7 +127,8 @@ def build_settings(config: MatchConfig) -> SettingsCreator:
         probability_two_random_records_match=config.probability_two_random_records_match or 1e-4,
         blocking_rules_to_generate_predictions=list(prediction_rules(config).values()),
         comparisons=contact_comparisons(config),
-        additional_columns_to_retain=["source"],
+        # The guard against conflicting names reads these beside the compared names.
+        additional_columns_to_retain=["source", "first_initials", "middle_initial", "name_gender"],
         retain_intermediate_calculation_columns=True,
         # The guard against conflicting names reads the compared names of each pair.
         retain_matching_columns=True,
@@ -190,6 +185,7 @@ def check_model_compatible(
             f"{source}: the model generates candidate pairs with other blocking rules than "
             f"this configuration (match.extra_fields blocking changed?){retrain}"
         )
+    check_trained(model, source=source)
 
 
 @dataclass(frozen=True)
@@ -211,6 +207,8 @@ class MatchResult:
     labelled_pairs_used
         Reviewer-approved record pairs the m probabilities were also estimated from; 0 when
         labels were not used (option off, too few, or a reused model).
+    training
+        How the model was trained (None for a reused model).
     """
 
     scored_pairs: pl.DataFrame
@@ -218,26 +216,12 @@ class MatchResult:
     comparison_counts: pl.DataFrame
     model: dict[str, Any] = field(repr=False)
     labelled_pairs_used: int = 0
-
-
-def _pair_counts(table: Any, rules: list[Any], record_count: int) -> list[dict[str, Any]]:
-    # Exact counts on moderate data; a deterministic sample estimate on large bases, where
-    # an exact count would cost as much as the prediction it guards.
-    with warnings.catch_warnings():
-        # Splink warns when a sampled estimate rests on few pairs; a rare rule is rare.
-        warnings.simplefilter("ignore", UserWarning)
-        return count_comparisons_from_blocking_rules(
-            table,
-            blocking_rules=rules,
-            link_type="dedupe_only",
-            unique_id_column_name="record_id",
-            record_sample_proportion=1.0 if record_count <= 200_000 else 0.1,
-        )
+    training: TrainingReport | None = None
 
 
 def _count_comparisons(table: Any, config: MatchConfig, record_count: int) -> pl.DataFrame:
     rules = prediction_rules(config)
-    counts = _pair_counts(table, list(rules.values()), record_count)
+    counts = pair_counts(table, list(rules.values()), record_count)
     return pl.DataFrame(
         {
             "blocking_rule": list(rules),
@@ -246,105 +230,6 @@ def _count_comparisons(table: Any, config: MatchConfig, record_count: int) -> pl
         },
         schema={"blocking_rule": pl.String, "new_pairs": pl.Int64, "cumulative_pairs": pl.Int64},
     )
-
-
-def _reviewed_matches(labelled_pairs: pl.DataFrame, record_ids: pl.Series) -> pl.DataFrame:
-    """Pairs reviewers called a match whose records are both in this run, lower id left."""
-    require_columns(
-        labelled_pairs,
-        ["record_id_l", "record_id_r", "clerical_match_score"],
-        table="labelled pairs",
-    )
-    present = record_ids.implode()
-    return (
-        labelled_pairs.filter(
-            (pl.col("clerical_match_score") == 1)
-            & pl.col("record_id_l").is_in(present)
-            & pl.col("record_id_r").is_in(present)
-        )
-        .select(
-            pl.min_horizontal("record_id_l", "record_id_r").alias("record_id_l"),
-            pl.max_horizontal("record_id_l", "record_id_r").alias("record_id_r"),
-        )
-        .unique(maintain_order=True)
-    )
-
-
-def _learn_from_reviewed_matches(
-    linker: Linker, table: Any, reviewed: pl.DataFrame, minimum: int
-) -> int:
-    """Add an m estimate from reviewed matches to each level's trained values.
-
-    Splink sets each level's m to the median of all its estimates (the EM sessions' and
-    this one), so labels move the model without outvoting EM; levels no reviewed pair
-    falls in keep EM's values. Returns the number of pairs used.
-    """
-    if reviewed.height < minimum:
-        logger.warning(
-            "%d reviewed matching pairs among this run's records, fewer than "
-            "match.min_learning_pairs = %d: the model is trained without them",
-            reviewed.height,
-            minimum,
-        )
-        return 0
-    # Splink reads the pair from ``<unique id>_l``/``_r`` (``record_id_l``/``record_id_r``)
-    # and treats every row as a match whatever its clerical_match_score: only matches go in.
-    labels = table.db_api.register(reviewed.to_arrow(), table_name="__reviewed_matches")
-    try:
-        linker.training.estimate_m_from_pairwise_labels(labels)
-    finally:
-        labels.drop_table_from_database_and_remove_from_cache(force_non_splink_table=True)
-    logger.info("m probabilities also estimated from %d reviewed matching pairs", reviewed.height)
-    return reviewed.height
-
-
-def _train(
-    linker: Linker,
-    table: Any,
-    config: MatchConfig,
-    record_count: int,
-    *,
-    labelled_pairs: pl.DataFrame | None = None,
-) -> int:
-    """Estimate the prior, u and m (EM, then reviewed matches); return labelled pairs used.
-
-    ``labelled_pairs`` are reviewed matches among this run's records (`_reviewed_matches`);
-    None when the model is not to learn from decisions.
-    """
-    if config.probability_two_random_records_match is None:
-        # Pairs these rules accept are near-certain matches; their count sets the prior.
-        deterministic = [
-            "l.email_key = r.email_key and l.first_name = r.first_name",
-            "l.phone_key = r.phone_key and l.last_name = r.last_name",
-            *(
-                f"l.{name} = r.{name} and l.first_name = r.first_name and l.last_name = r.last_name"
-                for name, extra in config.extra_fields.items()
-                if extra.blocking
-            ),
-        ]
-        counts = _pair_counts(table, deterministic, record_count)
-        if counts and counts[-1]["cumulative_comparison_count"] > 0:
-            linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.7)
-        else:
-            # Nothing to estimate from: keep the settings' default prior.
-            logger.warning("no certain matches to estimate the prior from; using the default")
-    linker.training.estimate_u_using_random_sampling(
-        max_pairs=config.max_pairs_for_u, seed=config.seed
-    )
-    # EM needs plain rules (not exploding ones). Each rule trains the comparisons it does not
-    # block on: a shared phone trains names, e-mails, company and city; a shared name trains
-    # phones and e-mails. Rules that yield too few pairs on this data are skipped.
-    for rule in _training_rules(config):
-        pairs = _pair_counts(table, [rule], record_count)[0]["marginal_comparison_count"]
-        if pairs < _MIN_TRAINING_PAIRS:
-            logger.info("EM rule %s skipped: %s pairs", rule, pairs)
-            continue
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            rule, max_pairs=_MAX_TRAINING_PAIRS if pairs > _MAX_TRAINING_PAIRS else None
-        )
-    if labelled_pairs is None:
-        return 0
-    return _learn_from_reviewed_matches(linker, table, labelled_pairs, config.min_learning_pairs)
 
 
 #: Bits below the candidate threshold scored when refining the prior (room for it to grow).
@@ -388,11 +273,13 @@ def _refine_prior(predictions: Any, prior: float, record_count: int) -> float | 
 
 
 _MAX_PRIOR_ROUNDS = 3
+_MAX_PRIOR_FACTOR = 4.0
 
 
 def _predict_with_refined_prior(
     linker: Linker,
-    table: Any,
+    make_linker: Callable[[dict[str, Any]], Linker],
+    to_scoring: Callable[[dict[str, Any]], dict[str, Any]],
     raw_model: dict[str, Any],
     record_count: int,
     candidate_bits: float,
@@ -402,19 +289,25 @@ def _predict_with_refined_prior(
     Scores pairs a few bits below the candidate threshold so that the estimate can grow;
     each round re-applies the u correction, which depends on the prior. Updates
     ``raw_model`` in place and returns the final linker and its predictions at the
-    candidate threshold.
+    candidate threshold. The prior moves at most `_MAX_PRIOR_FACTOR` times away from the
+    estimate it starts from: a feature many pairs share (a mail domain everyone has) must
+    not talk the model into expecting matches everywhere.
     """
+    estimate = raw_model["probability_two_random_records_match"]
     for _ in range(_MAX_PRIOR_ROUNDS):
         predictions = linker.inference.predict(
             threshold_match_weight=candidate_bits - _PRIOR_SLACK_BITS, warning_mode="never"
         )
         prior = raw_model["probability_two_random_records_match"]
         refined = _refine_prior(predictions, prior, record_count)
+        if refined is not None:
+            bounded = min(max(refined, estimate / _MAX_PRIOR_FACTOR), estimate * _MAX_PRIOR_FACTOR)
+            refined = None if bounded == prior else bounded
         if refined is None:
             break
         predictions.drop_table_from_database_and_remove_from_cache()
         raw_model["probability_two_random_records_match"] = refined
-        linker = Linker(table, u_among_non_matches(raw_model), log_level=None)
+        linker = make_linker(to_scoring(raw_model))
     else:
         predictions = linker.inference.predict(
             threshold_match_weight=candidate_bits - _PRIOR_SLACK_BITS, warning_mode="never"
@@ -501,27 +394,37 @@ def score_and_cluster(
             "lower match.max_block_size or raise the limit"
         )
 
-    reviewed = None
-    if config.learn_from_decisions and labelled_pairs is not None:
-        if model is not None:
-            logger.info("a reused model is not trained: reviewers' decisions are not learnt from")
-        else:
-            reviewed = _reviewed_matches(labelled_pairs, match_input.get_column("record_id"))
+    if model is not None and config.learn_from_decisions and labelled_pairs is not None:
+        logger.info("a reused model is not trained: reviewers' decisions are not learnt from")
 
-    linker = Linker(table, model if model is not None else build_settings(config), log_level=None)
+    settings = build_settings(config).create_settings_dict(db_api.sql_dialect.sql_dialect_str)
+    frequencies = PersonFrequencies(db_api, match_input, model or settings)
+
+    def make_linker(scoring: dict[str, Any]) -> Linker:
+        return frequencies.apply(Linker(table, scoring, log_level=None))
+
+    def to_scoring(raw: dict[str, Any]) -> dict[str, Any]:
+        # The default model's u are already those of non-matches (of its own base).
+        if training is not None and training.source == "default":
+            return copy.deepcopy(raw)
+        return u_among_non_matches(raw)
+
+    linker = make_linker(model if model is not None else settings)
+
     raw_model: dict[str, Any] | None = None
-    labelled_pairs_used = 0
+    training: TrainingReport | None = None
     if model is None and record_count > 1:
         # Labels join before the model is saved: the u correction (which reads m) and the
         # prior refinement below see them.
-        labelled_pairs_used = _train(linker, table, config, record_count, labelled_pairs=reviewed)
-        raw_model = linker.misc.save_model_to_json()
-        linker = Linker(table, u_among_non_matches(raw_model), log_level=None)
+        raw_model, training = train_model(
+            linker, table, match_input, config, labelled_pairs=labelled_pairs
+        )
+        linker = make_linker(to_scoring(raw_model))
 
     candidate_bits = math.log2(config.candidate_threshold / (1 - config.candidate_threshold))
     if raw_model is not None and config.probability_two_random_records_match is None:
         linker, predictions = _predict_with_refined_prior(
-            linker, table, raw_model, record_count, candidate_bits
+            linker, make_linker, to_scoring, raw_model, record_count, candidate_bits
         )
     else:
         predictions = linker.inference.predict(
@@ -544,7 +447,8 @@ def score_and_cluster(
         clusters=clusters,
         comparison_counts=comparison_counts,
         model=trained,
-        labelled_pairs_used=labelled_pairs_used,
+        labelled_pairs_used=0 if training is None else training.labelled_pairs_used,
+        training=training,
     )
 
 
@@ -684,10 +588,11 @@ def _cannot_link_within(
         return empty
     registered = db_api.register(members.to_arrow(), table_name="__strong_cluster_members")
     ids = "".join(f", c.{name}" for name in identifiers)
+    person = ", ".join(f"c.{name}" for name in PERSON_COLUMNS)
     named = (
-        f"select m.cluster_id, c.record_id, c.first_name, c.last_name, c.first_name_variants{ids} "
+        f"select m.cluster_id, c.record_id, {person}{ids} "
         f"from {{this}} m join {table.physical_name} c on m.record_id = c.record_id "
-        "where c.first_name is not null or c.last_name is not null"
+        "where c.first_name is not null or c.last_name is not null or c.name_gender is not null"
     )
     pairs = registered.query_sql(
         f"""

@@ -19,7 +19,7 @@ import duckdb
 import polars as pl
 
 from dedup_pipeline.config import ExtraFieldConfig
-from dedup_pipeline.match.conflicts import name_conflict_sql, pair_name_columns
+from dedup_pipeline.match.conflicts import PERSON_COLUMNS, name_conflict_sql, pair_name_columns
 from dedup_pipeline.match.identifiers import is_role_mailbox
 from dedup_pipeline.normalize.companies import (
     company_compact_key,
@@ -48,9 +48,15 @@ MATCH_INPUT_SCHEMA: dict[str, pl.DataType] = {
     "first_name": pl.String(),
     "last_name": pl.String(),
     "first_name_variants": _LIST,
+    "middle_name": pl.String(),
+    "first_initials": _LIST,
+    "middle_initial": pl.String(),
+    "name_gender": pl.String(),
+    "name_pair": pl.String(),
     "full_name": pl.String(),
     "company": pl.String(),
     "company_evidence": _LIST,
+    "company_rare": _LIST,
     "city": pl.String(),
     "phones": _LIST,
     "emails": _LIST,
@@ -80,6 +86,28 @@ _ROLE = "role mailbox"
 _DIFFERENT_NAMES = "held by people with different names"
 
 
+def _person_columns() -> list[pl.Expr]:
+    """`PERSON_COLUMNS` from normalised contacts."""
+    return [
+        pl.col("first_name_key").alias("first_name"),
+        pl.col("last_name_key").alias("last_name"),
+        pl.col("first_name_variants"),
+        pl.col("middle_name_key").alias("middle_name"),
+        # The first name's initial, and those of the names it can stand for ("Жека": ж, е).
+        pl.concat_list(
+            pl.col("name_initials").str.slice(0, 1).replace("_", None),
+            pl.col("first_name_variants").list.eval(pl.element().str.slice(0, 1)),
+        )
+        .list.drop_nulls()
+        .list.unique()
+        .list.sort()
+        .pipe(_null_if_empty)
+        .alias("first_initials"),
+        pl.col("name_initials").str.slice(1, 1).replace("_", None).alias("middle_initial"),
+        pl.col("name_gender"),
+    ]
+
+
 def _holders(
     contacts: pl.DataFrame, column: str, prepared: pl.DataFrame | None, prepared_column: str
 ) -> pl.DataFrame:
@@ -92,9 +120,7 @@ def _holders(
         contacts.select(
             "record_id",
             pl.col(column).alias("value"),
-            pl.col("first_name_key").alias("first_name"),
-            pl.col("last_name_key").alias("last_name"),
-            "first_name_variants",
+            *_person_columns(),
         )
         .explode("value")
         .drop_nulls("value")
@@ -104,9 +130,7 @@ def _holders(
             prepared.select(
                 "record_id",
                 pl.col(prepared_column).alias("value"),
-                "first_name",
-                "last_name",
-                "first_name_variants",
+                *PERSON_COLUMNS,
             )
             .explode("value")
             .join(holders.select("value").unique(), on="value", how="semi")
@@ -125,7 +149,9 @@ def _values_of_different_people(
     # Values above the block size are shared anyway; pairing their holders would be costly.
     candidates = counts.filter(pl.col("record_count").is_between(2, max_block_size))
     named = holders.join(candidates.select("value"), on="value", how="semi").filter(
-        pl.col("first_name").is_not_null() | pl.col("last_name").is_not_null()
+        pl.any_horizontal(
+            pl.col(c).is_not_null() for c in ("first_name", "last_name", "name_gender")
+        )
     )
     connection.register("holders", named.to_arrow())
     try:
@@ -325,6 +351,21 @@ def prepare_match_input(
         )
         .alias("first_name_initial"),
     )
+    # A company or mail domain many people share (a big employer, an example.com) says
+    # little about who someone is: only rare evidence counts as "the same workplace".
+    evidence_limit = max(2, max_block_size // 10)
+    evidence = named.select(value=pl.col("company_evidence")).explode("value")
+    if prepared is not None:
+        evidence = pl.concat(
+            [evidence, prepared.select(value=pl.col("company_evidence")).explode("value")]
+        )
+    common_evidence = (
+        evidence.drop_nulls()
+        .group_by("value")
+        .len()
+        .filter(pl.col("len") > evidence_limit)
+        .get_column("value")
+    )
     counting = ["name_key", "last_name_key", "first_name_city", "first_name_initial"]
     keys = named.select(*counting, *blocked_names)
     if prepared is not None:
@@ -378,12 +419,13 @@ def prepare_match_input(
             "record_id",
             "source",
             # Script-independent keys: "Юлия Кузнецова" and "Yulia Kuznetsova" compare close.
-            pl.col("first_name_key").alias("first_name"),
-            pl.col("last_name_key").alias("last_name"),
-            "first_name_variants",
+            *_person_columns(),
+            # The whole name, for how common it is (term frequencies).
+            pl.concat_str("first_name_key", "last_name_key", separator=" ").alias("name_pair"),
             pl.col("full_name_norm").alias("full_name"),
             company_key(pl.col("company_norm")).alias("company"),
             _null_if_empty(pl.col("company_evidence")).alias("company_evidence"),
+            _list_without(named, "company_evidence", common_evidence).alias("company_rare"),
             # "Питер" and "St. Petersburg" are one city.
             pl.col("city_key").alias("city"),
             _null_if_empty(pl.col("phones_e164")).alias("phones"),

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 import polars as pl
 
 from dedup_pipeline.normalize.emails import EMAIL_VALUES_SCHEMA, normalize_email_values
-from dedup_pipeline.normalize.nicknames import first_name_variants, known_first_name_keys
+from dedup_pipeline.normalize.names import parse_names
+from dedup_pipeline.normalize.nicknames import first_name_variants
 from dedup_pipeline.normalize.phones import PHONE_VALUES_SCHEMA, normalize_phone_values
 from dedup_pipeline.normalize.places import city_key
 from dedup_pipeline.normalize.text import (
     normalize_company,
     normalize_name,
     normalize_text,
-    transliterate_name,
 )
 from dedup_pipeline.schema import CONTACT_TEXT_FIELDS, SOURCE_RECORD_SCHEMA, require_columns
 
@@ -31,7 +31,10 @@ CONTACT_SCHEMA: dict[str, pl.DataType] = {
     "last_name_norm": pl.String(),
     "full_name_norm": pl.String(),
     "first_name_key": pl.String(),
+    "middle_name_key": pl.String(),
     "last_name_key": pl.String(),
+    "name_initials": pl.String(),
+    "name_gender": pl.String(),
     "first_name_variants": _LIST,
     "company_norm": pl.String(),
     "city_norm": pl.String(),
@@ -153,92 +156,6 @@ def _emails(records: pl.DataFrame, known: pl.DataFrame | None = None):
     return per_record, values
 
 
-# Russian patronymics ("Сергеевич", "Ильинична", "Sergeevich"): they fix the order of a
-# three-part full name, which CRMs store as "Last First Patronymic" as often as not.
-_PATRONYMIC = r"(ович|евич|ич|овна|евна|ична|инична|ovich|evich|ich|ovna|evna|ichna|inichna)$"
-
-
-def _name_parts() -> list[pl.Expr]:
-    first = normalize_name(pl.col("first_name"))
-    middle = normalize_name(pl.col("middle_name"))
-    last = normalize_name(pl.col("last_name"))
-    full = normalize_name(pl.col("full_name"))
-    tokens = full.str.split(" ")
-    count = tokens.list.len()
-    token = [tokens.list.get(i, null_on_oob=True) for i in range(3)]
-    has_parts = first.is_not_null() | last.is_not_null()
-    # A record that only has a full name still needs first and last names to be compared
-    # with structured records. Three parts ending in a patronymic read "Last First
-    # Patronymic"; a patronymic in the middle reads "First Patronymic Last"; otherwise the
-    # first token is taken as the first name (the match stage also tries swapped order).
-    last_first_patronymic = (count == 3) & token[2].str.contains(_PATRONYMIC)
-    first_patronymic_last = (count == 3) & token[1].str.contains(_PATRONYMIC)
-    split_first = pl.when(last_first_patronymic).then(token[1]).otherwise(tokens.list.first())
-    split_middle = (
-        pl.when(last_first_patronymic)
-        .then(token[2])
-        .when(first_patronymic_last | (count == 3))
-        .then(token[1])
-    )
-    split_last = (
-        pl.when(last_first_patronymic).then(token[0]).when(count > 1).then(tokens.list.last())
-    )
-    return [
-        has_parts.alias("_names_from_parts"),
-        pl.when(has_parts).then(first).otherwise(split_first).alias("first_name_norm"),
-        pl.when(has_parts).then(middle).otherwise(split_middle).alias("middle_name_norm"),
-        pl.when(has_parts).then(last).otherwise(split_last).alias("last_name_norm"),
-        pl.coalesce(full, pl.concat_str([first, middle, last], separator=" ", ignore_nulls=True))
-        .pipe(normalize_text)
-        .alias("full_name_norm"),
-    ]
-
-
-# Endings of surname keys ("Петров" -> "petrov", "Зелинский" -> "zelinski", "Шевченко").
-_SURNAME_ENDING = r"(ov|ev|ova|eva|in|yn|ski|skaya|enko|uk|ikh|ykh)$"
-# Pseudo-counts: how strongly the name tables and surname endings weigh against the data.
-_PRIOR = 3
-
-
-def _first_name_odds(frame: pl.DataFrame, usage: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Per name key, how likely it is a first name (0..1), from the data and the tables.
-
-    Records with separate first and last name fields say how each key is used; the
-    tables of known first names and the typical surname endings act as prior counts.
-    ``usage`` adds records that are not being normalised (`_name_usage`).
-    """
-    both = pl.col("first_name_key").is_not_null() & pl.col("last_name_key").is_not_null()
-    columns = ["_names_from_parts", "first_name_key", "last_name_key"]
-    used = frame.select(columns) if usage is None else pl.concat([frame.select(columns), usage])
-    structured = used.filter(pl.col("_names_from_parts") & both)
-    as_first = structured.group_by(pl.col("first_name_key").alias("key")).agg(
-        first=pl.len().cast(pl.Float64)
-    )
-    as_last = structured.group_by(pl.col("last_name_key").alias("key")).agg(
-        last=pl.len().cast(pl.Float64)
-    )
-    keys = (
-        pl.concat(
-            [frame.select(pl.col(c).alias("key")) for c in ("first_name_key", "last_name_key")]
-        )
-        .drop_nulls()
-        .unique()
-    )
-    known = pl.col("key").is_in(list(known_first_name_keys()))
-    prior_first = pl.when(known).then(_PRIOR).otherwise(0)
-    prior_last = pl.when(~known & pl.col("key").str.contains(_SURNAME_ENDING)).then(_PRIOR)
-    return (
-        keys.join(as_first, on="key", how="left")
-        .join(as_last, on="key", how="left")
-        .fill_null(0)
-        .select(
-            "key",
-            odds=(pl.col("first") + prior_first)
-            / (pl.col("first") + pl.col("last") + prior_first + prior_last.otherwise(0) + 1),
-        )
-    )
-
-
 def _name_usage(contacts: pl.DataFrame) -> pl.DataFrame:
     """How already normalised contacts use each name key, for `_first_name_odds`.
 
@@ -255,32 +172,6 @@ def _name_usage(contacts: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _orient_names(frame: pl.DataFrame, usage: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Swap first and last names written the other way round ("Миронов Саня")."""
-    odds = _first_name_odds(frame, usage)
-    with_odds = frame.join(
-        odds.rename({"key": "first_name_key", "odds": "_first_odds"}),
-        on="first_name_key",
-        how="left",
-    ).join(
-        odds.rename({"key": "last_name_key", "odds": "_last_odds"}),
-        on="last_name_key",
-        how="left",
-    )
-    swap = (pl.col("_last_odds") > 0.5) & (pl.col("_first_odds") < 0.5)
-    swapped = {
-        "first_name_norm": "last_name_norm",
-        "last_name_norm": "first_name_norm",
-        "first_name_key": "last_name_key",
-        "last_name_key": "first_name_key",
-    }
-    # One with_columns: every swap reads the columns as they were.
-    return with_odds.with_columns(
-        pl.when(swap).then(pl.col(other)).otherwise(pl.col(name)).alias(name)
-        for name, other in swapped.items()
-    )
-
-
 def _normalize(
     records: pl.DataFrame,
     regions: Mapping[str, str],
@@ -294,17 +185,20 @@ def _normalize(
     emails, email_values = _emails(records, known_emails)
     contacts = (
         records.select(list(SOURCE_RECORD_SCHEMA))
+        .pipe(parse_names, usage)
         .with_columns(
-            *_name_parts(),
+            full_name_norm=pl.coalesce(
+                normalize_name(pl.col("full_name")),
+                pl.concat_str(
+                    [normalize_name(pl.col(c)) for c in ("first_name", "middle_name", "last_name")],
+                    separator=" ",
+                    ignore_nulls=True,
+                ),
+            ).pipe(normalize_text),
             company_norm=normalize_company(pl.col("company")),
             city_norm=normalize_text(pl.col("city")),
             city_key=pl.col("city").map_batches(city_key, return_dtype=pl.String),
         )
-        .with_columns(
-            first_name_key=transliterate_name(pl.col("first_name_norm")),
-            last_name_key=transliterate_name(pl.col("last_name_norm")),
-        )
-        .pipe(_orient_names, usage)
         .with_columns(
             first_name_variants=pl.col("first_name_norm").map_batches(first_name_variants)
         )

@@ -137,6 +137,8 @@ P_LOWER = 0.08
 P_INITIALS = 0.04
 P_WESTERN = 0.3  # of romanised first names with a Western form
 P_EMAIL_TYPO = 0.02
+#: A later record from another city (the client moved, or wrote the office's city).
+P_OTHER_CITY = 0.06
 
 
 def matrix_settings(clients: int, seeds: tuple[int, ...] = (1, 2)) -> list[BenchmarkSettings]:
@@ -509,7 +511,7 @@ def _records(rng: np.random.Generator, clients: pl.DataFrame, s: BenchmarkSettin
     n = records.height
     u = {name: pl.Series(rng.random(n)) for name in (
         "new", "phone", "email", "which_phone", "which_email", "company", "city", "order",
-        "patr", "single", "latin", "dim", "case", "initials", "western", "city_text",
+        "patr", "single", "latin", "dim", "case", "initials", "western", "city_text", "moved",
     )}  # fmt: skip
     return records.with_columns(
         returning_new=(pl.col("k") > 0) & (u["new"] < s.new_identifiers),
@@ -662,7 +664,12 @@ def generate_benchmark(out_dir: Path, settings: BenchmarkSettings | None = None)
             "city_other": [list(other) for _, other in pools.CITIES],
         }
     )
-    rows = rows.join(cities, on="city", how="left")
+    moved = (pl.col("k") > 0) & (pl.col("_u_moved") < P_OTHER_CITY)
+    rows = rows.with_columns(
+        city=pl.when(moved)
+        .then((pl.col("city") + 1 + (pl.col("_city_pick") * 5).cast(pl.Int64)) % len(pools.CITIES))
+        .otherwise("city")
+    ).join(cities, on="city", how="left")
     other = (pl.col("_city_pick") * pl.col("city_other").list.len()).floor().cast(pl.Int32)
     rows = rows.with_columns(
         full_name=_names(rng, rows, s),

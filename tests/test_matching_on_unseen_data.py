@@ -1,0 +1,306 @@
+"""The mechanisms that let matching hold on CRM data it was never tuned on.
+
+Names read by evidence, patronymics and genders that tell people apart, evidence beyond
+shared identifiers, a model trained at any size of base (counted u, floors, refusal of an
+untrained level), person-counted name frequencies and the cold start.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from splink import DuckDBAPI
+
+from assets.run import run_full_sweep
+from dedup_pipeline.config import MatchConfig
+from dedup_pipeline.match import check_model_compatible, score_and_cluster
+from dedup_pipeline.match.frequencies import term_frequency_tables
+from dedup_pipeline.match.training import (
+    M_FLOOR,
+    TrainingReport,
+    UntrainedLevelError,
+    default_model,
+    with_floored_m,
+)
+from dedup_pipeline.normalize.names import parse_names
+from dedup_pipeline.samples.benchmark import BenchmarkSettings, generate_benchmark
+from tests.conftest import warehouse_tables
+
+CONFIG = """
+sources:
+  - name: crm
+    path: contacts.csv
+    default_region: RU
+    timestamp_formats: ["%Y-%m-%d %H:%M:%S"]
+    columns:
+      source_record_id: record_id
+      full_name: full_name
+      phones: phone
+      emails: email
+      company: company
+      city: city
+      created_at: created_at
+survivorship: {source_priority: [crm]}
+warehouse: {path: out/warehouse.duckdb, memory_limit: 2GB, temp_directory: out/tmp}
+output: {directory: out}
+"""
+
+# Planted records: (record id, full name, phone, e-mail, company, city).
+PLANTED = [
+    # A surname-first name with a typo in the first name, and the same client's lead.
+    ("P-karpov-1", "Карпов Дмитаий", "+7 912 555-01-01", "", "", "Пермь"),
+    ("P-karpov-2", "ДИМА КАРПОВ", "8 (912) 555-01-01", "", "", ""),
+    # A father and the son named after him, on the family's home phone.
+    ("P-ivanov-1", "Иван Иванович Иванов", "+7 (343) 555-02-02", "", "", "Екатеринбург"),
+    ("P-ivanov-2", "Иван Петрович Иванов", "8 343 555 02 02", "", "", "Екатеринбург"),
+    # A returning client: a new mobile and a work address, the same company.
+    (
+        "P-return-1",
+        "Всеволод Ладломанов",
+        "+7 916 555-03-03",
+        "vsevolod77@mail.ru",
+        "ООО «Альфа-Квант»",
+        "Москва",
+    ),
+    (
+        "P-return-2",
+        "Ладломанов Всеволод Игоревич",
+        "+7 926 555-04-04",
+        "v.ladlomanov@alfakvant.ru",
+        "Альфа-Квант",
+        "",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("mechanisms")
+    export = generate_benchmark(directory / "gen", BenchmarkSettings(clients=700, seed=11))
+    rows = list(csv.DictReader(export.open(encoding="utf-8")))
+    for record_id, name, phone, email, company, city in PLANTED:
+        rows.append(
+            {
+                "record_id": record_id,
+                "full_name": name,
+                "phone": phone,
+                "email": email,
+                "company": company,
+                "city": city,
+                "created_at": "2024-01-01 10:00:00",
+                "truth_client_id": record_id.rsplit("-", 1)[0],
+            }
+        )
+    with (directory / "contacts.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    config_path = directory / "config.yaml"
+    config_path.write_text(CONFIG, encoding="utf-8")
+    report = run_full_sweep(config_path)
+    tables = warehouse_tables(config_path, "clusters", "contacts")
+    return report, tables
+
+
+def _cluster(tables, record_id: str) -> tuple[str, str]:
+    row = tables["clusters"].filter(pl.col("record_id") == f"crm:{record_id}").row(0, named=True)
+    return row["cluster_id"], row["outcome"]
+
+
+def test_a_surname_first_name_with_a_typo_merges_with_the_same_client(run):
+    _, tables = run
+    contacts = tables["contacts"].filter(pl.col("record_id") == "crm:P-karpov-1")
+    assert contacts.row(0, named=True)["last_name_key"] == "karpov"
+    assert _cluster(tables, "P-karpov-1") == _cluster(tables, "P-karpov-2")
+    assert _cluster(tables, "P-karpov-1")[1] == "auto_merge"
+
+
+def test_two_ivan_ivanovs_with_different_patronymics_stay_apart(run):
+    _, tables = run
+    assert _cluster(tables, "P-ivanov-1")[0] != _cluster(tables, "P-ivanov-2")[0]
+
+
+def test_a_returning_client_with_new_phone_and_email_merges_by_company(run):
+    _, tables = run
+    assert _cluster(tables, "P-return-1") == _cluster(tables, "P-return-2")
+    assert _cluster(tables, "P-return-1")[1] == "auto_merge"
+
+
+def test_the_run_says_which_model_scored_it(run):
+    report, _ = run
+    assert report.model["source"] == "trained"
+    # The identifier levels' u were counted, not sampled.
+    assert "phones: A personal phone in common" in report.model["u_from_frequencies"]
+
+
+# -- names -------------------------------------------------------------------------------
+
+
+def _parsed(*names: str) -> pl.DataFrame:
+    frame = pl.DataFrame(
+        {"first_name": None, "middle_name": None, "last_name": None, "full_name": list(names)},
+        schema={c: pl.String for c in ("first_name", "middle_name", "last_name", "full_name")},
+    )
+    return parse_names(frame)
+
+
+@pytest.mark.parametrize(
+    ("name", "first", "middle", "last", "gender"),
+    [
+        ("Карпов Дмитаий", "dmitai", None, "karpov", "m"),  # surname first, a typo
+        ("Дмитрий Сергеевич Карпов", "dmitri", "sergeevich", "karpov", "m"),
+        ("Карпова Д. С.", None, None, "karpova", "f"),  # initials, gender from the surname
+        ("Алексей Викторович", "aleksei", "viktorovich", None, "m"),  # no surname
+        ("Шарова Нина Никиитчна", "nina", "nikitchna", "sharova", "f"),  # patronymic typo
+        ("Иван Миронов", "ivan", None, "mironov", "m"),  # a surname made from a first name
+        ("Petrosyan Armen", "armen", None, "petrosyan", None),  # Armenian surname ending
+    ],
+)
+def test_names_are_read_by_evidence_not_position(name, first, middle, last, gender):
+    row = _parsed(name).row(0, named=True)
+    assert (row["first_name_key"], row["middle_name_key"], row["last_name_key"]) == (
+        first,
+        middle,
+        last,
+    )
+    assert row["name_gender"] == gender
+
+
+def test_a_token_the_tables_do_not_know_is_read_from_the_base():
+    # "Тигран" is in no table; beside "Степанов" it is a first name, so "Ким Тигран" is too.
+    parsed = _parsed("Тигран Степанов", "Ким Тигран")
+    assert parsed.get_column("first_name_key").to_list() == ["tigran", "tigran"]
+    assert parsed.get_column("last_name_key").to_list() == ["stepanov", "kim"]
+
+
+def test_initials_are_kept_as_initials():
+    row = _parsed("Karpov D. S.").row(0, named=True)
+    assert row["first_name_key"] is None
+    assert row["name_initials"] == "ds"
+
+
+# -- training ----------------------------------------------------------------------------
+
+
+def _base(pairs: int) -> pl.DataFrame:
+    """Records in pairs sharing a personal phone, the rest of their fields empty."""
+    from dedup_pipeline.match.prepare import prepare_match_input
+    from dedup_pipeline.normalize import normalize_contacts
+    from tests.conftest import records_frame, source_record
+
+    syllables = ["ба", "ве", "го", "ду", "жи", "зо", "ка", "ле", "му", "но", "пи", "ро"]
+    firsts = ["Иван", "Олег", "Анна", "Ольга", "Пётр", "Мария", "Денис", "Вера"]
+    rows = []
+    for i in range(pairs):
+        phone = f"+7916{i:07d}"
+        # A distinct made-up surname per pair ("Бавего"): digits are no part of a name.
+        stem = "".join(syllables[(i // 12**k) % 12] for k in range(3))
+        first, last = firsts[i % len(firsts)], stem.capitalize() + "ов"
+
+        rows.append(source_record("crm", f"{i}a", first_name=first, last_name=last, phones=[phone]))
+        rows.append(source_record("crm", f"{i}b", first_name=first, last_name=last, phones=[phone]))
+    contacts = normalize_contacts(records_frame(*rows)).contacts
+    return prepare_match_input(contacts, max_block_size=200)[0]
+
+
+def test_identifier_u_is_counted_where_sampling_sees_no_shared_phone():
+    match_input = _base(1500)
+    # Two thousand random pairs of three thousand records hold no pair sharing a phone.
+    config = MatchConfig(max_pairs_for_u=2_000)
+    connection = duckdb.connect()
+    result = score_and_cluster(
+        match_input,
+        db_api=DuckDBAPI(connection),
+        config=config,
+        auto_merge_threshold=0.99,
+        review_threshold=0.8,
+    )
+    (level,) = [
+        level
+        for comparison in result.model["comparisons"]
+        if comparison["output_column_name"] == "phones"
+        for level in comparison["comparison_levels"]
+        if level.get("label_for_charts") == "A personal phone in common"
+    ]
+    assert level["u_probability"] is not None and level["u_probability"] < 1e-3
+    assert "phones: A personal phone in common" in result.training.u_from_frequencies
+    # Every pair sharing its phone is merged.
+    sizes = result.clusters.group_by("strong_cluster_id").len().get_column("len")
+    assert sizes.to_list() == [2] * 1500
+
+
+def test_a_model_with_an_untrained_level_is_refused_naming_it():
+    model = default_model()
+    check_model_compatible(model, MatchConfig())  # the shipped model fits the comparisons
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if level.get("label_for_charts") == "A personal e-mail in common":
+                level["u_probability"] = None
+    with pytest.raises(UntrainedLevelError, match="emails: A personal e-mail in common"):
+        check_model_compatible(model, MatchConfig())
+
+
+def test_m_floor_limits_a_veto_but_never_makes_a_rare_level_evidence():
+    model = {
+        "comparisons": [
+            {
+                "output_column_name": "city",
+                "comparison_levels": [
+                    {"is_null_level": True, "sql_condition": "null"},
+                    {"label_for_charts": "same", "m_probability": 0.98, "u_probability": 0.07},
+                    {"label_for_charts": "rare", "m_probability": 1e-9, "u_probability": 1e-6},
+                    {"label_for_charts": "else", "m_probability": 1e-12, "u_probability": 0.93},
+                ],
+            }
+        ]
+    }
+    levels = with_floored_m(model, None, TrainingReport())["comparisons"][0]["comparison_levels"]
+    same, rare, other = (level["m_probability"] for level in levels[1:])
+    assert other == pytest.approx(M_FLOOR, rel=0.05)  # a different city no longer a veto
+    assert rare <= 1e-6 * 1.05  # raised only to its u: it weighs nothing, not 13 bits
+    assert same + rare + other == pytest.approx(1.0)
+
+
+def test_a_name_counts_once_per_person_not_per_record():
+    match_input = _base(3).with_columns(
+        name_pair=pl.lit("ivan petrov"), first_name=pl.lit("ivan"), last_name=pl.lit("petrov")
+    )
+    tables = term_frequency_tables(match_input, ["first_name", "last_name"])
+    # Six records, three people: each pair of records shares a phone.
+    assert tables["first_name"].get_column("tf_first_name").to_list() == [1.0]
+    people = term_frequency_tables(
+        match_input.with_columns(
+            first_name=pl.Series(["ivan", "ivan", "oleg", "oleg", "anna", "anna"])
+        ),
+        ["first_name"],
+    )["first_name"]
+    assert people.get_column("tf_first_name").to_list() == pytest.approx([1 / 3] * 3)
+
+
+def test_a_five_record_file_merges_with_the_default_model(tmp_path: Path):
+    rows = [
+        ("1", "Иван Петров", "+7 912 345-67-89", "", "Москва"),
+        ("2", "Петров Иван", "89123456789", "", ""),
+        ("3", "Анна Смирнова", "+7 916 000-11-22", "anna@yandex.ru", "Казань"),
+        ("4", "Олег Волков", "+7 903 777-88-99", "", "Тула"),
+        ("5", "Мария Лосева", "+7 903 555-44-33", "", ""),
+    ]
+    lines = ["record_id,full_name,phone,email,company,city,created_at"]
+    lines += [f"{i},{n},{p},{e},,{c},2024-01-01 10:00:00" for i, n, p, e, c in rows]
+    (tmp_path / "contacts.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "config.yaml").write_text(CONFIG, encoding="utf-8")
+    report = run_full_sweep(tmp_path / "config.yaml")
+    clusters = warehouse_tables(tmp_path / "config.yaml", "clusters")["clusters"]
+    assert report.model["source"] == "default"
+    assert "5 records" in report.model["reason"]
+    one = clusters.filter(pl.col("record_id").is_in(["crm:1", "crm:2"]))
+    assert one.get_column("cluster_id").n_unique() == 1
+    assert one.get_column("outcome").unique().to_list() == ["auto_merge"]
+    assert clusters.get_column("cluster_id").n_unique() == 4
+    saved = json.loads((tmp_path / "out" / "splink_model.json").read_text(encoding="utf-8"))
+    check_model_compatible(saved, MatchConfig())
