@@ -52,11 +52,30 @@ def test_a_blacklisted_address_takes_its_record_out_of_a_merge_nightly_and_back(
     config_path, _, tables = sample_run
     clusters = tables["clusters"]
     contacts = warehouse_tables(config_path, "contacts")["contacts"]
-    # A record of a merged client with an address no other record has.
+    # A record of a merged client with an address no other record has, whose cluster mates
+    # share a phone among themselves (so they still make a client without it).
     addresses = contacts.select("record_id", email="emails_normalized").explode("email")
     unique_addresses = addresses.filter(pl.len().over("email") == 1).drop_nulls()
     merged = clusters.filter((pl.col("outcome") == "auto_merge") & (pl.col("cluster_size") >= 3))
-    target = unique_addresses.join(merged, on="record_id").sort("record_id").row(0, named=True)
+    phones = (
+        contacts.select("record_id", phone="phones_e164")
+        .explode("phone")
+        .drop_nulls()
+        .join(merged.select("record_id", "cluster_id"), on="record_id")
+    )
+    candidates = unique_addresses.join(merged, on="record_id").sort("record_id")
+    target = next(
+        row
+        for row in candidates.iter_rows(named=True)
+        if phones.filter(
+            (pl.col("cluster_id") == row["cluster_id"]) & (pl.col("record_id") != row["record_id"])
+        )
+        .group_by("phone")
+        .agg(pl.col("record_id").n_unique().alias("holders"))
+        .filter(pl.col("holders") == row["cluster_size"] - 1)
+        .height
+    )
+
     record, email, client = target["record_id"], target["email"], target["cluster_id"]
     mates = set(merged.filter(pl.col("cluster_id") == client)["record_id"]) - {record}
 

@@ -269,6 +269,8 @@ def test_the_records_a_new_one_can_pair_with_share_a_key_of_some_blocking_rule(f
         "last_name_block": pl.String,
         "first_name_city_block": pl.String,
         "first_name_initial_block": pl.String,
+        "variant_name_block": pl.List(pl.String),
+        "variant_patronymic_block": pl.List(pl.String),
     }
 
     def record(record_id, **values):
@@ -286,6 +288,8 @@ def test_the_records_a_new_one_can_pair_with_share_a_key_of_some_blocking_rule(f
                 last_name_block="petrov",
                 first_name_city_block="ivan @ perm",
                 first_name_initial_block="ivan p",
+                variant_name_block=["ivan petrov", "vanya petrov"],
+                variant_patronymic_block=["ivan sergeevich"],
             )
         ],
         schema=columns,
@@ -299,6 +303,8 @@ def test_the_records_a_new_one_can_pair_with_share_a_key_of_some_blocking_rule(f
             record("surname", last_name_block="petrov"),
             record("city", first_name_city_block="ivan @ perm"),
             record("initial", first_name_initial_block="ivan p"),
+            record("variant", variant_name_block=["vanya petrov"]),
+            record("patronymic", variant_patronymic_block=["ivan sergeevich", "vanya sergeevich"]),
             record(
                 "stranger", phones_block=["+79129999999"], first_name="ivan", last_name="sidorov"
             ),

@@ -24,6 +24,7 @@ from dedup_pipeline.leads import (
 from dedup_pipeline.leads.app import LeadService
 from dedup_pipeline.leads.check import _found_by_rules
 from dedup_pipeline.match.model import prediction_rules
+from dedup_pipeline.match.prepare import NAME_BLOCKS
 from dedup_pipeline.sinks import table_directory
 from tests.conftest import sample_config_in
 
@@ -206,9 +207,9 @@ def test_a_lead_needs_a_phone_an_email_or_a_name():
 
 def test_found_by_names_follow_the_blocking_rules():
     match = MatchConfig(extra_fields={"inn": ExtraFieldConfig(blocking=True)})
-    columns = ("phones_block", "emails_block", "name_key", "first_name", "last_name")
-    blocks = ("last_name_block", "first_name_city_block", "first_name_initial_block", "inn_block")
-    lead = dict.fromkeys((*columns, *blocks))
+    columns = ("phones_block", "emails_block", "first_name", "last_name", "inn_block")
+    lead = dict.fromkeys((*columns, *(block.column for block in NAME_BLOCKS)))
+
     assert list(_found_by_rules(lead, match.extra_fields)) == list(prediction_rules(match))
 
 

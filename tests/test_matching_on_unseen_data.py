@@ -266,20 +266,36 @@ def test_m_floor_limits_a_veto_but_never_makes_a_rare_level_evidence():
     assert same + rare + other == pytest.approx(1.0)
 
 
+def _people(names: list[tuple[str, int]]) -> pl.DataFrame:
+    """Records with a first name: (name, records) per person; they share a phone."""
+    rows = [
+        (f"{person}-{copy}", [f"+7916000{person:04d}"], first)
+        for person, (first, copies) in enumerate(names)
+        for copy in range(copies)
+    ]
+    return pl.DataFrame(
+        rows,
+        schema={
+            "record_id": pl.String,
+            "phones_personal": pl.List(pl.String),
+            "first_name": pl.String,
+        },
+        orient="row",
+    ).with_columns(emails_personal=pl.lit(None, dtype=pl.List(pl.String)))
+
+
 def test_a_name_counts_once_per_person_not_per_record():
-    match_input = _base(3).with_columns(
-        name_pair=pl.lit("ivan petrov"), first_name=pl.lit("ivan"), last_name=pl.lit("petrov")
-    )
-    tables = term_frequency_tables(match_input, ["first_name", "last_name"])
-    # Six records, three people: each pair of records shares a phone.
-    assert tables["first_name"].get_column("tf_first_name").to_list() == [1.0]
-    people = term_frequency_tables(
-        match_input.with_columns(
-            first_name=pl.Series(["ivan", "ivan", "oleg", "oleg", "anna", "anna"])
-        ),
-        ["first_name"],
-    )["first_name"]
-    assert people.get_column("tf_first_name").to_list() == pytest.approx([1 / 3] * 3)
+    others = [(f"name{i}", 1) for i in range(300)]
+
+    def tf(people: list[tuple[str, int]]) -> float:
+        table = term_frequency_tables(_people(people), ["first_name"])["first_name"]
+        return table.filter(pl.col("first_name") == "ivan").item(0, "tf_first_name")
+
+    # Three records of one client do not make a name three times as common.
+    assert tf([("ivan", 3), *others]) == pytest.approx(tf([("ivan", 1), *others]))
+    # Two people holding it do, and it is rarer than one of five people's.
+    assert tf([("ivan", 1), ("ivan", 1), *others]) > 1.5 * tf([("ivan", 1), *others])
+    assert tf([("ivan", 1), ("ivan", 1), *others]) < tf([("ivan", 1)] * 5 + others)
 
 
 def test_a_five_record_file_merges_with_the_default_model(tmp_path: Path):

@@ -1,5 +1,6 @@
 """Per-value parsing spread over worker processes."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -35,3 +36,37 @@ def test_workers_do_not_inherit_the_parents_signal_handlers():
 
 def sigterm_is_default(_value: int) -> bool:
     return signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def crash_on_seven(value: int) -> int:
+    if value == 7:
+        os.kill(os.getpid(), signal.SIGSEGV)
+    return value
+
+
+def test_a_worker_that_dies_fails_the_call_instead_of_hanging():
+    # A forked worker once segfaulted in a 1M-record run and the pool waited forever.
+    code = (
+        "from concurrent.futures.process import BrokenProcessPool\n"
+        "from dedup_pipeline.normalize._parallel import map_values\n"
+        "from tests.test_parallel import crash_on_seven\n"
+        "try:\n"
+        "    map_values(crash_on_seven, list(range(50_000)))\n"
+        "except BrokenProcessPool:\n"
+        "    print('failed loudly')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert "failed loudly" in result.stdout, result.stderr
+
+
+def test_workers_start_cleanly_after_threads_ran_in_the_parent():
+    import duckdb
+    import polars as pl
+
+    # DuckDB and polars leave worker threads behind; workers must not inherit their state.
+    duckdb.connect().sql("select sum(range) from range(5000000)").fetchall()
+    pl.DataFrame({"a": range(1_000_000)}).group_by(pl.col("a") % 7).len()
+    values = list(range(60_000))
+    assert map_values(str, values) == [str(v) for v in values]

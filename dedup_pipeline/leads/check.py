@@ -52,16 +52,23 @@ from dedup_pipeline.leads.answer import (
 )
 from dedup_pipeline.leads.index import (
     DOMAIN,
+    WEAK_KINDS,
     KeyIndex,
     common_providers,
-    key_values,
+    key_frame,
 )
 from dedup_pipeline.leads.lead import Lead
 from dedup_pipeline.leads.names import NameUsage
 from dedup_pipeline.match.conflicts import name_conflict_sql
 from dedup_pipeline.match.frequencies import PersonFrequencies, term_frequency_columns
 from dedup_pipeline.match.model import sharing_a_blocking_key
-from dedup_pipeline.match.prepare import match_input_columns, prepare_match_input
+from dedup_pipeline.match.prepare import (
+    NAME_BLOCKS,
+    company_evidence,
+    match_input_columns,
+    person_columns,
+    prepare_match_input,
+)
 from dedup_pipeline.match.saved import MODEL_FILE, load_model
 from dedup_pipeline.normalize import normalize_contacts, normalize_name, transliterate_name
 from dedup_pipeline.normalize.companies import FREE_EMAIL_DOMAINS
@@ -189,20 +196,18 @@ def _found_by_rules(
     def same(column: str, value: Any) -> pl.Expr:
         return pl.col(column) == pl.lit(value, dtype=pl.String)
 
+    first, *others = NAME_BLOCKS
     rules = {
         "same phone": any_of("phones_block"),
         "same e-mail": any_of("emails_block"),
-        "same first and last name": same("name_key", lead["name_key"]),
+        first.rule: same(first.column, lead[first.column]),
         "first and last name swapped": same("first_name", lead["last_name"])
         & same("last_name", lead["first_name"]),
-        "same rare last name": same("last_name_block", lead["last_name_block"]),
-        "same rare first name in a city": same(
-            "first_name_city_block", lead["first_name_city_block"]
-        ),
-        "same first name and surname initial, rare": same(
-            "first_name_initial_block", lead["first_name_initial_block"]
-        ),
     }
+    for block in others:
+        rules[block.rule] = (
+            any_of(block.column) if block.listed else same(block.column, lead[block.column])
+        )
     for name, field in extra_fields.items():
         if field.blocking:
             rules[f"same {name}"] = same(f"{name}_block", lead[f"{name}_block"])
@@ -254,8 +259,8 @@ class LeadChecker:
         self._membership = membership
         self._profiles = profiles
         self._profile_ids = profiles.get_column("cluster_id")
-        self._kinds = key_values(config.match.extra_fields)
-        self._index = KeyIndex.build(base, self._kinds)
+        self._index = KeyIndex.build(key_frame(base, config.match.extra_fields))
+
         self._providers, self._provider_rows = common_providers(base)
         self._labels = _level_labels(model)
         self._comparisons = [c["output_column_name"] for c in model["comparisons"]]
@@ -492,23 +497,22 @@ class LeadChecker:
             alternatives += [f"{local}@{provider}" for provider in self._providers]
         if alternatives:
             found.append(self._provider_rows)
-        keys = contacts.select(
-            pl.col("first_name_key").alias("first_name"),
-            pl.col("last_name_key").alias("last_name"),
-            pl.col("city_key").alias("city"),
-            pl.col("phones_e164").alias("phones"),
-            pl.col("emails_normalized").alias("emails"),
-            *extra_field_columns(pl.col("extra"), self.config.match.extra_fields),
+        keys = key_frame(
+            contacts.select(
+                *person_columns(),
+                pl.col("city_key").alias("city"),
+                pl.col("phones_e164").alias("phones"),
+                pl.col("emails_normalized").alias("emails"),
+                company_evidence().alias("company_evidence"),
+                *extra_field_columns(pl.col("extra"), self.config.match.extra_fields),
+            ),
+            self.config.match.extra_fields,
         )
-        for kind, values in self._kinds.items():
+        for kind in keys.columns:
             if kind == DOMAIN:
                 continue
-            value = keys.select(values).item()
-            limit = (
-                weak_limit
-                if kind in ("last_name", "first_name_city", "first_name_initial")
-                else block_size + 1
-            )
+            value = keys.get_column(kind).item()
+            limit = weak_limit if kind in WEAK_KINDS else block_size + 1
             listed = value.to_list() if isinstance(value, pl.Series) else [value]
             if kind == "email":
                 listed += alternatives
@@ -521,14 +525,14 @@ class LeadChecker:
         lookups = [
             ("phone", lead["phones_block"] or []),
             ("email", lead["emails_block"] or []),
-            ("name", [lead["name_key"]]),
-            ("last_name", [lead["last_name_block"]]),
-            ("first_name_city", [lead["first_name_city_block"]]),
-            ("first_name_initial", [lead["first_name_initial_block"]]),
+            *(
+                (block.column, (lead[block.column] or []) if block.listed else [lead[block.column]])
+                for block in NAME_BLOCKS
+            ),
         ]
         if lead["first_name"] is not None and lead["last_name"] is not None:
             # "first and last name swapped" pairs records named the other way round.
-            lookups.append(("name", [f"{lead['last_name']} {lead['first_name']}"]))
+            lookups.append(("name_key", [f"{lead['last_name']} {lead['first_name']}"]))
         for name, field in self.config.match.extra_fields.items():
             if field.blocking:
                 lookups.append((f"extra:{name}", [lead[f"{name}_block"]]))

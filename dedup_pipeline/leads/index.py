@@ -7,8 +7,9 @@ enough to block on?), and, for its mail domains, whether they are common. `KeyIn
 each such key to the base's row numbers through a sorted array of 64-bit hashes: a lookup
 is a binary search, and a million records take about twelve bytes per key.
 
-The keys are the ones `dedup_pipeline.match.prepare.prepare_match_input` counts; keep
-`key_values` in step with it.
+The keys are the ones `dedup_pipeline.match.prepare.prepare_match_input` counts, read
+from its registry of name blocks (`key_frame`).
+
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import numpy as np
 import polars as pl
 
 from dedup_pipeline.config import ExtraFieldConfig
+from dedup_pipeline.match.prepare import NAME_BLOCKS, name_block_keys
 from dedup_pipeline.normalize.companies import FREE_EMAIL_DOMAINS
 
-__all__ = ["DOMAIN", "KeyIndex", "common_providers", "domain_of", "key_values"]
+__all__ = ["DOMAIN", "WEAK_KINDS", "KeyIndex", "common_providers", "domain_of", "key_frame"]
 
 #: The key kind of mail domains (of which at most `_ROWS_PER_DOMAIN` rows are indexed).
 DOMAIN = "domain"
@@ -39,30 +41,38 @@ def domain_of(addresses: pl.Expr) -> pl.Expr:
     return addresses.list.eval(pl.element().str.split("@").list.last())
 
 
-def key_values(extra_fields: Mapping[str, ExtraFieldConfig]) -> dict[str, pl.Expr]:
-    """Each key kind and the expression of its values over match input columns.
+#: Kinds whose keys block only while rare (a tenth of ``max_block_size``): rare name
+#: blocks and the company evidence.
+WEAK_KINDS: frozenset[str] = frozenset(
+    {*(block.column for block in NAME_BLOCKS if block.rare), "company_evidence"}
+)
 
-    The values are those `prepare_match_input` counts (its ``_counting_keys``, built from
-    the record's first name, last name and city keys); list kinds hold several values per
-    record. Every blocking column's values are among them: ``phones_block`` among
-    ``phones``, ``name_key`` among the names, ``last_name_block`` among the last names...
+
+def key_frame(frame: pl.DataFrame, extra_fields: Mapping[str, ExtraFieldConfig]) -> pl.DataFrame:
+    """Each key kind's values per row of match input columns, one column per kind.
+
+    The values are those `prepare_match_input` counts: the record's phones, e-mails, mail
+    domains and company evidence, the keys of every name block
+    (`dedup_pipeline.match.prepare.name_block_keys`) and the blocking extra fields. List
+    kinds hold several values per record. Every blocking column's values are among them.
     """
-    both = pl.col("first_name").is_not_null() & pl.col("last_name").is_not_null()
-    kinds: dict[str, pl.Expr] = {
-        "phone": pl.col("phones"),
-        "email": pl.col("emails"),
-        DOMAIN: domain_of(pl.col("emails")),
-        "name": pl.when(both).then(pl.concat_str("first_name", "last_name", separator=" ")),
-        "last_name": pl.col("last_name"),
-        "first_name_city": pl.concat_str("first_name", "city", separator=" @ "),
-        "first_name_initial": pl.when(both).then(
-            pl.concat_str("first_name", pl.col("last_name").str.slice(0, 1), separator=" ")
-        ),
-    }
-    for name, field in extra_fields.items():
-        if field.blocking:
-            kinds[f"extra:{name}"] = pl.col(name)
-    return kinds
+    return pl.concat(
+        [
+            frame.select(
+                phone=pl.col("phones"),
+                email=pl.col("emails"),
+                company_evidence=pl.col("company_evidence"),
+                **{DOMAIN: domain_of(pl.col("emails"))},
+            ),
+            name_block_keys(frame),
+            frame.select(
+                pl.col(name).alias(f"extra:{name}")
+                for name, field in extra_fields.items()
+                if field.blocking
+            ),
+        ],
+        how="horizontal",
+    )
 
 
 def _hashes(kind: str, values: pl.Expr) -> pl.Expr:
@@ -85,30 +95,29 @@ class KeyIndex:
     rows: np.ndarray
 
     @classmethod
-    def build(cls, match_input: pl.DataFrame, kinds: Mapping[str, pl.Expr]) -> KeyIndex:
-        """Index every record of ``match_input`` under each of its keys.
+    def build(cls, keys: pl.DataFrame) -> KeyIndex:
+        """Index every record under each of its keys.
 
         Parameters
         ----------
-        match_input
-            The base, one record per row (a row's number is its position).
-        kinds
-            Key kinds and their values (`key_values`).
+        keys
+            The base's keys (`key_frame`), one record per row (a row's number is its
+            position).
         """
         row = pl.int_range(pl.len(), dtype=pl.UInt32).alias("row")
         parts = []
-        for kind, values in kinds.items():
-            keys = match_input.select(row, values.alias("value"))
-            if isinstance(keys.schema["value"], pl.List):
-                keys = keys.explode("value")
-            keys = keys.drop_nulls("value")
+        for kind in keys.columns:
+            values = keys.select(row, pl.col(kind).alias("value"))
+            if isinstance(values.schema["value"], pl.List):
+                values = values.explode("value")
+            values = values.drop_nulls("value")
             if kind == DOMAIN:
-                keys = (
-                    keys.unique(maintain_order=True)
+                values = (
+                    values.unique(maintain_order=True)
                     .group_by("value", maintain_order=True)
                     .head(_ROWS_PER_DOMAIN)
                 )
-            parts.append(keys.select(_hashes(kind, pl.col("value")).alias("hash"), "row"))
+            parts.append(values.select(_hashes(kind, pl.col("value")).alias("hash"), "row"))
         if not parts:
             empty = np.array([], dtype=np.uint64)
             return cls(hashes=empty, rows=np.array([], dtype=np.uint32))

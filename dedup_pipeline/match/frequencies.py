@@ -1,4 +1,4 @@
-"""How common a name is among people, not among records.
+"""How common a name is among other people, not among records.
 
 Splink weighs an exact agreement by the value's term frequency: the share of records that
 hold it. A client with three records makes their own rare name three times as common,
@@ -8,7 +8,10 @@ per *person*, read as the records tied by a personal phone or e-mail (a fair sta
 a person before matching), so "Юлия Емельянова" held by three records of one client is as
 rare as it is. Every scoring path (the full run, the nightly run, the lead check)
 registers these tables with Splink (`PersonFrequencies`) instead of letting it count
-records.
+records. A value's frequency counts the people holding it besides one: two records
+agreeing on a surname nobody else has share it with no one else, whether or not they are
+one person.
+
 """
 
 from __future__ import annotations
@@ -29,6 +32,13 @@ __all__ = [
     "term_frequency_columns",
     "term_frequency_tables",
 ]
+
+
+#: People assumed to hold a value besides those seen (for a value one person holds).
+_UNSEEN = 0.5
+#: Imagined people of average frequency added to every count (a prior of that weight).
+_PRIOR_PEOPLE = 50
+
 
 
 def term_frequency_columns(model: dict[str, Any]) -> list[str]:
@@ -80,8 +90,20 @@ def term_frequency_tables(match_input: pl.DataFrame, columns: list[str]) -> dict
 
     def counted(column: str) -> pl.DataFrame:
         held = people.select("person", column).drop_nulls().unique()
-        total = held.get_column("person").n_unique()
-        return held.group_by(column).agg((pl.len() / max(total, 1)).alias(f"tf_{column}"))
+        total = max(held.get_column("person").n_unique(), 1)
+        counts = held.group_by(column).agg(people=pl.len().cast(pl.Float64))
+        # The chance that two people picked at random agree: what a value seen by too few
+        # people is taken to be, until the base says otherwise.
+        mean = float((counts.get_column("people") ** 2).sum()) / total**2
+        # Among the *other* people: two records agreeing on a surname held by two people
+        # in all are, if not one person, the only two with it. `_PRIOR_PEOPLE` imagined
+        # people of average frequency keep a small base from calling a name rare because
+        # it met it once (a city seen twice in 300 records is not a rare city).
+        others = pl.max_horizontal(pl.col("people") - 1, pl.lit(_UNSEEN))
+        return counts.select(
+            column,
+            ((others + _PRIOR_PEOPLE * mean) / (total - 1 + _PRIOR_PEOPLE)).alias(f"tf_{column}"),
+        )
 
     tables = {}
     for column in columns:

@@ -27,7 +27,7 @@ from dedup_pipeline.match.conflicts import (
 )
 from dedup_pipeline.match.frequencies import PersonFrequencies
 from dedup_pipeline.match.hygiene import split_conflicting_clusters
-from dedup_pipeline.match.prepare import MATCH_INPUT_SCHEMA
+from dedup_pipeline.match.prepare import MATCH_INPUT_SCHEMA, NAME_BLOCKS
 from dedup_pipeline.match.training import (
     TrainingReport,
     check_trained,
@@ -71,17 +71,19 @@ class BlockingExplosionError(RuntimeError):
 
 def prediction_rules(config: MatchConfig) -> dict[str, Any]:
     """The blocking rules that generate candidate pairs, by human-readable name."""
+    first, *others = NAME_BLOCKS
     rules: dict[str, Any] = {
         "same phone": block_on("phones_block", arrays_to_explode=["phones_block"]),
         "same e-mail": block_on("emails_block", arrays_to_explode=["emails_block"]),
-        "same first and last name": block_on("name_key"),
+        first.rule: block_on(first.column),
         "first and last name swapped": (
             "l.first_name = r.last_name and l.last_name = r.first_name"
         ),
-        "same rare last name": block_on("last_name_block"),
-        "same rare first name in a city": block_on("first_name_city_block"),
-        "same first name and surname initial, rare": block_on("first_name_initial_block"),
     }
+    for block in others:
+        rules[block.rule] = block_on(
+            block.column, arrays_to_explode=[block.column] if block.listed else None
+        )
     for name, extra in config.extra_fields.items():
         if extra.blocking:
             rules[f"same {name}"] = block_on(f"{name}_block")
@@ -99,7 +101,9 @@ def sharing_a_blocking_key(
     `prediction_rules`.
     """
     found = []
-    for column in ("phones_block", "emails_block"):
+    listed = ["phones_block", "emails_block"]
+    listed += [block.column for block in NAME_BLOCKS if block.listed]
+    for column in listed:
         values = others.select(value=pl.col(column).explode()).drop_nulls().unique()
         found.append(
             records.select("record_id", value=pl.col(column))
@@ -107,7 +111,7 @@ def sharing_a_blocking_key(
             .join(values, on="value", how="semi")
             .select("record_id")
         )
-    single = ["name_key", "last_name_block", "first_name_city_block", "first_name_initial_block"]
+    single = [block.column for block in NAME_BLOCKS if not block.listed]
     single += [f"{name}_block" for name, extra in config.extra_fields.items() if extra.blocking]
     for column in single:
         values = others.select(column).drop_nulls().unique()

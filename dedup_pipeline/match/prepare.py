@@ -14,6 +14,7 @@ Two things happen here besides renaming columns:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import duckdb
 import polars as pl
@@ -33,8 +34,13 @@ from dedup_pipeline.schema import require_columns
 
 __all__ = [
     "MATCH_INPUT_SCHEMA",
+    "NAME_BLOCKS",
     "SHARED_IDENTIFIER_SCHEMA",
+    "NameBlock",
+    "company_evidence",
     "match_input_columns",
+    "name_block_keys",
+    "person_columns",
     "prepare_match_input",
 ]
 
@@ -71,6 +77,8 @@ MATCH_INPUT_SCHEMA: dict[str, pl.DataType] = {
     "last_name_block": pl.String(),
     "first_name_city_block": pl.String(),
     "first_name_initial_block": pl.String(),
+    "variant_name_block": _LIST,
+    "variant_patronymic_block": _LIST,
 }
 
 #: Identifier values that are weak evidence or too common to block on, with the reason.
@@ -86,7 +94,106 @@ _ROLE = "role mailbox"
 _DIFFERENT_NAMES = "held by people with different names"
 
 
-def _person_columns() -> list[pl.Expr]:
+@dataclass(frozen=True)
+class NameBlock:
+    """A blocking rule on keys made from a record's names.
+
+    Attributes
+    ----------
+    rule
+        Its name in ``blocking_counts`` and in scored pairs' ``match_key``.
+    column
+        The match input column it blocks on; keys held by too many records are left out.
+    rare
+        The key blocks only while held by a tenth of ``max_block_size`` at most (a surname
+        alone is weak); otherwise up to ``max_block_size``.
+    listed
+        The column holds several keys per record (one per name a first name stands for).
+    """
+
+    rule: str
+    column: str
+    rare: bool = False
+    listed: bool = False
+
+
+#: Every blocking rule made from names, in the order they generate pairs: the one place
+#: the match stage, the nightly run and the lead check read them from (`name_block_keys`
+#: computes their keys).
+NAME_BLOCKS: tuple[NameBlock, ...] = (
+    NameBlock("same first and last name", "name_key"),
+    NameBlock("same rare last name", "last_name_block", rare=True),
+    NameBlock("same rare first name in a city", "first_name_city_block", rare=True),
+    NameBlock("same first name and surname initial, rare", "first_name_initial_block", rare=True),
+    # "Лёша Иванов" and "Алексей Иванов": any name a first name stands for.
+    NameBlock("same surname, first names alike", "variant_name_block", listed=True),
+    # "Анастасия Владимировна" and "Анастасия Владимировна Голломанева".
+    NameBlock("same patronymic, first names alike", "variant_patronymic_block", listed=True),
+)
+
+
+def _joined_with_variants(frame: pl.DataFrame, other: str) -> pl.Series:
+    """Per row, ``"<variant> <other>"`` for each first-name variant (null without one)."""
+    rows = frame.select(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), "first_name_variants", other
+    )
+    keys = (
+        rows.explode("first_name_variants")
+        .drop_nulls(["first_name_variants", other])
+        .group_by("_row")
+        .agg(
+            pl.concat_str("first_name_variants", other, separator=" ").unique().sort().alias("key")
+        )
+    )
+    return (
+        rows.select("_row")
+        .join(keys, on="_row", how="left", maintain_order="left")
+        .get_column("key")
+    )
+
+
+def name_block_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    """The keys of every `NAME_BLOCKS` rule for each row, none left out yet.
+
+    Parameters
+    ----------
+    frame
+        Match input columns ``first_name``, ``last_name``, ``middle_name``, ``city`` and
+        ``first_name_variants`` (of the match input, or of contacts renamed so).
+
+    Returns
+    -------
+    polars.DataFrame
+        One column per rule (`NameBlock.column`), one row per row of ``frame``.
+    """
+    both = pl.col("first_name").is_not_null() & pl.col("last_name").is_not_null()
+    scalar = frame.select(
+        name_key=pl.when(both).then(pl.concat_str("first_name", "last_name", separator=" ")),
+        last_name_block=pl.col("last_name"),
+        first_name_city_block=pl.concat_str("first_name", "city", separator=" @ "),
+        # "Ivan P." and "Ivan Petrov", "Ivan Petrof": one first name, one surname initial.
+        first_name_initial_block=pl.when(both).then(
+            pl.concat_str("first_name", pl.col("last_name").str.slice(0, 1), separator=" ")
+        ),
+    )
+    return scalar.with_columns(
+        variant_name_block=_joined_with_variants(frame, "last_name"),
+        variant_patronymic_block=_joined_with_variants(frame, "middle_name"),
+    ).select(block.column for block in NAME_BLOCKS)
+
+
+def company_evidence() -> pl.Expr:
+    """The company as written and the corporate mail domains people use, over contacts.
+
+    Both are evidence of where someone works ("ЗАО Уралтех" ~ "...@uraltekh.ru").
+    """
+    return pl.concat_list(
+        pl.concat_list(company_compact_key(pl.col("company_norm"))).list.drop_nulls(),
+        corporate_domain_labels(pl.col("emails_normalized")),
+    ).list.unique(maintain_order=True)
+
+
+def person_columns() -> list[pl.Expr]:
     """`PERSON_COLUMNS` from normalised contacts."""
     return [
         pl.col("first_name_key").alias("first_name"),
@@ -120,7 +227,7 @@ def _holders(
         contacts.select(
             "record_id",
             pl.col(column).alias("value"),
-            *_person_columns(),
+            *person_columns(),
         )
         .explode("value")
         .drop_nulls("value")
@@ -235,25 +342,6 @@ def _null_if_empty(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr.list.len() > 0).then(expr).otherwise(None)
 
 
-def _counting_keys(prepared: pl.DataFrame, blocked_extras: list[str]) -> pl.DataFrame:
-    """The name and blocking keys of prepared records, as `prepare_match_input` builds them
-    from contacts (its match input nulls common ones, so they are rebuilt)."""
-    both = pl.col("first_name").is_not_null() & pl.col("last_name").is_not_null()
-    return prepared.select(
-        pl.when(both)
-        .then(pl.concat_str("first_name", "last_name", separator=" "))
-        .alias("name_key"),
-        pl.col("last_name").alias("last_name_key"),
-        pl.when(pl.col("first_name").is_not_null() & pl.col("city").is_not_null())
-        .then(pl.concat_str("first_name", "city", separator=" @ "))
-        .alias("first_name_city"),
-        pl.when(both)
-        .then(pl.concat_str("first_name", pl.col("last_name").str.slice(0, 1), separator=" "))
-        .alias("first_name_initial"),
-        *blocked_extras,
-    )
-
-
 def prepare_match_input(
     contacts: pl.DataFrame,
     *,
@@ -328,28 +416,7 @@ def prepare_match_input(
 
     named = contacts.with_columns(
         *extra_field_columns(pl.col("extra"), extra_fields),
-        pl.when(pl.col("first_name_key").is_not_null() & pl.col("last_name_key").is_not_null())
-        .then(pl.concat_str("first_name_key", "last_name_key", separator=" "))
-        .alias("name_key"),
-        # The company as written and the corporate e-mail domains people use are both
-        # evidence of where someone works ("ЗАО Уралтех" ~ "...@uraltekh.ru").
-        pl.concat_list(
-            pl.concat_list(company_compact_key(pl.col("company_norm"))).list.drop_nulls(),
-            corporate_domain_labels(pl.col("emails_normalized")),
-        )
-        .list.unique(maintain_order=True)
-        .alias("company_evidence"),
-    )
-    named = named.with_columns(
-        pl.when(pl.col("first_name_key").is_not_null() & pl.col("city_key").is_not_null())
-        .then(pl.concat_str("first_name_key", "city_key", separator=" @ "))
-        .alias("first_name_city"),
-        # "Ivan P." and "Ivan Petrov", "Ivan Petrof": one first name, one surname initial.
-        pl.when(pl.col("first_name_key").is_not_null() & pl.col("last_name_key").is_not_null())
-        .then(
-            pl.concat_str("first_name_key", pl.col("last_name_key").str.slice(0, 1), separator=" ")
-        )
-        .alias("first_name_initial"),
+        company_evidence=company_evidence(),
     )
     # A company or mail domain many people share (a big employer, an example.com) says
     # little about who someone is: only rare evidence counts as "the same workplace".
@@ -366,46 +433,66 @@ def prepare_match_input(
         .filter(pl.col("len") > evidence_limit)
         .get_column("value")
     )
-    counting = ["name_key", "last_name_key", "first_name_city", "first_name_initial"]
-    keys = named.select(*counting, *blocked_names)
+
+    keys = name_block_keys(named.select(*person_columns(), pl.col("city_key").alias("city")))
+    extra_keys = named.select(*blocked_names)
+    counted = keys.hstack(extra_keys)
     if prepared is not None:
-        keys = pl.concat([keys, _counting_keys(prepared, blocked_names)])
+        counted = pl.concat(
+            [counted, name_block_keys(prepared).hstack(prepared.select(*blocked_names))]
+        )
 
-    def counts_of(name: str) -> pl.DataFrame:
-        """Records per value of key ``name``, for the values ``contacts`` hold."""
-        counts = keys.drop_nulls(name).group_by(pl.col(name).alias("value")).len()
-        if prepared is None:
-            return counts
-        held = named.select(pl.col(name).alias("value")).drop_nulls().unique()
-        return counts.join(held, on="value", how="semi")
+    own = keys.hstack(extra_keys)
 
-    name_counts = counts_of("name_key").select("value", record_count=pl.col("len").cast(pl.UInt32))
-    shared_names = name_counts.filter(pl.col("record_count") > max_block_size).select(
-        pl.lit("name").alias("kind"),
-        "value",
-        "record_count",
-        reason=pl.format("held by more than {} records", pl.lit(max_block_size)),
-        blocked=pl.lit(False),
+    def key_counts(column: str) -> pl.DataFrame:
+        """Records of the base per value of key ``column``, for the values ``contacts`` hold."""
+        values = counted.select(pl.int_range(pl.len()).alias("row"), column)
+        held = own.select(column)
+        if isinstance(counted.schema[column], pl.List):
+            values, held = values.explode(column), held.explode(column)
+        held = held.drop_nulls().unique()
+        return (
+            values.drop_nulls(column)
+            .unique()
+            .join(held, on=column, how="semi")
+            .group_by(pl.col(column).alias("value"))
+            .agg(record_count=pl.len().cast(pl.UInt32))
+        )
+
+    def common_values(column: str, limit: int) -> pl.Series:
+        return key_counts(column).filter(pl.col("record_count") > limit).get_column("value")
+
+    shared_names = (
+        key_counts("name_key")
+        .filter(pl.col("record_count") > max_block_size)
+        .select(
+            pl.lit("name").alias("kind"),
+            "value",
+            "record_count",
+            reason=pl.format("held by more than {} records", pl.lit(max_block_size)),
+            blocked=pl.lit(False),
+        )
     )
-    blocked_extras = []
-    blocking_columns = [
-        ("last_name_key", "last_name_block"),
-        ("first_name_city", "first_name_city_block"),
-        ("first_name_initial", "first_name_initial_block"),
-        *((name, f"{name}_block") for name in blocked_names),
-    ]
-    for name, block in blocking_columns:
+    blocks = []
+    for block in NAME_BLOCKS:
         # A surname, or a first name in a city, is weak: it blocks only while rare (held by
         # a tenth of the block size at most).
-        limit = (
-            max(2, max_block_size // 10)
-            if name in ("last_name_key", "first_name_city", "first_name_initial")
-            else max_block_size
-        )
-        common = counts_of(name).filter(pl.col("len") > limit).get_column("value")
-        blocked_extras.append(
+        limit = max(2, max_block_size // 10) if block.rare else max_block_size
+        common = common_values(block.column, limit)
+        if block.listed:
+            blocks.append(_list_without(keys, block.column, common).alias(block.column))
+        else:
+            blocks.append(
+                pl.when(keys.get_column(block.column).is_in(common.implode()))
+                .then(None)
+                .otherwise(keys.get_column(block.column))
+                .alias(block.column)
+            )
+    for name in blocked_names:
+        common = common_values(name, max_block_size)
+        blocks.append(
             pl.when(pl.col(name).is_in(common.implode())).then(None).otherwise(pl.col(name))
-            .alias(block)
+            .alias(f"{name}_block")
         )  # fmt: skip
     shared = pl.concat([shared_phones, shared_emails, shared_names]).sort(
         "record_count", "kind", "value", descending=[True, False, False]
@@ -419,7 +506,7 @@ def prepare_match_input(
             "record_id",
             "source",
             # Script-independent keys: "Юлия Кузнецова" and "Yulia Kuznetsova" compare close.
-            *_person_columns(),
+            *person_columns(),
             # The whole name, for how common it is (term frequencies).
             pl.concat_str("first_name_key", "last_name_key", separator=" ").alias("name_pair"),
             pl.col("full_name_norm").alias("full_name"),
@@ -438,12 +525,8 @@ def prepare_match_input(
             _list_without(named, "emails_normalized", unblocked(shared_emails)).alias(
                 "emails_block"
             ),
-            pl.when(pl.col("name_key").is_in(shared_names["value"].implode()))
-            .then(None)
-            .otherwise(pl.col("name_key"))
-            .alias("name_key"),
             *extra_fields,
-            *blocked_extras,
+            *blocks,
         )
         .with_columns(
             # Training pairs come from personal identifiers only: a switchboard would teach the

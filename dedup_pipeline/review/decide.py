@@ -28,6 +28,7 @@ queued again (`dedup_pipeline.review.constraints`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import polars as pl
@@ -35,7 +36,7 @@ import polars as pl
 from dedup_pipeline.config import DecisionConfig
 from dedup_pipeline.graph import connected_components_of
 from dedup_pipeline.review.constraints import apply_constraints, constraints_from_decisions
-from dedup_pipeline.review.shapes import Shape, inspect_cluster_shapes
+from dedup_pipeline.review.shapes import STRONG_WITHOUT_IDENTIFIERS, Shape, inspect_cluster_shapes
 from dedup_pipeline.schema import require_columns
 
 __all__ = [
@@ -88,6 +89,23 @@ class ClusterDecisions:
 
     clusters: pl.DataFrame
     review_queue: pl.DataFrame
+
+
+def _strong_without_identifiers(scored_pairs: pl.DataFrame, threshold: float) -> pl.Expr:
+    """Whether a pair reaches ``threshold`` on everything but its phones and e-mails.
+
+    Such a pair joins its records' identifier groups (`dedup_pipeline.review.shapes`): a
+    client who came back with a new phone and a new address is one client when the name,
+    patronymic, company and city say so on their own.
+    """
+    needed = {"match_weight", "mw_phones", "mw_emails"}
+    if not needed <= set(scored_pairs.columns) or not 0 < threshold < 1:
+        return pl.lit(False).alias(STRONG_WITHOUT_IDENTIFIERS)
+    bits = math.log2(threshold / (1 - threshold))
+    rest = (
+        pl.col("match_weight") - pl.col("mw_phones").fill_null(0) - pl.col("mw_emails").fill_null(0)
+    )
+    return (rest >= bits).alias(STRONG_WITHOUT_IDENTIFIERS)
 
 
 def _weakest_member_tie(members: pl.DataFrame, pairs: pl.DataFrame, group: str) -> pl.DataFrame:
@@ -292,7 +310,9 @@ def decide_clusters(
     mergeable = pl.col("match_probability") >= config.auto_merge_threshold
     if "names_conflict" in scored_pairs.columns:
         mergeable &= ~pl.col("names_conflict")
-    strong_pairs = scored_pairs.filter(mergeable).select(pairs.columns)
+    strong_pairs = scored_pairs.filter(mergeable).select(
+        *pairs.columns, _strong_without_identifiers(scored_pairs, config.auto_merge_threshold)
+    )
     if not constraints.is_empty:
         strong, approved = apply_constraints(strong, strong_pairs, constraints)
     if contacts is not None:

@@ -8,7 +8,9 @@ a whole even when each pair looks right:
   names and near-miss e-mails only (two "Sergei Ivanov"s with ``ivanovs@`` and ``sivanov@``
   at the same provider). Each group is merged on its own; joining them is left to a
   reviewer. A pair is not inspected: Splink compared those two records directly, differing
-  phones and e-mails included.
+  phones and e-mails included. Groups tied by a pair that would be merged on its names,
+  patronymic, company and city alone are one group: a client who came back with a second
+  mobile and a work address is still one client.
 - **loosely connected**: a cluster of four or more records in which few record pairs are
   strong (``decision.min_cluster_density``). Chains like this form when a record resembles
   two clients at once. Its records are not merged automatically.
@@ -40,7 +42,12 @@ class Shape:
     RECORDS_CHANGED = "records_changed"
 
 
+#: Column of ``edges``: the pair would be merged on its names, patronymic, company and city
+#: alone, its phones and e-mails set aside. Such a pair joins identifier groups.
+STRONG_WITHOUT_IDENTIFIERS = "strong_without_identifiers"
+
 #: Clusters at least this large are split at disjoint identifier groups (see above).
+
 MIN_SPLIT_CLUSTER_SIZE = 3
 
 #: Clusters at least this large can be loosely connected (a chain of three is normal: a web
@@ -68,7 +75,9 @@ class ClusterShapes:
     held: pl.Series
 
 
-def identifier_groups(clusters: pl.DataFrame, contacts: pl.DataFrame) -> pl.DataFrame:
+def identifier_groups(
+    clusters: pl.DataFrame, contacts: pl.DataFrame, joined: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Within each cluster, group the records that share a phone or e-mail, transitively.
 
     Parameters
@@ -77,6 +86,9 @@ def identifier_groups(clusters: pl.DataFrame, contacts: pl.DataFrame) -> pl.Data
         ``record_id`` and ``cluster_id``.
     contacts
         ``record_id``, ``phones_e164`` and ``emails_normalized`` (lists).
+    joined
+        ``record_id_l`` and ``record_id_r`` of pairs that join their records' groups
+        whatever their phones and e-mails (pairs strong enough on everything else).
 
     Returns
     -------
@@ -100,6 +112,17 @@ def identifier_groups(clusters: pl.DataFrame, contacts: pl.DataFrame) -> pl.Data
     )
     # A value joins records only inside its cluster, so its node is keyed by both.
     keyed = values.select("record_id", value=pl.concat_str("cluster_id", "value", separator="\x1f"))
+    if joined is not None and not joined.is_empty():
+        with_ids = values.select("record_id").unique()
+        inside = joined.join(
+            members.select(record_id_l="record_id", cluster_l="cluster_id"), on="record_id_l"
+        ).join(members.select(record_id_r="record_id", cluster_r="cluster_id"), on="record_id_r")
+        inside = inside.filter(
+            (pl.col("cluster_l") == pl.col("cluster_r"))
+            & pl.col("record_id_l").is_in(with_ids.get_column("record_id").implode())
+            & pl.col("record_id_r").is_in(with_ids.get_column("record_id").implode())
+        )
+        keyed = pl.concat([keyed, inside.select(record_id="record_id_l", value="record_id_r")])
     components = connected_components_of(keyed["record_id"], keyed["value"])
     groups = (
         values.select("record_id", "cluster_id")
@@ -206,8 +229,15 @@ def inspect_cluster_shapes(
     flags = [pl.DataFrame(schema={"record_id": pl.String, "flag": pl.String})]
     result = inspected
     if split_disjoint_identifiers and not candidates.is_empty():
+        joined = (
+            edges.filter(pl.col(STRONG_WITHOUT_IDENTIFIERS)).select("record_id_l", "record_id_r")
+            if STRONG_WITHOUT_IDENTIFIERS in edges.columns
+            else None
+        )
         links = _disjoint_identifier_links(
-            identifier_groups(candidates.filter(pl.col("size") >= MIN_SPLIT_CLUSTER_SIZE), contacts)
+            identifier_groups(
+                candidates.filter(pl.col("size") >= MIN_SPLIT_CLUSTER_SIZE), contacts, joined
+            )
         )
         if not links.is_empty():
             split_clusters = (
