@@ -40,7 +40,6 @@ _UNSEEN = 0.5
 _PRIOR_PEOPLE = 50
 
 
-
 def term_frequency_columns(model: dict[str, Any]) -> list[str]:
     """The input columns whose term frequencies a Splink model adjusts by."""
     columns = {
