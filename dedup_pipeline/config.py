@@ -462,15 +462,18 @@ class MatchConfig(_Model):
         ),
     )
     seed: int = 42
-    name_conflicts: Literal["keep_apart", "ignore"] = Field(
-        default="keep_apart",
+    name_conflicts: Literal["auto", "keep_apart", "ignore"] = Field(
+        default="auto",
         description=(
             "keep_apart: records whose names belong to different people are never merged "
             "automatically, nor proposed for review, however much else they share (a "
             "switchboard, an info@ mailbox). ignore: names weigh only through the model, "
-            "for data whose names are unreliable."
+            "for data whose names are unreliable. auto: keep_apart when the model says the "
+            "names of one client disagree in at most 5% of its matches (CRM data), ignore "
+            "when they disagree more often (names corrupted on purpose, as in FEBRL)."
         ),
     )
+
     extra_fields: dict[str, ExtraFieldConfig] = Field(
         default_factory=dict,
         description="Extra fields to compare, by name; sources map them under columns.extra.",

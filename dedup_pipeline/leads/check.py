@@ -61,7 +61,7 @@ from dedup_pipeline.leads.lead import Lead
 from dedup_pipeline.leads.names import NameUsage
 from dedup_pipeline.match.conflicts import name_conflict_sql
 from dedup_pipeline.match.frequencies import PersonFrequencies, term_frequency_columns
-from dedup_pipeline.match.model import sharing_a_blocking_key
+from dedup_pipeline.match.model import names_veto, sharing_a_blocking_key
 from dedup_pipeline.match.prepare import (
     NAME_BLOCKS,
     company_evidence,
@@ -279,6 +279,7 @@ class LeadChecker:
             overridden_by=config.match.person_identifiers,
         )
         self._linker = self._linker_with_base_frequencies(model)
+        self._names_veto = names_veto(config.match, model)
 
     # -- loading --------------------------------------------------------------------------
 
@@ -588,7 +589,7 @@ class LeadChecker:
         """Clients with a record at or above the review threshold, best first."""
         decision = self.config.decision
         eligible = pl.col("match_probability") >= decision.review_threshold
-        if self.config.match.name_conflicts == "keep_apart":
+        if self._names_veto:
             # The run never merges nor proposes such pairs: names of different people.
             eligible &= ~pl.col("names_conflict").fill_null(False)
         matched = (

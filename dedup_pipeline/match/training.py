@@ -90,6 +90,9 @@ class TrainingReport:
         Levels whose m was raised to `M_FLOOR`.
     labelled_pairs_used
         Reviewer-approved pairs the m probabilities were also estimated from.
+    names_veto
+        Whether names of different people keep pairs apart in this run
+        (`dedup_pipeline.match.model.names_veto`).
     """
 
     source: str = "trained"
@@ -99,6 +102,7 @@ class TrainingReport:
     m_from_default: list[str] = field(default_factory=list)
     m_floored: list[str] = field(default_factory=list)
     labelled_pairs_used: int = 0
+    names_veto: bool | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The report as a JSON-ready dict."""
