@@ -37,9 +37,10 @@ browser-deps:
 
 test: $(STAMP) browser-deps
 	$(BIN)/ruff check dedup_pipeline assets tests benchmarks scripts
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
-test-slow: $(STAMP)
+test-slow:
+ $(STAMP)
 	$(BIN)/python -m pytest -m slow
 
 # pull -> dedup -> push against emulated Bitrix24, amoCRM and HubSpot (configs/crm_demo.yaml)
