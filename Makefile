@@ -59,7 +59,8 @@ evaluate-datasets: $(STAMP)
 	$(BIN)/dedup evaluate --config configs/fake_1000.yaml --truth-column cluster
 
 bench-accuracy: $(STAMP)
-	$(BIN)/python benchmarks/bench_accuracy.py --sizes 5000 500000 --datasets generator febrl3 fake_1000
+	$(BIN)/python benchmarks/bench_accuracy.py
+
 
 dagster: $(STAMP)
 	mkdir -p .dagster_home
