@@ -39,8 +39,7 @@ test: $(STAMP) browser-deps
 	$(BIN)/ruff check dedup_pipeline assets tests benchmarks scripts
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
-test-slow:
- $(STAMP)
+test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
 
 # pull -> dedup -> push against emulated Bitrix24, amoCRM and HubSpot (configs/crm_demo.yaml)
