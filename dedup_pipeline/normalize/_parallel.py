@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
-import multiprocessing.context
 import os
 import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
 __all__ = ["map_values"]
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -31,31 +34,26 @@ def _apply_chunk(args: tuple[Callable[[T], R], Sequence[T]]) -> list[R]:
     return [func(value) for value in chunk]
 
 
-#: Modules the fork server imports once, so that each worker starts with them loaded.
-_PRELOAD = ["phonenumbers", "email_validator", "dedup_pipeline.normalize.phones"]
-
-
-def _context() -> multiprocessing.context.BaseContext:
-    # Workers fork from a server process that never ran DuckDB or polars threads: a fork
-    # of a process with such threads running can inherit a held lock and crash (a 1M-record
-    # run after others in the same process lost its workers to segfaults).
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(_PRELOAD)
-    return context
-
-
 def map_values(func: Callable[[T], R], values: Sequence[T]) -> list[R]:
     """Return ``[func(v) for v in values]``, using one process per core on large inputs.
 
-    phonenumbers and email-validator are pure Python, so threads would not help. ``func``
-    must be importable (a module-level function). A worker that dies makes this raise
-    `concurrent.futures.process.BrokenProcessPool` instead of waiting for it forever.
+    phonenumbers and email-validator are pure Python, so threads would not help; forked
+    workers inherit the already-loaded metadata and cost little to start. A fork of a
+    process with DuckDB or polars threads running can inherit a held lock and crash (a
+    1M-record run after others in one process lost its workers to segfaults, and the pool
+    it used then waited forever): a worker that dies now ends the pool, and the values are
+    computed in this process instead, with a warning.
     """
     workers = min(os.cpu_count() or 1, 8)
     if workers < 2 or len(values) < _PARALLEL_MIN_VALUES or os.name != "posix":
         return [func(value) for value in values]
     size = -(-len(values) // (workers * 4))
     chunks = [(func, values[start : start + size]) for start in range(0, len(values), size)]
-    with ProcessPoolExecutor(workers, mp_context=_context(), initializer=_reset_signals) as pool:
-        parts = list(pool.map(_apply_chunk, chunks))
+    context = multiprocessing.get_context("fork")
+    try:
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_reset_signals) as pool:
+            parts = list(pool.map(_apply_chunk, chunks))
+    except BrokenProcessPool:
+        logger.warning("a worker process died; computing %d values in this process", len(values))
+        return [func(value) for value in values]
     return [result for part in parts for result in part]

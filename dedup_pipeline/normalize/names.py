@@ -191,11 +191,10 @@ def _near_keys(
         ).pl()
 
 
-def _token_evidence(keys: pl.Series, usage: pl.DataFrame) -> pl.DataFrame:
-    """Per distinct token key: first-name score, patronymic flag and the gender each tells.
-
-    ``usage`` has ``key``, ``as_first`` and ``as_last`` (records using the key so).
-    """
+def _lexicon(keys: pl.Series) -> pl.DataFrame:
+    """Per distinct token key, what the name tables say of it: the known first name or
+    patronymic it is (or misspells) and the genders they tell. Computed once per call of
+    `parse_names`: the fuzzy look-ups are its costly part."""
     tokens = keys.drop_nulls().unique().to_frame("key")
     first_known = pl.DataFrame({"key": sorted(known_first_name_keys())})
     # A surname formed from a first name ("Миронов", "Петров") is not a misspelt one.
@@ -208,21 +207,9 @@ def _token_evidence(keys: pl.Series, usage: pl.DataFrame) -> pl.DataFrame:
         pl.col("key").str.contains(_PATRONYMIC_TAIL) & (pl.col("key").str.len_chars() >= 7),
     )
     genders = name_gender_table()
-    known = pl.col("key").is_in(first_known["key"].implode())
-    near = pl.col("near_first").is_not_null()
-    patronymic = (
-        pl.col("key").str.contains(_PATRONYMIC_KEY) & (pl.col("key").str.len_chars() >= 6)
-    ) | pl.col("near_patronymic").is_not_null()
-    usage_ratio = (
-        ((pl.col("as_first").fill_null(0) + 0.5) / (pl.col("as_last").fill_null(0) + 0.5))
-        .log()
-        .clip(-_USAGE_CAP, _USAGE_CAP)
-    )
-    surname_ending = pl.col("key").str.contains(_SURNAME_KEY) & ~known
     return (
         tokens.join(near_first.rename({"near": "near_first"}), on="key", how="left")
         .join(near_patronymic.rename({"near": "near_patronymic"}), on="key", how="left")
-        .join(usage, on="key", how="left")
         .join(genders.rename({"gender": "known_gender"}), on="key", how="left")
         .join(
             genders.rename({"key": "near_first", "gender": "near_gender"}),
@@ -234,28 +221,48 @@ def _token_evidence(keys: pl.Series, usage: pl.DataFrame) -> pl.DataFrame:
             on="near_patronymic",
             how="left",
         )
-        .select(
-            "key",
-            first_score=(
-                pl.when(known).then(_KNOWN_FIRST).when(near).then(_NEAR_FIRST).otherwise(0.0)
-                + pl.when(surname_ending).then(_SURNAME_ENDING).otherwise(0.0)
-                + usage_ratio
-            ),
-            patronymic=patronymic,
-            first_gender=pl.coalesce("known_gender", "near_gender"),
-            patronymic_gender=pl.when(patronymic).then(
-                pl.coalesce(
-                    "patronymic_gender",
-                    pl.when(pl.col("key").str.contains(_FEMALE_PATRONYMIC_KEY))
-                    .then(pl.lit("f"))
-                    .otherwise(pl.lit("m")),
-                )
-            ),
-            surname_gender=pl.when(pl.col("key").str.contains(_FEMALE_SURNAME_KEY))
-            .then(pl.lit("f"))
-            .when(pl.col("key").str.contains(_MALE_SURNAME_KEY))
-            .then(pl.lit("m")),
-        )
+        .with_columns(known=pl.col("key").is_in(first_known["key"].implode()))
+    )
+
+
+def _token_evidence(lexicon: pl.DataFrame, usage: pl.DataFrame) -> pl.DataFrame:
+    """Per distinct token key: first-name score, patronymic flag and the gender each tells.
+
+    ``lexicon`` is `_lexicon` of the keys; ``usage`` has ``key``, ``as_first`` and
+    ``as_last`` (records using the key so).
+    """
+    known = pl.col("known")
+    near = pl.col("near_first").is_not_null()
+    patronymic = (
+        pl.col("key").str.contains(_PATRONYMIC_KEY) & (pl.col("key").str.len_chars() >= 6)
+    ) | pl.col("near_patronymic").is_not_null()
+    usage_ratio = (
+        ((pl.col("as_first").fill_null(0) + 0.5) / (pl.col("as_last").fill_null(0) + 0.5))
+        .log()
+        .clip(-_USAGE_CAP, _USAGE_CAP)
+    )
+    surname_ending = pl.col("key").str.contains(_SURNAME_KEY) & ~known
+    return lexicon.join(usage, on="key", how="left").select(
+        "key",
+        first_score=(
+            pl.when(known).then(_KNOWN_FIRST).when(near).then(_NEAR_FIRST).otherwise(0.0)
+            + pl.when(surname_ending).then(_SURNAME_ENDING).otherwise(0.0)
+            + usage_ratio
+        ),
+        patronymic=patronymic,
+        first_gender=pl.coalesce("known_gender", "near_gender"),
+        patronymic_gender=pl.when(patronymic).then(
+            pl.coalesce(
+                "patronymic_gender",
+                pl.when(pl.col("key").str.contains(_FEMALE_PATRONYMIC_KEY))
+                .then(pl.lit("f"))
+                .otherwise(pl.lit("m")),
+            )
+        ),
+        surname_gender=pl.when(pl.col("key").str.contains(_FEMALE_SURNAME_KEY))
+        .then(pl.lit("f"))
+        .when(pl.col("key").str.contains(_MALE_SURNAME_KEY))
+        .then(pl.lit("m")),
     )
 
 
@@ -338,8 +345,9 @@ def _assign(tokens: pl.DataFrame, evidence: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _parse_full_names(names: pl.Series, usage: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Parse distinct normalised full names; return the parts and the decisive usage."""
+def _full_name_tokens(names: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Distinct normalised full names (``name_id``, ``full``) and their tokens (``name_id``,
+    ``token``, ``pos``, ``key``)."""
     distinct = names.drop_nulls().unique().to_frame("full").with_row_index("name_id")
     tokens = (
         distinct.select("name_id", token=pl.col("full").str.split(" "))
@@ -348,7 +356,14 @@ def _parse_full_names(names: pl.Series, usage: pl.DataFrame) -> tuple[pl.DataFra
         .with_columns(key=transliterate_name(pl.col("token")))
         .filter(pl.col("key").str.len_chars() > 0)
     )
-    evidence = _token_evidence(tokens.get_column("key"), usage)
+    return distinct, tokens
+
+
+def _parse_full_names(
+    distinct: pl.DataFrame, tokens: pl.DataFrame, usage: pl.DataFrame, lexicon: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Parse distinct normalised full names; return the parts and the decisive usage."""
+    evidence = _token_evidence(lexicon, usage)
     roles = _assign(tokens, evidence)
     # Second pass: names whose order was plain teach how the base uses their tokens.
     taught = roles.filter(pl.col("margin") >= _DECISIVE)
@@ -368,7 +383,7 @@ def _parse_full_names(names: pl.Series, usage: pl.DataFrame) -> tuple[pl.DataFra
         .group_by("key")
         .agg(pl.col("as_first").sum(), pl.col("as_last").sum())
     )
-    evidence = _token_evidence(tokens.get_column("key"), learnt)
+    evidence = _token_evidence(lexicon, learnt)
     roles = _assign(tokens, evidence)
 
     def token_at(column: str, name: str) -> pl.DataFrame:
@@ -469,13 +484,20 @@ def parse_names(frame: pl.DataFrame, usage: pl.DataFrame | None = None) -> pl.Da
             ]
         )
     )
-    parsed, learnt = _parse_full_names(base.get_column("_full"), parts_usage)
-    keys = pl.concat(
+    distinct, tokens = _full_name_tokens(base.get_column("_full"))
+    part_keys = pl.concat(
         [base.select(key=pl.col(c)) for c in ("_first_key", "_last_key")]
         + [base.select(key=transliterate_name(pl.col("_middle")))]
-        + [parsed.select(key=transliterate_name(pl.col(c))) for c in ("first", "last", "middle")]
     ).get_column("key")
-    evidence = _token_evidence(keys, learnt)
+    lexicon = _lexicon(pl.concat([tokens.get_column("key"), part_keys]))
+    parsed, learnt = _parse_full_names(distinct, tokens, parts_usage, lexicon)
+    # Patronymics with extra words ("мария анна") are no token: looked up on their own.
+    middles = parsed.select(key=transliterate_name(pl.col("middle"))).drop_nulls().unique()
+    missing = middles.join(lexicon.select("key"), on="key", how="anti").get_column("key")
+    if missing.len():
+        lexicon = pl.concat([lexicon, _lexicon(missing)], how="diagonal_relaxed")
+    evidence = _token_evidence(lexicon, learnt)
+
     score = evidence.select("key", "first_score")
     with_parsed = base.join(parsed, left_on="_full", right_on="full", how="left")
     # Separate fields entered the other way round ("Миронов" as first name, "Саня" as last).
