@@ -30,7 +30,9 @@ from dedup_pipeline.evaluate import pairwise_scores  # noqa: E402
 
 __all__ = ["PlainSplinkResult", "plain_splink"]
 
+# Its own romanisation, on purpose: the baseline shares no code with lead-dedup.
 _LATIN = {
+
     "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh",
     "з": "z", "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
     "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts",

@@ -8,11 +8,8 @@ from splink import DuckDBAPI
 from dedup_pipeline.config import load_config
 from dedup_pipeline.duckdb_connection import connect
 from dedup_pipeline.match import prepare_match_input
-from dedup_pipeline.match.incremental import (
-    match_incrementally,
-    score_new_records,
-    term_frequency_columns,
-)
+from dedup_pipeline.match.frequencies import term_frequency_columns
+from dedup_pipeline.match.incremental import match_incrementally, score_new_records
 from dedup_pipeline.match.model import score_and_cluster, sharing_a_blocking_key
 from dedup_pipeline.review import decide_clusters
 from dedup_pipeline.review.touched import decide_records, records_to_decide, updated_review_queue

@@ -18,7 +18,7 @@ from splink import Linker
 from splink.internals.database_api import DatabaseAPI
 
 from dedup_pipeline.config import MatchConfig
-from dedup_pipeline.match.frequencies import PersonFrequencies, term_frequency_columns
+from dedup_pipeline.match.frequencies import PersonFrequencies
 from dedup_pipeline.match.model import (
     SCORED_PAIRS_SCHEMA,
     check_model_compatible,
@@ -32,7 +32,6 @@ __all__ = [
     "IncrementalMatch",
     "match_incrementally",
     "score_new_records",
-    "term_frequency_columns",  # kept for callers; defined in match.frequencies
 ]
 
 

@@ -216,19 +216,20 @@ def person_columns() -> list[pl.Expr]:
 
 
 def _holders(
-    contacts: pl.DataFrame, column: str, prepared: pl.DataFrame | None, prepared_column: str
+    contacts: pl.DataFrame,
+    persons: pl.DataFrame,
+    column: str,
+    prepared: pl.DataFrame | None,
+    prepared_column: str,
 ) -> pl.DataFrame:
-    """One row per (value, record) with the record's names.
+    """One row per (value, record) with the record's names (``persons``, row by row).
 
     With ``prepared`` (match input of records not prepared now), their holdings of the
     values ``contacts`` hold are added: a value is judged on every record that holds it.
     """
     holders = (
-        contacts.select(
-            "record_id",
-            pl.col(column).alias("value"),
-            *person_columns(),
-        )
+        contacts.select("record_id", pl.col(column).alias("value"))
+        .hstack(persons)
         .explode("value")
         .drop_nulls("value")
     )
@@ -394,17 +395,21 @@ def prepare_match_input(
     contacts = contacts.with_columns(
         correct_domain_typos(pl.col("emails_normalized"), fixes).list.unique(maintain_order=True)
     )
+    # What tells people apart, computed once: shared-value checks, blocking keys and the
+    # match input all read it.
+    persons = contacts.select(*person_columns())
     own_connection = connection is None
+
     connection = duckdb.connect() if connection is None else connection
     try:
         shared_phones = _shared_values(
-            _holders(contacts, "phones_e164", prepared, "phones"),
+            _holders(contacts, persons, "phones_e164", prepared, "phones"),
             "phone",
             connection=connection,
             max_block_size=max_block_size,
         )
         shared_emails = _shared_values(
-            _holders(contacts, "emails_normalized", prepared, "emails"),
+            _holders(contacts, persons, "emails_normalized", prepared, "emails"),
             "email",
             connection=connection,
             max_block_size=max_block_size,
@@ -434,15 +439,13 @@ def prepare_match_input(
         .get_column("value")
     )
 
-    keys = name_block_keys(named.select(*person_columns(), pl.col("city_key").alias("city")))
-    extra_keys = named.select(*blocked_names)
-    counted = keys.hstack(extra_keys)
+    keys = name_block_keys(persons.with_columns(city=contacts.get_column("city_key")))
+    own = keys.hstack(named.select(*blocked_names))
+    counted = own
     if prepared is not None:
         counted = pl.concat(
-            [counted, name_block_keys(prepared).hstack(prepared.select(*blocked_names))]
+            [own, name_block_keys(prepared).hstack(prepared.select(*blocked_names))]
         )
-
-    own = keys.hstack(extra_keys)
 
     def key_counts(column: str) -> pl.DataFrame:
         """Records of the base per value of key ``column``, for the values ``contacts`` hold."""
@@ -506,7 +509,7 @@ def prepare_match_input(
             "record_id",
             "source",
             # Script-independent keys: "Юлия Кузнецова" and "Yulia Kuznetsova" compare close.
-            *person_columns(),
+            *persons.get_columns(),
             # The whole name, for how common it is (term frequencies).
             pl.concat_str("first_name_key", "last_name_key", separator=" ").alias("name_pair"),
             pl.col("full_name_norm").alias("full_name"),

@@ -210,21 +210,22 @@ def _first_name_frame(female: bool) -> pl.DataFrame:
 # --------------------------------------------------------------------------------------
 # Clients.
 # --------------------------------------------------------------------------------------
-def _mobiles(rng: np.random.Generator, n: int, taken: set[str]) -> np.ndarray:
-    """``n`` distinct ten-digit mobile numbers (without +7) not in ``taken``."""
+def _mobiles(rng: np.random.Generator, n: int, taken: np.ndarray) -> np.ndarray:
+    """``n`` distinct ten-digit mobile numbers (without +7) not in ``taken``, in the order
+    drawn."""
     codes = np.array(pools.MOBILE_CODES)
-    out: list[str] = []
+    out = np.array([], dtype=str)
     while len(out) < n:
         need = n - len(out)
         drawn = np.char.add(
             codes[rng.integers(0, len(codes), need)],
             np.char.zfill(rng.integers(0, 10_000_000, need).astype(str), 7),
         )
-        for number in dict.fromkeys(drawn.tolist()):
-            if number not in taken:
-                taken.add(number)
-                out.append(number)
-    return np.array(out[:n])
+        _, first = np.unique(drawn, return_index=True)
+        fresh = drawn[np.sort(first)]
+        fresh = fresh[~np.isin(fresh, taken) & ~np.isin(fresh, out)]
+        out = np.concatenate([out, fresh])
+    return out[:n]
 
 
 def _landlines(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -270,9 +271,9 @@ def _draw_clients(rng: np.random.Generator, s: BenchmarkSettings) -> pl.DataFram
     father_name = male_names[father]
     base_surname = np.array(surnames, dtype=object)[surname]
 
-    taken: set[str] = set()
-    mobile = _mobiles(rng, n, taken)
-    mobile2 = _mobiles(rng, n, taken)
+    mobile = _mobiles(rng, n, np.array([], dtype=str))
+    mobile2 = _mobiles(rng, n, mobile)
+
     has_second = rng.random(n) < P_SECOND_MOBILE
     has_home = np.zeros(n, dtype=bool)
     has_home[head[is_member]] = True
