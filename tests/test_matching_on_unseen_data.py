@@ -58,6 +58,9 @@ PLANTED = [
     # A father and the son named after him, on the family's home phone.
     ("P-ivanov-1", "Иван Иванович Иванов", "+7 (343) 555-02-02", "", "", "Екатеринбург"),
     ("P-ivanov-2", "Иван Петрович Иванов", "8 343 555 02 02", "", "", "Екатеринбург"),
+    # Two namesakes with a common name and only their city in common.
+    ("P-namesake-1", "Александр Иванов", "+7 916 555-05-05", "", "", "Москва"),
+    ("P-namesake2-1", "Иванов Александр", "+7 903 555-06-06", "", "", "г. Москва"),
     # A returning client: a new mobile and a work address, the same company.
     (
         "P-return-1",
@@ -131,7 +134,19 @@ def test_a_returning_client_with_new_phone_and_email_merges_by_company(run):
     assert _cluster(tables, "P-return-1")[1] == "auto_merge"
 
 
+def test_a_common_name_with_only_a_city_in_common_is_not_merged_automatically(run):
+    _, tables = run
+    (one, outcome_one), (other, outcome_other) = (
+        _cluster(tables, "P-namesake-1"),
+        _cluster(tables, "P-namesake2-1"),
+    )
+    # Never one client; with so common a name the pair is not even proposed for review.
+    assert one != other
+    assert {outcome_one, outcome_other} <= {"unique", "keep_apart", "review"}
+
+
 def test_the_run_says_which_model_scored_it(run):
+
     report, _ = run
     assert report.model["source"] == "trained"
     # The identifier levels' u were counted, not sampled.
