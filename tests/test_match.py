@@ -352,6 +352,38 @@ def test_name_conflicts_can_be_left_to_the_model():
     assert same_cluster(config=MatchConfig(name_conflicts="ignore"))
 
 
+def test_names_left_to_the_model_do_not_hold_a_pair_back_at_the_decision():
+    from dedup_pipeline.config import DecisionConfig
+    from dedup_pipeline.review import decide_clusters
+
+    records, _ = population()
+    # The same phone and e-mail under two surnames: with name_conflicts "ignore" the
+    # model's score decides, at every stage.
+    returning = records_frame(
+        source_record(
+            "crm", "x1", first_name="Мария", last_name="Кузнецова",
+            phones=["+79161112233"], emails=["m.k@mail.ru"], city="Москва",
+        ),
+        source_record(
+            "web", "x2", first_name="Мария", last_name="Смирнова",
+            phones=["+79161112233"], emails=["m.k@mail.ru"], city="Москва",
+        ),
+    )  # fmt: skip
+    contacts = normalize_contacts(pl.concat([records, returning])).contacts
+    match_input, _ = prepare_match_input(contacts, max_block_size=50)
+    ignore = MatchConfig(name_conflicts="ignore")
+    result = score(match_input, auto_merge_threshold=0.5, config=ignore)
+    assert not result.scored_pairs["names_conflict"].any()
+    decisions = decide_clusters(
+        result.clusters,
+        result.scored_pairs,
+        config=DecisionConfig(auto_merge_threshold=0.5, review_threshold=0.4),
+        contacts=contacts,
+    )
+    ids = dict(decisions.clusters.select("record_id", "cluster_id").iter_rows())
+    assert ids["crm:x1"] == ids["web:x2"]
+
+
 def test_u_leaves_out_the_true_matches_among_random_pairs():
     from dedup_pipeline.match import u_among_non_matches
 

@@ -24,6 +24,7 @@ from dedup_pipeline.match.model import (
     check_model_compatible,
     cluster_scored_pairs,
     flag_and_fetch_pairs,
+    names_veto,
     sharing_a_blocking_key,
 )
 from dedup_pipeline.schema import require_columns
@@ -58,8 +59,11 @@ def _score_touching(
         )
     )
     frames = []
+    keep_apart = names_veto(config, linker.misc.save_model_to_json())
     for prediction in predictions:
-        flagged, pairs = flag_and_fetch_pairs(prediction, db_api=db_api, config=config)
+        flagged, pairs = flag_and_fetch_pairs(
+            prediction, db_api=db_api, config=config, keep_apart=keep_apart
+        )
         flagged.drop_table_from_database_and_remove_from_cache()
         prediction.drop_table_from_database_and_remove_from_cache()
         frames.append(pairs)

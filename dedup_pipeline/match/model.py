@@ -457,7 +457,12 @@ def score_and_cluster(
         predictions = linker.inference.predict(
             threshold_match_weight=candidate_bits, warning_mode="never"
         )
-    flagged, scored_pairs = flag_and_fetch_pairs(predictions, db_api=db_api, config=config)
+    flagged, scored_pairs = flag_and_fetch_pairs(
+        predictions,
+        db_api=db_api,
+        config=config,
+        keep_apart=names_veto(config, linker.misc.save_model_to_json()),
+    )
 
     clusters = cluster_scored_pairs(
         flagged,
@@ -559,7 +564,7 @@ def _conflict_sql(db_api: DatabaseAPI, config: MatchConfig) -> str:
 
 
 def flag_and_fetch_pairs(
-    predictions: Any, *, db_api: DatabaseAPI, config: MatchConfig
+    predictions: Any, *, db_api: DatabaseAPI, config: MatchConfig, keep_apart: bool
 ) -> tuple[Any, pl.DataFrame]:
     """Flag name conflicts on Splink's predictions and fetch them as scored pairs.
 
@@ -571,6 +576,10 @@ def flag_and_fetch_pairs(
         The database API that holds them.
     config
         Matching options (blocking rules, person identifiers).
+    keep_apart
+        Whether names of different people keep a pair apart (`names_veto`). Without it no
+        pair is flagged: every stage after this one reads ``names_conflict`` as "never
+        merged automatically".
 
     Returns
     -------
@@ -580,7 +589,7 @@ def flag_and_fetch_pairs(
         and one ``mw_*`` match weight per comparison (the "why" a reviewer sees), with the
         blocking rule's name as ``match_key``.
     """
-    conflict = _conflict_sql(db_api, config)
+    conflict = _conflict_sql(db_api, config) if keep_apart else "false"
     # The conflict test runs once; both the pair export and the auto-merge graph read it.
     flagged = predictions.query_sql(f"select *, {conflict} as names_conflict from {{this}}")
     pair_columns = [
