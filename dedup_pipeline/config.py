@@ -549,7 +549,16 @@ class DecisionConfig(_Model):
         description=(
             "A cluster of four or more records in which fewer than this share of record "
             "pairs score at the auto-merge threshold is loosely connected: it is not merged "
-            "automatically and goes to review (0 turns the check off)."
+            "as a whole and goes to review (0 turns the check off)."
+        ),
+    )
+    merge_tight_cores: bool = Field(
+        default=True,
+        description=(
+            "A cluster that is loosely connected or larger than max_cluster_size is merged "
+            "within its tight cores (the parts still connected when its weakest pairs are "
+            "dropped, each small and dense enough); joining the cores is proposed for "
+            "review. False keeps all of its records apart until a reviewer decides."
         ),
     )
 

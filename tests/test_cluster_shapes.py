@@ -227,3 +227,80 @@ def test_flagged_shapes_come_before_review_band_proposals():
         [Shape.REVIEW_BAND],
     ]
     assert "between the review and auto-merge thresholds" in queue.item(1, "reason")
+
+
+def clique(prefix, size, probability=0.9999):
+    ids = [f"{prefix}{i}" for i in range(1, size + 1)]
+    return [(a, b, probability) for i, a in enumerate(ids) for b in ids[i + 1 :]]
+
+
+# Two clients of four records each, every pair of a client near certain, and one record
+# pair between them, sharing an office e-mail, that just clears the auto-merge threshold:
+# 13 strong pairs of 28.
+TWO_CLIENTS = pairs(*clique("a", 4), *clique("b", 4), ("a1", "b1", 0.992))
+TWO_CLIENTS_CONTACTS = contacts(
+    **{f"a{i}": (["+79531406247"], ["office@firma.ru"] if i == 1 else []) for i in range(1, 5)},
+    **{f"b{i}": (["+79876956095"], ["office@firma.ru"] if i == 1 else []) for i in range(1, 5)},
+)
+
+EIGHT = ("a1", "a2", "a3", "a4", "b1", "b2", "b3", "b4")
+
+
+def test_loosely_connected_cluster_is_merged_in_its_tight_cores_and_proposed():
+    decisions = decide_clusters(
+        one_cluster(*EIGHT), TWO_CLIENTS, config=CONFIG, contacts=TWO_CLIENTS_CONTACTS
+    )
+    a, b = cluster_of(decisions, "a1"), cluster_of(decisions, "b1")
+    assert a["cluster_id"] != b["cluster_id"]
+    assert {cluster_of(decisions, r)["cluster_id"] for r in EIGHT} == {
+        a["cluster_id"],
+        b["cluster_id"],
+    }
+    assert a["outcome"] == b["outcome"] == Outcome.AUTO_MERGE
+    proposal = decisions.review_queue.row(0, named=True)
+    assert proposal["record_ids"] == list(EIGHT)
+    assert proposal["flags"] == [Shape.LOOSELY_CONNECTED]
+
+
+def test_oversized_cluster_is_merged_in_cores_no_larger_than_the_limit():
+    decisions = decide_clusters(
+        one_cluster(*EIGHT),
+        TWO_CLIENTS,
+        config=CONFIG.model_copy(update={"max_cluster_size": 5, "min_cluster_density": 0.0}),
+        contacts=TWO_CLIENTS_CONTACTS,
+    )
+    sizes = decisions.clusters.group_by("cluster_id").len().get_column("len").sort().to_list()
+    assert sizes == [4, 4]
+    assert decisions.review_queue.row(0, named=True)["flags"] == [Shape.OVERSIZED]
+
+
+def test_without_tight_cores_an_untrusted_cluster_stays_apart():
+    decisions = decide_clusters(
+        one_cluster(*EIGHT),
+        TWO_CLIENTS,
+        config=CONFIG.model_copy(update={"merge_tight_cores": False}),
+        contacts=TWO_CLIENTS_CONTACTS,
+    )
+    assert decisions.clusters.get_column("cluster_id").n_unique() == 8
+    assert set(decisions.clusters.get_column("outcome")) == {Outcome.REVIEW}
+
+
+def test_a_core_of_an_oversized_cluster_is_split_at_disjoint_identifiers():
+    # The "a" core holds a3, tied to a1 and a2 by names alone, with a phone of its own.
+    edges = pairs(*clique("a", 3), *clique("b", 3), ("a1", "b1", 0.992))
+    identifiers = contacts(
+        a1=(["+79531406247"], []),
+        a2=(["+79531406247"], []),
+        a3=(["+79161112233"], []),
+        **{f"b{i}": ([], ["b@firma.ru"]) for i in range(1, 4)},
+    )
+    decisions = decide_clusters(
+        one_cluster("a1", "a2", "a3", "b1", "b2", "b3"),
+        edges,
+        config=CONFIG.model_copy(update={"max_cluster_size": 4}),
+        contacts=identifiers,
+    )
+    together = decisions.clusters.group_by("cluster_id").agg(pl.col("record_id").sort())
+    assert sorted(together["record_id"].to_list()) == [["a1", "a2"], ["a3"], ["b1", "b2", "b3"]]
+    flags = decisions.review_queue.row(0, named=True)["flags"]
+    assert flags == [Shape.DISJOINT_IDENTIFIERS, Shape.OVERSIZED]

@@ -5,7 +5,8 @@ The rules, in order:
 1. Records connected by pairs at or above ``auto_merge_threshold`` form a *client cluster*.
    Some shapes are not trusted (`dedup_pipeline.review.shapes`): a cluster larger than
    ``max_cluster_size`` (long chains through shared identifiers look like this) or loosely
-   connected (``min_cluster_density``) keeps its records separate and goes to review; one
+   connected (``min_cluster_density``) is merged only within its tight cores
+   (``merge_tight_cores``; otherwise its records stay separate) and goes to review; one
    whose records form groups with no phone or e-mail in common is merged per group
    (``split_disjoint_identifiers``).
 2. Records connected at or above ``review_threshold`` form a *review proposal* when that
@@ -36,7 +37,12 @@ import polars as pl
 from dedup_pipeline.config import DecisionConfig
 from dedup_pipeline.graph import connected_components_of
 from dedup_pipeline.review.constraints import apply_constraints, constraints_from_decisions
-from dedup_pipeline.review.shapes import STRONG_WITHOUT_IDENTIFIERS, Shape, inspect_cluster_shapes
+from dedup_pipeline.review.shapes import (
+    STRONG_WITHOUT_IDENTIFIERS,
+    Shape,
+    inspect_cluster_shapes,
+    tight_cores,
+)
 from dedup_pipeline.schema import require_columns
 
 __all__ = [
@@ -330,23 +336,56 @@ def decide_clusters(
         )
         strong, held = shapes.clusters, shapes.held
         flags = pl.concat([flags, shapes.flags])
+    oversized = (
+        strong.group_by("cluster_id")
+        .agg(size=pl.len())
+        .filter(
+            (pl.col("size") > config.max_cluster_size)
+            & ~pl.col("cluster_id").is_in(approved.implode())
+        )
+        .get_column("cluster_id")
+    )
+    flags = pl.concat(
+        [
+            flags,
+            strong.filter(pl.col("cluster_id").is_in(oversized.implode())).select(
+                "record_id", flag=pl.lit(Shape.OVERSIZED)
+            ),
+        ]
+    )
+    held = pl.concat(
+        [held, strong.filter(pl.col("cluster_id").is_in(oversized.implode()))["record_id"]]
+    )
+    if config.merge_tight_cores and not held.is_empty():
+        untrusted = strong.filter(pl.col("record_id").is_in(held.implode()))["cluster_id"]
+        strong = tight_cores(
+            strong,
+            strong_pairs,
+            untrusted.unique(),
+            threshold=config.auto_merge_threshold,
+            min_density=config.min_cluster_density,
+            max_cluster_size=config.max_cluster_size,
+        )
+        if contacts is not None and config.split_disjoint_identifiers:
+            # A core of an oversized cluster was never inspected as a whole: its groups
+            # with no phone or e-mail in common are kept apart as in any other cluster.
+            cores = strong.filter(pl.col("record_id").is_in(held.implode()))
+            reshaped = inspect_cluster_shapes(
+                cores, strong_pairs, contacts, max_cluster_size=config.max_cluster_size
+            )
+            strong = pl.concat([strong.join(cores, on="record_id", how="anti"), reshaped.clusters])
+            flags = pl.concat([flags, reshaped.flags])
     match_clusters = match_clusters.drop("strong_cluster_id").join(
         strong.rename({"cluster_id": "strong_cluster_id"}), on="record_id"
     )
     sized = match_clusters.with_columns(
-        strong_size=pl.len().over("strong_cluster_id").cast(pl.UInt32)
-    ).with_columns(
-        oversized=(pl.col("strong_size") > config.max_cluster_size)
-        & ~pl.col("strong_cluster_id").is_in(approved.implode()),
         approved=pl.col("strong_cluster_id").is_in(approved.implode()),
     )
-    flags = pl.concat(
-        [flags, sized.filter("oversized").select("record_id", flag=pl.lit(Shape.OVERSIZED))]
-    )
     assigned = (
-        sized.with_columns(held=pl.col("oversized") | pl.col("record_id").is_in(held.implode()))
+        sized.with_columns(held=pl.col("record_id").is_in(held.implode()))
         .with_columns(
-            cluster_id=pl.when(pl.col("held"))
+            # Tight cores, when merged, are clusters of their own already.
+            cluster_id=pl.when(pl.col("held") & ~pl.lit(config.merge_tight_cores))
             .then(pl.col("record_id"))
             .otherwise(pl.col("strong_cluster_id"))
         )

@@ -13,7 +13,13 @@ a whole even when each pair looks right:
   mobile and a work address is still one client.
 - **loosely connected**: a cluster of four or more records in which few record pairs are
   strong (``decision.min_cluster_density``). Chains like this form when a record resembles
-  two clients at once. Its records are not merged automatically.
+  two clients at once. It is not merged as a whole.
+
+A cluster that is loosely connected or too large is merged only in its *tight cores*
+(`tight_cores`): the weakest pairs are dropped, a step at a time, until each part that is
+still connected is small and dense enough. A client with twenty records and a few typos
+keeps its well-tied records together; the record that resembled two clients falls out
+between them, and a reviewer sees the parts side by side.
 
 The identifier groups are found by label propagation over shared values, a few vectorised
 passes (one per hop inside the largest cluster), not a loop over records.
@@ -28,7 +34,7 @@ import polars as pl
 from dedup_pipeline.graph import connected_components_of
 from dedup_pipeline.match.hygiene import split_conflicting_clusters
 
-__all__ = ["ClusterShapes", "Shape", "identifier_groups", "inspect_cluster_shapes"]
+__all__ = ["ClusterShapes", "Shape", "identifier_groups", "inspect_cluster_shapes", "tight_cores"]
 
 
 class Shape:
@@ -53,6 +59,10 @@ MIN_SPLIT_CLUSTER_SIZE = 3
 #: Clusters at least this large can be loosely connected (a chain of three is normal: a web
 #: lead with a phone, a CRM card with phone and e-mail, a second card with the e-mail).
 MIN_LOOSE_CLUSTER_SIZE = 4
+
+#: `tight_cores` raises the bar for a pair this many times, each time halving the odds
+#: that a pair kept is a mismatch; 40 halvings take 0.98 past what a float can tell from 1.
+CORE_STEPS = 40
 
 
 @dataclass(frozen=True)
@@ -261,3 +271,84 @@ def inspect_cluster_shapes(
             held = result.join(loose, on="cluster_id").get_column("record_id")
             flags.append(held.to_frame().with_columns(flag=pl.lit(Shape.LOOSELY_CONNECTED)))
     return ClusterShapes(clusters=result, flags=pl.concat(flags).unique(), held=held)
+
+
+def tight_cores(
+    clusters: pl.DataFrame,
+    edges: pl.DataFrame,
+    untrusted: pl.Series,
+    *,
+    threshold: float,
+    min_density: float,
+    max_cluster_size: int,
+) -> pl.DataFrame:
+    """Replace each untrusted cluster by the tight cores its strongest pairs form.
+
+    The bar a pair must clear starts at ``threshold`` and is raised a step at a time (each
+    step halves the odds that a pair kept is a mismatch). At every step a cluster's
+    remaining pairs split it into connected parts; a part is kept as soon as it has at most
+    ``max_cluster_size`` records and is not loosely connected, measured over all of its
+    pairs at ``threshold`` (a lone record is always kept). Parts that never pass end as
+    single records.
+
+    Parameters
+    ----------
+    clusters
+        ``record_id`` and ``cluster_id``.
+    edges
+        Pairs at or above ``threshold``: ``record_id_l``, ``record_id_r`` and
+        ``match_probability``.
+    untrusted
+        Cluster ids to replace (oversized or loosely connected ones).
+    threshold
+        The auto-merge threshold: every pair in ``edges`` reaches it.
+    min_density, max_cluster_size
+        What a part must satisfy, as for any automatic cluster.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``clusters`` with the untrusted clusters replaced by their parts; a part's id is
+        its smallest record id.
+    """
+    pending = clusters.filter(pl.col("cluster_id").is_in(untrusted.implode())).select(
+        "record_id", "cluster_id"
+    )
+    if pending.is_empty():
+        return clusters
+    settled = [clusters.join(pending, on="record_id", how="anti").select("record_id", "cluster_id")]
+    pairs = edges.select("record_id_l", "record_id_r", "match_probability")
+    for step in range(1, CORE_STEPS + 1):
+        bar = 1 - (1 - threshold) / 2**step
+        inside = (
+            pairs.filter(pl.col("match_probability") >= bar)
+            .join(pending.rename({"record_id": "record_id_l"}), on="record_id_l")
+            .join(
+                pending.rename({"record_id": "record_id_r", "cluster_id": "cluster_r"}),
+                on="record_id_r",
+            )
+            .filter(pl.col("cluster_id") == pl.col("cluster_r"))
+        )
+        components = connected_components_of(inside["record_id_l"], inside["record_id_r"])
+        parts = pending.join(
+            components.rename({"node": "record_id"}), on="record_id", how="left"
+        ).select("record_id", cluster_id=pl.coalesce("component", "record_id"))
+        sizes = parts.group_by("cluster_id").agg(size=pl.len())
+        failing = pl.concat(
+            [
+                sizes.filter(pl.col("size") > max_cluster_size).select("cluster_id"),
+                _loosely_connected(parts, pairs, min_density)
+                if min_density > 0
+                else sizes.clear().select("cluster_id"),
+            ]
+        ).unique()
+        settled.append(parts.join(failing, on="cluster_id", how="anti"))
+        pending = parts.join(failing, on="cluster_id", how="semi")
+        if pending.is_empty():
+            break
+    settled.append(pending.select("record_id", cluster_id="record_id"))
+    return (
+        pl.concat(settled)
+        .join(clusters.drop("cluster_id"), on="record_id", how="left")
+        .select(clusters.columns)
+    )
