@@ -135,6 +135,27 @@ def test_diminutives_and_nicknames_share_a_variant():
     assert variants[None] is None
 
 
+def test_a_diminutive_suffix_on_a_known_short_name_reads_as_that_name():
+    from dedup_pipeline.normalize.nicknames import first_name_variants
+
+    names = pl.Series(
+        ["леночка", "lenochka", "елена", "санёк", "александр", "димон", "дмитрий",
+         "женька", "евгения", "мирон", "мария"]
+    )  # fmt: skip
+    variants = dict(zip(names.to_list(), first_name_variants(names).to_list(), strict=True))
+
+    def related(a: str, b: str) -> bool:
+        return bool(set(variants[a]) & set(variants[b]))
+
+    assert related("леночка", "елена") and related("lenochka", "елена")
+    assert related("санёк", "александр")
+    assert related("димон", "дмитрий")
+    assert related("женька", "евгения")
+    # "Мир-он" is no suffixed "Мира": only a known short name takes a suffix.
+    assert not related("мирон", "мария")
+    assert not related("димон", "александр")
+
+
 def test_full_names_in_either_order_are_oriented_by_how_names_are_used():
     records = records_frame(
         # Structured records teach which keys are first names and which are surnames.

@@ -284,11 +284,60 @@ def _nearest_known_names(names: pl.Series) -> pl.DataFrame:
         ).pl()
 
 
+#: Russian diminutive and familiar suffixes, as transliteration keys, longest first: a
+#: known short name with its ending replaced by one of them is the same name
+#: ("Лен-а" -> "Лен-очка", "Сан-я" -> "Сан-ёк", "Дим-а" -> "Дим-он", "Маш-а" -> "Маш-енька").
+DIMINUTIVE_SUFFIXES = (
+    "yushka", "ochka", "echka", "enka", "onka", "ushka", "yusha", "yusya", "yulya",
+    "usha", "usya", "ulya", "ek", "ok", "on", "ka",
+)  # fmt: skip
+
+#: Endings of the short names such a stem is looked up with ("len" -> "lena").
+_SHORT_NAME_ENDINGS = ("a", "ya")
+
+#: Shortest stem read through a suffix: "Ника" is not "Н-ика".
+_MIN_DIMINUTIVE_STEM = 3
+
+
+def _diminutive_bases(names: pl.Series) -> pl.DataFrame:
+    """Unknown names built from a known short name and a diminutive suffix -> that name.
+
+    Russian forms familiar names productively ("Леночка", "Санёк", "Димон", "Машенька");
+    no table lists them all. A name the tables do not know is read as a stem and a suffix
+    of `DIMINUTIVE_SUFFIXES` when the stem plus "-а"/"-я" is a known name.
+    """
+    known = _known_names().select("known", "known_key")
+    keys = names.to_frame("name").with_columns(key=transliterate_name(pl.col("name")))
+    unknown = keys.filter(~pl.col("key").is_in(known["known_key"].implode()))
+    candidates = pl.concat(
+        [
+            unknown.filter(pl.col("key").str.ends_with(suffix)).with_columns(
+                stem=pl.col("key").str.head(-len(suffix)), order=pl.lit(order)
+            )
+            for order, suffix in enumerate(DIMINUTIVE_SUFFIXES)
+        ]
+    ).filter(pl.col("stem").str.len_chars() >= _MIN_DIMINUTIVE_STEM)
+    shorts = pl.concat(
+        [
+            candidates.with_columns(known_key=pl.col("stem") + ending)
+            for ending in _SHORT_NAME_ENDINGS
+        ]
+    )
+    return (
+        shorts.join(known, on="known_key")
+        # The longest suffix that reads as a known name wins ("-очка" before "-ка").
+        .sort("order", "known")
+        .unique("name", keep="first")
+        .select("name", "known")
+    )
+
+
 def first_name_variants(first_names: pl.Series) -> pl.Series:
     """Variant keys of normalised first names, computed once per distinct name.
 
     A name the tables do not know but which is one typo away from a known name
-    ("Наалья", "Vyacheslva") also gets that name's variants.
+    ("Наалья", "Vyacheslva"), or a known short name with a diminutive suffix
+    ("Леночка", "Санёк", `DIMINUTIVE_SUFFIXES`), also gets that name's variants.
 
     Parameters
     ----------
@@ -303,7 +352,10 @@ def first_name_variants(first_names: pl.Series) -> pl.Series:
     """
     names = first_names.drop_nulls().unique()
     lookup = _variant_lookup(names)
-    corrections = _nearest_known_names(names)
+    # A suffix that reads as a known name is better evidence than a letter's distance.
+    corrections = pl.concat([_diminutive_bases(names), _nearest_known_names(names)]).unique(
+        "name", keep="first", maintain_order=True
+    )
     if corrections.height:
         corrected = corrections.join(
             _variant_lookup(corrections["known"].unique()).rename({"name": "known"}),
