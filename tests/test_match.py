@@ -328,6 +328,37 @@ def test_a_shared_person_identifier_overrides_a_name_conflict():
     assert got == [(True, False), (True, True)]
 
 
+def test_a_typo_on_a_letter_romanised_as_several_is_no_name_conflict():
+    import duckdb as db
+
+    from dedup_pipeline.match import name_conflict_sql
+
+    # "Мщксим" (a keyboard slip in "Максим") romanises to "mshchksim": four letters off.
+    pairs = [
+        ("mshchksim", "maksim", False),
+        ("zhanna", "zhaanna", False),
+        ("maksim", "mikhail", True),
+    ]
+    connection = db.connect()
+    connection.execute("create table p (first_name_l text, first_name_r text, expected boolean)")
+    connection.executemany("insert into p values (?, ?, ?)", pairs)
+    conflict = name_conflict_sql("jaro_winkler_similarity")
+    got = connection.sql(
+        f"""
+        select {conflict}, expected from (
+            select *, 'smirnov' as last_name_l, 'smirnov' as last_name_r,
+                   null::text as middle_name_l, null::text as middle_name_r,
+                   null::text[] as first_initials_l, null::text[] as first_initials_r,
+                   null::text as name_gender_l, null::text as name_gender_r,
+                   [first_name_l] as first_name_variants_l,
+                   [first_name_r] as first_name_variants_r
+            from p
+        )
+        """
+    ).fetchall()
+    assert [conflicting for conflicting, _ in got] == [expected for _, expected in got]
+
+
 def test_name_conflicts_can_be_left_to_the_model():
     records, _ = population()
     colleagues = records_frame(

@@ -21,6 +21,17 @@ __all__ = [
 #: Name similarity below which two present names count as different people's.
 NAME_CONFLICT_SIMILARITY = 0.8
 
+#: Romanised Cyrillic letters written with two or more Latin ones, folded to one for the
+#: similarity test: a one-letter typo on "щ" or "ж" ("Мщксим", "msHCHksim") would
+#: otherwise change four letters of the key.
+_DIGRAPH_FOLDS = (("shch", "s"), ("sh", "s"), ("ch", "c"), ("ts", "c"), ("zh", "z"))
+
+
+def _folded(column: str) -> str:
+    for old, new in _DIGRAPH_FOLDS:
+        column = f"replace({column}, '{old}', '{new}')"
+    return column
+
 
 def name_conflict_sql(
     jaro_winkler: str, sql_dialect: str = "duckdb", *, overridden_by: Sequence[str] = ()
@@ -50,7 +61,10 @@ def name_conflict_sql(
     threshold = NAME_CONFLICT_SIMILARITY
 
     def alike(left: str, right: str) -> str:
-        return f"{jaro_winkler}({left}, {right}) >= {threshold}"
+        return (
+            f"({jaro_winkler}({left}, {right}) >= {threshold} "
+            f"or {jaro_winkler}({_folded(left)}, {_folded(right)}) >= {threshold})"
+        )
 
     def both(column: str) -> str:
         return f"{column}_l is not null and {column}_r is not null"
