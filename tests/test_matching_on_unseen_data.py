@@ -174,6 +174,10 @@ def _parsed(*names: str) -> pl.DataFrame:
         ("Шарова Нина Никиитчна", "nina", "nikitchna", "sharova", "f"),  # patronymic typo
         ("Иван Миронов", "ivan", None, "mironov", "m"),  # a surname made from a first name
         ("Petrosyan Armen", "armen", None, "petrosyan", None),  # Armenian surname ending
+        ("Сергей Ильич Гладхолов", "sergei", "ilich", "gladholov", "m"),  # a short patronymic
+        ("julia nikitina", "yulya", None, "nikitina", "f"),  # a surname, not "Никитична"
+        ("Nikolay Orlov", "nikolai", None, "orlov", "m"),  # "й" as y or i: one key
+        ("NIKOLAI ORLOV", "nikolai", None, "orlov", "m"),
     ],
 )
 def test_names_are_read_by_evidence_not_position(name, first, middle, last, gender):

@@ -200,11 +200,14 @@ def _lexicon(keys: pl.Series) -> pl.DataFrame:
     # A surname formed from a first name ("Миронов", "Петров") is not a misspelt one.
     near_first = _near_keys(tokens, first_known, _NEAR, ~pl.col("key").str.contains(_SURNAME_KEY))
     patronymics = _patronymic_keys()
+    # "Никитина" is a surname, not a misspelt "Никитична".
     near_patronymic = _near_keys(
         tokens,
         patronymics.select("key"),
         _NEAR_PATRONYMIC,
-        pl.col("key").str.contains(_PATRONYMIC_TAIL) & (pl.col("key").str.len_chars() >= 7),
+        pl.col("key").str.contains(_PATRONYMIC_TAIL)
+        & (pl.col("key").str.len_chars() >= 7)
+        & ~pl.col("key").str.contains(_SURNAME_KEY),
     )
     genders = name_gender_table()
     return (
@@ -221,7 +224,10 @@ def _lexicon(keys: pl.Series) -> pl.DataFrame:
             on="near_patronymic",
             how="left",
         )
-        .with_columns(known=pl.col("key").is_in(first_known["key"].implode()))
+        .with_columns(
+            known=pl.col("key").is_in(first_known["key"].implode()),
+            known_patronymic=pl.col("key").is_in(patronymics["key"].implode()),
+        )
     )
 
 
@@ -233,9 +239,12 @@ def _token_evidence(lexicon: pl.DataFrame, usage: pl.DataFrame) -> pl.DataFrame:
     """
     known = pl.col("known")
     near = pl.col("near_first").is_not_null()
+    # Short patronymics ("Ильич", "Фомич") are read from the table, not their ending.
     patronymic = (
-        pl.col("key").str.contains(_PATRONYMIC_KEY) & (pl.col("key").str.len_chars() >= 6)
-    ) | pl.col("near_patronymic").is_not_null()
+        (pl.col("key").str.contains(_PATRONYMIC_KEY) & (pl.col("key").str.len_chars() >= 6))
+        | pl.col("known_patronymic")
+        | pl.col("near_patronymic").is_not_null()
+    )
     usage_ratio = (
         ((pl.col("as_first").fill_null(0) + 0.5) / (pl.col("as_last").fill_null(0) + 0.5))
         .log()

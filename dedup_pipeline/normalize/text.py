@@ -57,6 +57,9 @@ _LATIN_FOLDS = (
 # "Artyom", "Fyodor", "Lyosha" spell the Russian "ё" that "Артём" folds to "е".
 _YO_AFTER_CONSONANT = (r"([bcdfghklmnprstvz])yo", "${1}e")
 
+# "Nikolay" / "Nikolai", "Tolstoy" / "Tolstoi": a "й" closing a syllable ("ey" folds above).
+_Y_CLOSING_A_SYLLABLE = (r"([aou])y([^aeiouy]|$)", "${1}i${2}")
+
 
 def transliterate_name(name: pl.Expr) -> pl.Expr:
     """A script-independent key of a normalised name, for comparing across alphabets.
@@ -67,4 +70,4 @@ def transliterate_name(name: pl.Expr) -> pl.Expr:
     key = name.str.replace_many(_CYRILLIC_TO_LATIN)
     for old, new in _LATIN_FOLDS:
         key = key.str.replace_all(old, new, literal=True)
-    return key.str.replace_all(*_YO_AFTER_CONSONANT)
+    return key.str.replace_all(*_YO_AFTER_CONSONANT).str.replace_all(*_Y_CLOSING_A_SYLLABLE)
