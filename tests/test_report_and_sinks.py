@@ -55,6 +55,33 @@ def test_exports_write_parquet_for_all_and_csv_for_people(tmp_path):
     assert pl.read_parquet(written["contacts.parquet"]).item() == 2
 
 
+@pytest.mark.parametrize(
+    ("value", "in_csv"),
+    [
+        ('=HYPERLINK("http://x","y")', '\'=HYPERLINK("http://x","y")'),
+        ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+        ("-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"),
+        ("@SUM(1,1)", "'@SUM(1,1)"),
+        ("\t=1+1", "'\t=1+1"),
+        ("＝1+1", "'＝1+1"),  # full-width: some spreadsheets fold it to "="
+        ("+7 (912) 345-67-89", "+7 (912) 345-67-89"),  # a phone calls nothing
+        ("Иван Петров", "Иван Петров"),
+    ],
+)
+def test_csv_exports_are_safe_to_open_and_parquet_stays_exact(tmp_path, value, in_csv):
+    tables = {
+        "golden_profiles": pl.DataFrame({"full_name": [value], "phones": [[value]]}),
+        "review_queue": pl.DataFrame({"reason": [value]}),
+    }
+    written = write_exports(tables, tmp_path)
+    for name, column in (("golden_profiles", "full_name"), ("review_queue", "reason")):
+        csv = pl.read_csv(written[f"{name}.csv"], infer_schema=False)
+        assert csv.get_column(column).item() == in_csv
+        assert pl.read_parquet(written[f"{name}.parquet"]).get_column(column).item() == value
+    profiles = pl.read_csv(written["golden_profiles.csv"], infer_schema=False)
+    assert profiles.get_column("phones").item() == in_csv
+
+
 def test_exports_copy_a_table_the_warehouse_holds_as_parquet(tmp_path):
     stored = tmp_path / "warehouse_tables" / "contacts.parquet"
     stored.parent.mkdir()

@@ -1,5 +1,9 @@
 """The review queue out to a spreadsheet and the filled-in decisions back."""
 
+import csv
+import io
+import re
+
 import polars as pl
 import pytest
 
@@ -101,3 +105,33 @@ def test_a_sheet_without_the_key_columns_is_refused(tmp_path):
     path.write_text("name,phone\nIvan,1\n", encoding="utf-8")
     with pytest.raises(SheetError, match="missing column"):
         read_decision_sheet(path, reviewer="alice", review_queue=QUEUE)
+
+
+def test_a_csv_sheet_is_safe_to_open_and_still_reads_back(tmp_path):
+    # A contact named like a formula, and a record id a CRM let start with "=".
+    queue = QUEUE.with_columns(
+        record_ids=pl.when(pl.col("review_cluster_id") == "p1")
+        .then(pl.lit(["=a1", "b"]))
+        .otherwise("record_ids")
+    )
+    contacts = CONTACTS.with_columns(
+        record_id=pl.col("record_id").replace("a", "=a1"),
+        first_name=pl.when(pl.col("record_id") == "b")
+        .then(pl.lit('=HYPERLINK("http://x","y")'))
+        .otherwise("first_name"),
+    )
+    clusters = CLUSTERS.with_columns(record_id=pl.col("record_id").replace("a", "=a1"))
+    sheet = queue_sheet(queue, contacts, clusters).with_columns(
+        decision=pl.when(pl.col("review_cluster_id") == "p1").then(pl.lit("approve"))
+    )
+    path = write_sheet(sheet, tmp_path / "queue.csv")
+    text = path.read_text(encoding="utf-8")
+    cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+    # Only plain numbers and phones may start like a formula: they call nothing.
+    risky = [c for c in cells if c[:1] in "=+-@" and not re.fullmatch(r"[+\-]?[0-9\s().\-]*", c)]
+    assert risky == []
+    assert "'=HYPERLINK" in text and "'=a1" in text
+    assert "+79120000000" in cells  # a phone stays as written
+    result = read_decision_sheet(path, reviewer="alice", review_queue=queue)
+    assert result.problems == []
+    assert result.decisions[0].review_cluster_id == "p1"

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from dedup_pipeline.review.store import ReviewDecision
 from dedup_pipeline.review.versions import record_versions
 from dedup_pipeline.schema import require_columns
+from dedup_pipeline.sinks.formulas import neutralize_formulas, restore_formulas
 
 __all__ = ["SheetError", "SheetImport", "queue_sheet", "read_decision_sheet", "write_sheet"]
 
@@ -76,7 +77,8 @@ def write_sheet(sheet: pl.DataFrame, path: Path) -> Path:
     if path.suffix.lower() == ".xlsx":
         sheet.write_excel(path, worksheet="review queue", autofit=True)
     elif path.suffix.lower() == ".csv":
-        sheet.write_csv(path)
+        # XLSX cells are written as text; a CSV cell starting with "=" would run.
+        neutralize_formulas(sheet).write_csv(path)
     else:
         raise SheetError(f"{path}: write .xlsx or .csv")
     return path
@@ -88,6 +90,11 @@ def _read(path: Path) -> pl.DataFrame:
             frame = pl.read_excel(path, infer_schema_length=0)
         elif path.suffix.lower() == ".csv":
             frame = pl.read_csv(path, infer_schema_length=0)
+            frame = frame.with_columns(
+                restore_formulas(pl.col(c)).alias(c)
+                for c in ("review_cluster_id", "record_id", "record_version")
+                if c in frame.columns
+            )
         else:
             raise SheetError(f"{path}: read .xlsx or .csv")
     except SheetError:

@@ -1,4 +1,8 @@
-"""File exports: Parquet for every table, CSV for people, JSONL for merge instructions."""
+"""File exports: Parquet for every table, CSV for people, JSONL for merge instructions.
+
+CSVs are opened in spreadsheets: their cells are made safe to open
+(`dedup_pipeline.sinks.formulas`); Parquet and JSONL keep every value exact.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from dedup_pipeline.sinks._atomic import copy_atomically, replace_atomically
+from dedup_pipeline.sinks.formulas import neutralize_formulas
 from dedup_pipeline.survivorship.instructions import instructions_to_jsonl
 
 __all__ = ["flatten_for_csv", "write_exports"]
@@ -81,7 +86,8 @@ def write_exports(
         written[f"{name}.parquet"] = parquet
         if name in csv_tables and name in tables:
             csv = directory / f"{name}.csv"
-            replace_atomically(csv, flatten_for_csv(tables[name]).write_csv)
+            safe = neutralize_formulas(flatten_for_csv(tables[name]))
+            replace_atomically(csv, safe.write_csv)
             written[f"{name}.csv"] = csv
     if "merge_instructions" in tables:
         jsonl = directory / "merge_instructions.jsonl"
