@@ -31,6 +31,10 @@ RegionOption = Annotated[
 ]
 
 
+#: Addresses only this machine can reach: the only ones served without a token.
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
 def _fail(message: str, code: int = 2) -> typer.Exit:
     from dedup_pipeline.cli import err_console
 
@@ -140,10 +144,17 @@ def serve_leads(
     token_env: Annotated[
         str,
         typer.Option(
-            help="Environment variable with the webhooks' shared secret; when it is set, "
-            "requests need 'Authorization: Bearer <secret>'."
+            help="Environment variable with the webhooks' shared secret; requests need "
+            "'Authorization: Bearer <secret>'. Without it the server does not start."
         ),
     ] = "DEDUP_LEAD_TOKEN",
+    no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--no-auth",
+            help="Serve without a token, on a loopback address only (127.0.0.1, ::1).",
+        ),
+    ] = False,
     region: RegionOption = None,
     reload_interval: Annotated[
         float,
@@ -159,25 +170,35 @@ def serve_leads(
 
     from dedup_pipeline.cli import console
     from dedup_pipeline.leads import create_app
+    from dedup_pipeline.leads.app import LeadServerInsecureError
 
+    anonymous = not os.environ.get(token_env)
+    if anonymous and not no_auth:
+        raise _fail(str(LeadServerInsecureError.for_variable(token_env)))
+    if anonymous and host not in _LOOPBACK:
+        raise _fail(
+            f"--no-auth serves client profiles to anyone who can reach {host}: "
+            f"use --host 127.0.0.1, or set ${token_env}"
+        )
     settings = _settings(config)
     checker = _checker(settings, region)
-    auth = (
-        f"bearer token from ${token_env}"
-        if os.environ.get(token_env)
-        else f"no authentication (set ${token_env} to require a bearer token)"
-    )
+    try:
+        app = create_app(
+            settings,
+            checker=checker,
+            region=region,
+            token_env=token_env,
+            reload_interval=reload_interval or None,
+            allow_anonymous=no_auth,
+        )
+    except LeadServerInsecureError as exc:
+        checker.close()
+        raise _fail(str(exc)) from None
+    auth = "no authentication (--no-auth)" if anonymous else f"bearer token from ${token_env}"
     console.print(
         f"lead check on http://{host}:{port}/leads/check: {checker.records:,} records, "
         f"{checker.clients:,} clients of run {checker.run_id} "
         f"(loaded in {checker.load_seconds:.1f}s); {escape(auth)}"
-    )
-    app = create_app(
-        settings,
-        checker=checker,
-        region=region,
-        token_env=token_env,
-        reload_interval=reload_interval or None,
     )
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -21,7 +21,7 @@ from dedup_pipeline.leads import (
     LeadRejected,
     create_app,
 )
-from dedup_pipeline.leads.app import LeadService
+from dedup_pipeline.leads.app import LeadServerInsecureError, LeadService
 from dedup_pipeline.leads.check import _found_by_rules
 from dedup_pipeline.match.model import prediction_rules
 from dedup_pipeline.match.prepare import NAME_BLOCKS
@@ -233,7 +233,8 @@ def test_the_http_endpoint_answers_as_the_checker_and_rejects_bad_bodies(
 ):
     monkeypatch.delenv("DEDUP_LEAD_TOKEN", raising=False)
     expected = checker.check(Lead.model_validate(repeat["lead"])).model_dump(mode="json")
-    with TestClient(create_app(checker.config, checker=checker)) as client:
+    app = create_app(checker.config, checker=checker, allow_anonymous=True)
+    with TestClient(app) as client:
         response = client.post("/leads/check", json=repeat["lead"])
         assert response.status_code == 200
         assert _without_timing(response.json()) == _without_timing(expected)
@@ -282,6 +283,54 @@ def test_the_endpoint_wants_the_bearer_token_when_one_is_set(checker, monkeypatc
         response = client.post("/leads/check", json=NEW_PERSON, headers=right)
         assert response.status_code == 200 and response.json()["matches"] == []
         assert client.get("/health").status_code == 200
+
+
+def test_without_a_token_the_server_refuses_to_start(checker, monkeypatch):
+    monkeypatch.setenv("DEDUP_LEAD_TOKEN", "")
+    with pytest.raises(LeadServerInsecureError, match=r"\$DEDUP_LEAD_TOKEN is not set"):
+        create_app(checker.config, checker=checker)
+
+
+def test_serve_leads_needs_a_token_or_no_auth_on_localhost(run, monkeypatch):
+    from typer.testing import CliRunner
+
+    from dedup_pipeline.cli import app
+
+    config = run
+    monkeypatch.delenv("DEDUP_LEAD_TOKEN", raising=False)
+    runner = CliRunner()
+    result = runner.invoke(app, ["serve-leads", "--config", str(config)])
+    assert result.exit_code == 2 and "DEDUP_LEAD_TOKEN is not set" in result.output
+    result = runner.invoke(
+        app, ["serve-leads", "--config", str(config), "--no-auth", "--host", "0.0.0.0"]
+    )
+    assert result.exit_code == 2 and "--no-auth serves client profiles" in result.output
+
+
+def test_a_huge_body_is_refused_and_nothing_sent_comes_back(checker, monkeypatch):
+    monkeypatch.setenv("DEDUP_LEAD_TOKEN", "s3cret-token")
+    app = create_app(checker.config, checker=checker, max_body_bytes=10_000)
+    right = {"Authorization": "Bearer s3cret-token", **_JSON}
+    with TestClient(app) as client:
+        huge = b'{"name": "' + b"A" * 50_000 + b'"}'
+        assert client.post("/leads/check", content=huge, headers=right).status_code == 413
+
+        def chunks():  # no Content-Length: the limit counts what streams in
+            yield b'{"name": "'
+            for _ in range(20):
+                yield b"A" * 1_000
+            yield b'"}'
+
+        response = client.post("/leads/check", content=chunks(), headers=right)
+        assert response.status_code == 413
+        # A wrong body is named, not echoed.
+        marker = "ECHO-ME-" * 500
+        response = client.post(
+            "/leads/check", json={"phones": [marker], "fax": marker}, headers=right
+        )
+        assert response.status_code == 422
+        assert "ECHO-ME" not in response.text
+        assert ["body", "fax"] in [error["loc"] for error in response.json()["detail"]]
 
 
 def test_the_service_swaps_in_a_newer_run_only(checker):

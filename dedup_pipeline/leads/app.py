@@ -4,9 +4,14 @@
   field-level detail when the body is not a usable lead.
 - ``GET /health``: whether the checker is ready, and which run it answers from.
 
-When the environment variable named by ``token_env`` (``DEDUP_LEAD_TOKEN`` by default) is
-set, every request but ``GET /health`` needs the header ``Authorization: Bearer <token>``
-(compared in constant time); 401 otherwise.
+Every request but ``GET /health`` needs the header ``Authorization: Bearer <token>``, the
+token being the value of the environment variable named by ``token_env``
+(``DEDUP_LEAD_TOKEN`` by default), compared in constant time; 401 otherwise. The answers
+hold clients' names, phones and companies: without a token the app refuses to be built,
+unless ``allow_anonymous`` says so (``dedup serve-leads --no-auth``, for localhost only).
+
+A body larger than ``max_body_bytes`` is refused with 413 before it is read whole, and a
+422 names the fields that are wrong without echoing what was sent.
 
 The checker is loaded and warmed up when the app starts (`LeadChecker.load`), so the first
 webhook does not wait for it. With ``reload_interval``, the app looks for a newer run
@@ -24,7 +29,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -33,7 +40,7 @@ from dedup_pipeline.leads.answer import LeadCheck
 from dedup_pipeline.leads.check import LeadChecker, LeadCheckUnavailable, LeadRejected, RunFiles
 from dedup_pipeline.leads.lead import Lead
 
-__all__ = ["TOKEN_ENV", "LeadService", "create_app"]
+__all__ = ["MAX_BODY_BYTES", "TOKEN_ENV", "LeadServerInsecureError", "LeadService", "create_app"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +48,81 @@ logger = logging.getLogger(__name__)
 TOKEN_ENV = "DEDUP_LEAD_TOKEN"
 
 _OPEN_PATHS = frozenset({"/health"})
+
+#: Largest request body accepted: a lead is a few hundred bytes.
+MAX_BODY_BYTES = 64 * 1024
+
+
+class LeadServerInsecureError(RuntimeError):
+    """The lead check would answer anyone: no token is set and anonymity was not asked for."""
+
+    @classmethod
+    def for_variable(cls, token_env: str) -> LeadServerInsecureError:
+        """The error for an unset or empty ``token_env``."""
+        return cls(
+            f"${token_env} is not set: the lead check would show client profiles to anyone. "
+            f"Set ${token_env} to a secret the webhooks send as 'Authorization: Bearer "
+            "<secret>', or serve on localhost with --no-auth"
+        )
+
+
+async def _send_json(send: Send, status: int, body: bytes, *extra: tuple[bytes, bytes]) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *extra,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class _BodyLimitMiddleware:
+    """Answer 413 to a body over the limit, by its Content-Length or once the streamed
+    chunks pass it; the rest is never read. A body within it (a lead is small) is
+    buffered and handed on whole."""
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = b'{"detail":"request body too large"}'
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await _send_json(send, 413, too_large)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break  # the client went away; the app sees an empty body
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                await _send_json(send, 413, too_large)
+                return
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 class _BearerTokenMiddleware:
@@ -59,18 +141,7 @@ class _BearerTokenMiddleware:
             await self.app(scope, receive, send)
             return
         body = b'{"detail":"missing or wrong bearer token"}'
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"www-authenticate", b"Bearer"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await _send_json(send, 401, body, (b"www-authenticate", b"Bearer"))
 
 
 class LeadService:
@@ -152,6 +223,8 @@ def create_app(
     region: str | None = None,
     token_env: str = TOKEN_ENV,
     reload_interval: float | None = None,
+    allow_anonymous: bool = False,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> FastAPI:
     """The lead-check web app for a pipeline configuration.
 
@@ -164,18 +237,28 @@ def create_app(
     region
         Region of phones without a country code (see `LeadChecker.load`).
     token_env
-        The environment variable with the shared secret; read once, here. Unset or empty:
-        no authentication.
+        The environment variable with the shared secret; read once, here.
     reload_interval
         Seconds between looks for a newer run; None or 0: keep the run loaded at start.
+    allow_anonymous
+        Serve without a token when ``token_env`` is unset or empty (bind to localhost).
+    max_body_bytes
+        Larger request bodies are refused with 413.
 
     Returns
     -------
     fastapi.FastAPI
         An ASGI app, e.g. for ``uvicorn.run(app, host="127.0.0.1", port=8090)``.
+
+    Raises
+    ------
+    LeadServerInsecureError
+        When ``token_env`` is unset or empty and ``allow_anonymous`` is false.
     """
-    service = LeadService(config, region=region, checker=checker)
     token = os.environ.get(token_env) or None
+    if token is None and not allow_anonymous:
+        raise LeadServerInsecureError.for_variable(token_env)
+    service = LeadService(config, region=region, checker=checker)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -205,6 +288,17 @@ def create_app(
     app.state.leads = service
     if token is not None:
         app.add_middleware(_BearerTokenMiddleware, token=token)
+    # Added last, so it runs first: nothing reads a body over the limit, token or not.
+    app.add_middleware(_BodyLimitMiddleware, limit=max_body_bytes)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_body(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # Where and why, never the input: a 200 MB body must not come back in the answer.
+        detail = [
+            {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error["type"]}
+            for error in exc.errors()[:20]
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
 
     @app.post("/leads/check", response_model=LeadCheck)
     def check_lead(lead: Lead) -> LeadCheck:
