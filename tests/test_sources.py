@@ -151,13 +151,47 @@ def test_malformed_rows_are_quarantined_with_line_numbers(tmp_path: Path) -> Non
     assert quarantine[0]["file"] == str(path)
 
 
-def test_unterminated_quote_is_quarantined(tmp_path: Path) -> None:
+def test_unterminated_quote_is_quarantined_alone(tmp_path: Path) -> None:
     path = _write(tmp_path / "q.csv", 'ID;Name\n1;a\n2;"open\n3;c\n')
     result = read_source(_config(path, source_record_id="ID", full_name="Name"))
     _check(result)
-    assert result.records["source_record_id"].to_list() == ["1"]
+    assert result.records["source_record_id"].to_list() == ["1", "3"]
     assert result.quarantine["source_row"].to_list() == [3]
-    assert result.quarantine["reason"].to_list() == ["malformed row: unterminated quote"]
+    assert result.quarantine["reason"].item().startswith("malformed row: unterminated quote")
+    assert "lines 3-4" in result.quarantine["reason"].item()
+
+
+def test_a_stray_quote_does_not_swallow_the_rows_after_it(tmp_path: Path) -> None:
+    rows = ["id,full_name,phone"]
+    for i in range(1, 41):
+        name = {5: '"Client 5', 34: 'Client "34" x'}.get(i, f"Client {i}")
+        rows.append(f"{i},{name},+7916000{i:04d}")
+    path = _write(tmp_path / "stray.csv", "\n".join(rows) + "\n")
+    result = read_source(
+        _config(path, source_record_id="id", full_name="full_name", phones="phone")
+    )
+    _check(result)
+    # Every line of the file is a record or a quarantined row: 40 = 39 + 1.
+    assert result.rows_read == 40
+    assert result.records.height == 39
+    assert result.quarantine["source_row"].to_list() == [6]
+    assert "runs over lines 6-35" in result.quarantine["reason"].item()
+    rows_of = dict(result.records.select("source_record_id", "source_row").iter_rows())
+    assert rows_of["6"] == 7 and rows_of["34"] == 35
+
+
+def test_lines_no_row_covers_are_quarantined(tmp_path: Path) -> None:
+    from dedup_pipeline.sources.csv_reader import _unread_lines
+    from dedup_pipeline.sources.encoding import to_utf8
+
+    path = _write(tmp_path / "x.csv", "id,name\n1,a\n2,b\n3,c\n")
+    utf8, lines = to_utf8(path, "utf-8", tmp_path)
+    # A parser that reported rows 2 and 4 only: line 3 must not vanish.
+    frame = pl.DataFrame({"id": ["1", "3"], "name": ["a", "c"]})
+    unread = _unread_lines(
+        utf8, lines, frame, pl.Series([2, 4]), pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    )
+    assert unread.rows() == [(3, "malformed row: not read as a row by the CSV parser", "2,b")]
 
 
 def test_empty_and_duplicate_ids_are_quarantined(tmp_path: Path) -> None:

@@ -11,6 +11,10 @@ drifts after quoted newlines, so line numbers come from a newline index of the f
 This is exact when no field holds an embedded newline. When some do, each good row is
 assumed to span ``1 + its newline count`` lines, which is exact unless a quoted field
 contains a blank line.
+
+The parser's counts are then checked against the file: a quote that never closes has its
+swallowed lines read again one by one (`_split_runaway_quotes`), and any data line no row
+or quarantine entry covers is quarantined (`_unread_lines`).
 """
 
 from __future__ import annotations
@@ -142,6 +146,125 @@ def _good_row_lines(frame: pl.DataFrame, lines: LineIndex, occupied: np.ndarray)
     return pl.Series("source_row", available[np.minimum(offsets, available.size - 1)])
 
 
+_RUNAWAY_QUOTE = "malformed row: unterminated quote"
+
+
+def _split_runaway_quotes(
+    quarantine: pl.DataFrame, columns: list[str], delimiter: str, source: str, path: Path
+) -> tuple[pl.DataFrame, pl.Series, pl.DataFrame]:
+    """Read again, line by line, the rows a quote that never closes swallowed.
+
+    One stray ``"`` makes a CSV parser read every following line into one field until
+    some later quote closes it: 29 rows of a 40-row file vanished into one quarantined
+    row. The line that opened the quote stays in quarantine, naming the lines it ran
+    over; each line after it that has the header's number of fields is a row again, and
+    each that has not is quarantined on its own line.
+
+    Returns
+    -------
+    tuple
+        The recovered rows (``columns``), their line numbers, and the quarantine with
+        each runaway row replaced by its lines.
+    """
+    runaway = quarantine.filter(
+        (pl.col("reason") == _RUNAWAY_QUOTE) & pl.col("raw").str.contains("\n", literal=True)
+    )
+    recovered: list[list[str]] = []
+    recovered_lines: list[int] = []
+    rows: list[int] = []
+    reasons: list[str] = []
+    raws: list[str] = []
+    # Only the swallowed lines are visited: a handful per stray quote, not the file.
+    for start, raw in runaway.select("source_row", "raw").iter_rows():
+        lines = raw.split("\n")
+        end = start + len(lines) - 1
+        rows.append(start)
+        reasons.append(
+            f"{_RUNAWAY_QUOTE}: the quote opened here runs over lines {start}-{end}, "
+            "which were read again one by one"
+        )
+        raws.append(lines[0].rstrip("\r"))
+        for number, line in enumerate(lines[1:], start=start + 1):
+            line = line.rstrip("\r")
+            if not line.strip():
+                continue
+            fields = next(csv.reader([line], delimiter=delimiter, quotechar='"'), [])
+            if len(fields) == len(columns):
+                recovered.append(fields)
+                recovered_lines.append(number)
+            else:
+                rows.append(number)
+                reasons.append(
+                    f"malformed row: expected {len(columns)} fields, found {len(fields)} "
+                    f"(inside the quote opened on line {start})"
+                )
+                raws.append(line)
+    frame = pl.DataFrame(recovered, schema=dict.fromkeys(columns, pl.String), orient="row")
+    replaced = quarantine_frame(source, path, source_row=rows, reason=reasons, raw=raws)
+    quarantine = pl.concat(
+        [quarantine.join(runaway.select("source_row"), on="source_row", how="anti"), replaced]
+    ).sort("source_row")
+    return frame, pl.Series("source_row", recovered_lines, dtype=pl.Int64), quarantine
+
+
+def _unread_lines(
+    utf8_path: Path,
+    lines: LineIndex,
+    frame: pl.DataFrame,
+    source_rows: pl.Series,
+    quarantine: pl.DataFrame,
+) -> pl.DataFrame:
+    """Data lines of the file that no row and no quarantine entry covers.
+
+    The parser's own counts are not trusted: every non-blank line after the header must
+    lie within a row read (its first line plus one per newline in its fields) or a
+    quarantined row. Whatever does not is returned as ``source_row``, ``reason`` and
+    ``raw`` for quarantine, so a line can never disappear between file and report.
+    """
+    empty = pl.DataFrame(schema={"source_row": pl.Int64, "reason": pl.String, "raw": pl.String})
+    data_lines = lines.data_lines()
+    if data_lines.size == 0:
+        return empty
+    # The reader's columns are all text.
+    row_spans = (
+        frame.select(pl.sum_horizontal(pl.all().str.count_matches("\n", literal=True).fill_null(0)))
+        .to_series()
+        .to_numpy()
+        .astype(np.int64)
+    )
+    quarantine_spans = quarantine["raw"].fill_null("").str.count_matches("\n").to_numpy()
+    firsts = np.concatenate(
+        [source_rows.to_numpy().astype(np.int64), quarantine["source_row"].to_numpy()]
+    ).astype(np.int64)
+    spans = np.concatenate([row_spans, quarantine_spans.astype(np.int64)]) + 1
+    covered = np.repeat(firsts, spans) + _ranges(spans)
+    seen = np.zeros(lines.starts.size + 2, dtype=bool)
+    seen[np.clip(covered, 0, seen.size - 1)] = True
+    missing = data_lines[~seen[data_lines]]
+    if missing.size == 0:
+        return empty
+    data = np.memmap(utf8_path, dtype=np.uint8, mode="r")
+    starts = lines.starts
+    ends = np.append(starts[1:], data.size)
+    raw = [
+        bytes(data[starts[n - 1] : ends[n - 1]]).decode("utf-8", "replace").rstrip("\r\n")
+        for n in missing[:_MAX_REPORTED_LINES]
+    ]
+    raw += [None] * (missing.size - len(raw))
+    return pl.DataFrame(
+        {
+            "source_row": missing,
+            "reason": ["malformed row: not read as a row by the CSV parser"] * missing.size,
+            "raw": raw,
+        },
+        schema={"source_row": pl.Int64, "reason": pl.String, "raw": pl.String},
+    )
+
+
+#: Unread lines whose text is kept in quarantine (the rest are listed by number only).
+_MAX_REPORTED_LINES = 10_000
+
+
 def _extra_trailing_field_lines(
     utf8_path: Path, lines: LineIndex, delimiter: str, column_count: int
 ) -> pl.DataFrame:
@@ -239,8 +362,20 @@ def read_csv_export(
 
         shifted = _extra_trailing_field_lines(utf8_path, lines, delimiter, len(columns))
 
-    quarantine, occupied = _rejects_to_quarantine(rejects, lines, source, path)
-    source_rows = _good_row_lines(frame, lines, occupied)
+        quarantine, occupied = _rejects_to_quarantine(rejects, lines, source, path)
+        source_rows = _good_row_lines(frame, lines, occupied)
+        recovered, recovered_rows, quarantine = _split_runaway_quotes(
+            quarantine, columns, delimiter, source, path
+        )
+        if recovered.height:
+            order = pl.concat([source_rows, recovered_rows]).arg_sort()
+            frame = pl.concat([frame, recovered]).select(pl.all().gather(order))
+            source_rows = pl.concat([source_rows, recovered_rows]).gather(order)
+        unread = _unread_lines(utf8_path, lines, frame, source_rows, quarantine)
+        if unread.height:
+            quarantine = pl.concat(
+                [quarantine, quarantine_frame(source, path, **unread.to_dict())]
+            ).sort("source_row")
     if shifted.height:
         bad = source_rows.is_in(shifted.get_column("source_row").implode())
         shifted = shifted.join(source_rows.filter(bad).to_frame(), on="source_row")
