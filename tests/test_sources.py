@@ -402,3 +402,21 @@ def test_tiny_cp1251_file_is_detected(tmp_path: Path) -> None:
     result = read_source(_config(path, source_record_id="ID", first_name="Имя"))
     assert result.encoding == "cp1251"
     assert result.records["first_name"].to_list() == ["Иван", "Пётр"]
+
+
+def test_a_huge_field_and_a_nul_in_an_id_are_quarantined_not_fatal(tmp_path: Path) -> None:
+    rows = ["id,full_name,phone"] + [f"{i},Client {i},+7916000{i:04d}" for i in range(1, 6)]
+    rows[3] = "3," + "A" * 1_000_000 + ",+79160000003"  # past the csv module's field limit
+    rows[4] = "4\x00x,Client 4,+79160000004"
+    path = _write(tmp_path / "bad.csv", "\n".join(rows) + "\n")
+    result = read_source(
+        _config(path, source_record_id="id", full_name="full_name", phones="phone")
+    )
+    _check(result)
+    assert result.records["source_record_id"].to_list() == ["1", "2", "5"]
+    quarantined = result.quarantine.select("source_row", "field", "reason").rows()
+    assert quarantined == [
+        (4, "full_name", "value longer than 10000 characters: not a contact field"),
+        (5, "id", "source record id contains control characters (e.g. NUL)"),
+    ]
+    assert result.quarantine["raw"].str.len_chars().max() <= 20_000

@@ -188,7 +188,10 @@ def _split_runaway_quotes(
             line = line.rstrip("\r")
             if not line.strip():
                 continue
-            fields = next(csv.reader([line], delimiter=delimiter, quotechar='"'), [])
+            try:
+                fields = next(csv.reader([line], delimiter=delimiter, quotechar='"'), [])
+            except csv.Error:  # a field over the csv module's size limit
+                fields = []
             if len(fields) == len(columns):
                 recovered.append(fields)
                 recovered_lines.append(number)

@@ -80,7 +80,18 @@ def detect_encoding(sample: bytes) -> str | None:
 
 def _field_counts(text: str, delimiter: str) -> list[int]:
     reader = csv.reader(io.StringIO(text), delimiter=delimiter, quotechar='"')
-    return [len(row) for row in reader if row]
+    counts = []
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return counts
+        except csv.Error:
+            # A line the csv module refuses (a field over its size limit) says nothing
+            # about the delimiter; the reader goes on with the next line.
+            continue
+        if row:
+            counts.append(len(row))
 
 
 def detect_delimiter(sample_text: str) -> str:

@@ -170,6 +170,26 @@ def _extra_json(extra: dict[str, str], schema: pl.Schema) -> pl.Expr:
     ).struct.json_encode()
 
 
+#: Longest value a mapped contact field may hold (a name, a phone list, a company...);
+#: a longer one is a broken export or an attack, and its row goes to quarantine.
+MAX_FIELD_CHARS = 10_000
+
+#: How much of a quarantined row's text is kept.
+_MAX_RAW_CHARS = 20_000
+
+_CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+
+
+def _oversized_field(mapping: ColumnMapping, schema: pl.Schema) -> pl.Expr:
+    """The first mapped column whose text is longer than `MAX_FIELD_CHARS`, or null."""
+    names = dict.fromkeys([*mapping.mapped_columns(), *mapping.phones, *mapping.emails])
+    expr: pl.Expr = pl.lit(None, dtype=pl.String)
+    for name in reversed(list(names)):
+        too_long = _as_text(name, schema[name]).str.len_chars() > MAX_FIELD_CHARS
+        expr = pl.when(too_long.fill_null(False)).then(pl.lit(name)).otherwise(expr)
+    return expr
+
+
 def map_records(
     raw: RawTable, source: SourceConfig
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -211,21 +231,45 @@ def map_records(
         frame = frame.with_columns(pl.lit(None, dtype=pl.Int64).alias(first_col))
     first_row = pl.col(first_col)
     is_repeat = first_row.is_not_null() & (pl.col(row_col) != first_row)
-    problems = frame.filter(pl.col(id_col).is_null() | is_repeat).select(
+    # An id with control characters (a NUL from a broken export) would reach merge
+    # instructions as a different id than the CRM's: the row is set aside, not cleaned.
+    bad_id = pl.col(id_col).str.contains(_CONTROL_CHARACTERS)
+    oversized = _oversized_field(mapping, schema)
+    id_field = pl.lit(mapping.source_record_id, dtype=pl.String)
+    problems = frame.filter(
+        pl.col(id_col).is_null() | is_repeat | bad_id | oversized.is_not_null()
+    ).select(
         pl.lit(source.name, dtype=pl.String).alias("source"),
         pl.lit(str(path), dtype=pl.String).alias("file"),
         pl.col(row_col).cast(pl.Int64).alias("source_row"),
-        pl.col(id_col).alias("source_record_id"),
-        pl.lit(mapping.source_record_id, dtype=pl.String).alias("field"),
+        pl.col(id_col).str.replace_all(_CONTROL_CHARACTERS, "").alias("source_record_id"),
+        pl.when(pl.col(id_col).is_null() | is_repeat.fill_null(False) | bad_id.fill_null(False))
+        .then(id_field)
+        .otherwise(oversized)
+        .alias("field"),
         pl.when(pl.col(id_col).is_null())
         .then(pl.lit("missing source record id"))
-        .otherwise(pl.format("duplicate source record id (first seen on row {})", first_row))
+        .when(bad_id)
+        .then(pl.lit("source record id contains control characters (e.g. NUL)"))
+        .when(is_repeat)
+        .then(pl.format("duplicate source record id (first seen on row {})", first_row))
+        .otherwise(
+            pl.format(
+                "value longer than {} characters: not a contact field",
+                pl.lit(MAX_FIELD_CHARS),
+            )
+        )
         .alias("reason"),
-        _row_json(columns, schema).alias("raw"),
+        _row_json(columns, schema).str.slice(0, _MAX_RAW_CHARS).alias("raw"),
     )
     # Filtering copies every column; skip it in the usual case of nothing to drop.
     kept = (
-        frame.filter(pl.col(id_col).is_not_null() & ~is_repeat.fill_null(False))
+        frame.filter(
+            pl.col(id_col).is_not_null()
+            & ~is_repeat.fill_null(False)
+            & ~bad_id.fill_null(False)
+            & oversized.is_null()
+        )
         if problems.height
         else frame
     )
