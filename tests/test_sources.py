@@ -420,3 +420,34 @@ def test_a_huge_field_and_a_nul_in_an_id_are_quarantined_not_fatal(tmp_path: Pat
         (5, "id", "source record id contains control characters (e.g. NUL)"),
     ]
     assert result.quarantine["raw"].str.len_chars().max() <= 20_000
+
+
+def test_a_parquet_export_with_wrong_types_is_not_coerced(tmp_path: Path) -> None:
+    path = tmp_path / "typed.parquet"
+    pl.DataFrame(
+        {
+            "id": [51007659313, 51007659314],
+            "names": [["Eric", "Eric"], None],
+            "phone": [79161234567.0, None],
+            "vip": [True, False],
+        }
+    ).write_parquet(path)
+    result = read_source(
+        _config(path, source_record_id="id", full_name="names", phones=["phone", "vip"])
+    )
+    _check(result)
+    records = result.records.select("source_record_id", "full_name", "phones").rows()
+    assert records == [("51007659313", None, ["79161234567"]), ("51007659314", None, [])]
+    issues = result.issues.select("record_id", "field", "problem", "raw").rows()
+    assert issues == [
+        ("crm:51007659313", "full_name", "expected text, found List(String)", "Eric; Eric"),
+        ("crm:51007659313", "phones", "expected text, found Boolean", "true"),
+        ("crm:51007659314", "phones", "expected text, found Boolean", "false"),
+    ]
+
+
+def test_float_ids_are_refused_naming_the_file_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "float_ids.parquet"
+    pl.DataFrame({"id": [51007659313.0], "name": ["Eric"]}).write_parquet(path)
+    with pytest.raises(SourceError, match=r"float_ids.parquet: column 'id' .* holds Float64"):
+        read_source(_config(path, source_record_id="id", full_name="name"))

@@ -79,7 +79,7 @@ def _values(names: list[str], schema: pl.Schema) -> pl.Expr:
         if isinstance(dtype, pl.List | pl.Array):
             text = column.cast(pl.List(pl.String)).list.join(",")
         else:
-            text = _as_text(name, dtype)
+            text = _whole_number_text(name, dtype)
         parts.append(
             text.str.replace_all(";", ",", literal=True)
             .str.split(",")
@@ -152,6 +152,43 @@ def _check_columns(mapping: ColumnMapping, columns: list[str], path: Path) -> No
         )
 
 
+def _check_id_type(mapping: ColumnMapping, schema: pl.Schema, path: Path) -> None:
+    """Ids are read as the CRM wrote them: text or whole numbers, nothing a writer turned
+    into floats (``51007659313.0``), flags or lists."""
+    dtype = schema[mapping.source_record_id]
+    if dtype == pl.String or dtype.is_integer():
+        return
+    raise SourceError(
+        f"{path}: column {mapping.source_record_id!r} (source record id) holds {dtype} "
+        "values; ids must be text or whole numbers as the CRM wrote them (export it as "
+        "text: a float id such as 51007659313.0 would not find its card in the CRM)"
+    )
+
+
+def _wrong_text_type(dtype: pl.DataType) -> bool:
+    """A type no name, company or city comes in: flags, lists, records."""
+    return dtype == pl.Boolean or dtype.is_nested()
+
+
+def _wrong_value_type(dtype: pl.DataType) -> bool:
+    """A type no phone or e-mail comes in (lists of text are several values)."""
+    if isinstance(dtype, pl.List | pl.Array):
+        return dtype.inner.is_nested() or dtype.inner == pl.Boolean  # type: ignore[union-attr]
+    return dtype == pl.Boolean or isinstance(dtype, pl.Struct)
+
+
+def _whole_number_text(name: str, dtype: pl.DataType) -> pl.Expr:
+    """A float column as text, whole numbers without ".0" (phones written as numbers)."""
+    column = pl.col(name)
+    if not dtype.is_float():
+        return _as_text(name, dtype)
+    return (
+        pl.when(column == column.floor())
+        .then(column.cast(pl.Int64, strict=False).cast(pl.String))
+        .otherwise(column.cast(pl.String))
+    )
+
+
 def _row_json(columns: list[str], schema: pl.Schema) -> pl.Expr:
     """JSON object text of the given columns (name -> text value)."""
     if not columns:
@@ -208,6 +245,7 @@ def map_records(
     columns = raw.frame.columns
     schema = raw.frame.schema
     _check_columns(mapping, columns, path)
+    _check_id_type(mapping, schema, path)
 
     row_col = _unique_name("__source_row__", columns)
     id_col = _unique_name("__source_record_id__", [*columns, row_col])
@@ -282,15 +320,31 @@ def map_records(
         "source_record_id": pl.col(id_col),
         "source_row": pl.col(row_col).cast(pl.Int64),
     }
+    # A column of the wrong type (a writer's flags, lists or records) gives no value: each
+    # of its values is a value issue, never text such as "true" or "Eric; Eric".
+    wrongly_typed: list[tuple[str, str]] = []
     for field in CONTACT_TEXT_FIELDS:
         name = getattr(mapping, field)
+        if name and _wrong_text_type(schema[name]):
+            wrongly_typed.append((field, name))
+            name = None
         selects[field] = (
             _clean(_as_text(name, schema[name])) if name else pl.lit(None, dtype=pl.String)
         )
-    selects["phones"] = _values(mapping.phones, schema)
-    selects["emails"] = _values(mapping.emails, schema)
+    for field in ("phones", "emails"):
+        names = getattr(mapping, field)
+        wrongly_typed += [(field, n) for n in names if _wrong_value_type(schema[n])]
+        selects[field] = _values([n for n in names if not _wrong_value_type(schema[n])], schema)
+    issue_parts: list[pl.DataFrame] = [
+        kept.filter(pl.col(name).is_not_null()).select(
+            record_id.alias("record_id"),
+            pl.lit(field, dtype=pl.String).alias("field"),
+            pl.lit(f"expected text, found {schema[name]}", dtype=pl.String).alias("problem"),
+            _as_text(name, schema[name]).alias("raw"),
+        )
+        for field, name in wrongly_typed
+    ]
     # Parse each timestamp column once; both the record and the issue list use it.
-    issue_parts: list[pl.DataFrame] = []
     for field in _TIMESTAMP_FIELDS:
         name = getattr(mapping, field)
         if name is None:
