@@ -170,6 +170,29 @@ def test_apply_leaves_the_survivor_with_every_phone_email_and_deal_and_redirects
     assert set(state.contacts) == set(range(1, 26)) - {2, 3}
 
 
+def test_a_push_never_writes_over_a_phone_the_survivor_holds():
+    state = _state()
+    state.add_contact(id=90, first_name="Анна", phones=["+7(495)620 92 43"], **_JAN)
+    state.add_contact(id=91, first_name="Анна", phones=["+7 916 555-00-01"], **_JAN)
+    with _serving(state) as (_, connector, _):
+        cards = connector.fetch(["90", "91"])
+        step = MergeStep(
+            instruction_id="c90",
+            survivor=cards["90"],
+            losers=(cards["91"],),
+            # Other CRMs gave the client two other numbers, ranked above the card's.
+            set_fields={"phones": ["+79161112233", "+79165550001", "+74956209243"]},
+        )
+        [outcome] = connector.apply([step])
+        survivor = connector.fetch(["90"])["90"]
+    assert outcome.status == PushStatus.APPLIED
+    assert survivor.phones == ("+74956209243", "+79161112233")
+    assert outcome.answer["not_stored"] == {"phones": ["+79165550001"]}
+
+
+_JAN = {"created_at": JANUARY, "updated_at": JANUARY}
+
+
 def test_with_new_ids_on_merge_the_outcome_names_the_new_record_and_old_ids_lead_to_it():
     state = _state()
     with _serving(state, new_ids_on_merge=True) as (_, connector, _):

@@ -6,8 +6,10 @@
 - A push sets each survivor's golden values in one ``batch/update``, then merges each
   loser into it with ``POST .../merge``. A merge may give the survivor a new id, so the
   next merge takes the id from the previous answer.
-- HubSpot holds two phones (``phone``, ``mobilephone``). Phones beyond those two are
-  named in the step's answer under ``not_stored``.
+- HubSpot holds two phones (``phone``, ``mobilephone``). The survivor's own numbers keep
+  their places (in the golden spelling); golden and duplicates' numbers fill what is
+  left, and those beyond two are named in the step's answer under ``not_stored``: a push
+  never writes over a number the card holds.
 - E-mails identify HubSpot contacts: a contact cannot take an address another contact
   holds (409). So when a step has losers its e-mails are set after the merges, once the
   survivor holds every address; a golden address another contact keeps is left out and
@@ -30,7 +32,7 @@ from dedup_pipeline.config import CrmConnection
 from dedup_pipeline.crm.connector import CrmContact, MergeStep, PlannedRequest, StepOutcome
 from dedup_pipeline.crm.ledger import PushStatus
 from dedup_pipeline.crm.transport import CrmHttpError, CrmTransport, redact
-from dedup_pipeline.crm.values import email_key, merged_emails, merged_phones
+from dedup_pipeline.crm.values import email_key, merged_emails, merged_phones, phone_key
 
 __all__ = ["HubSpotConnector"]
 
@@ -338,6 +340,16 @@ class HubSpotConnector:
             step.survivor.phones,
             *(loser.phones for loser in step.losers),
             region=self.default_region,
+        )
+        # The survivor's own numbers keep their places: golden numbers fill the slots
+        # left, and what does not fit is reported, never written over a held number.
+        slots = {
+            phone_key(phone, region=self.default_region): slot
+            for slot, phone in reversed(list(enumerate(step.survivor.phones)))
+        }
+        phones = sorted(
+            phones,
+            key=lambda phone: slots.get(phone_key(phone, region=self.default_region), len(slots)),
         )
         if phones:
             update["phone"] = phones[0]
