@@ -359,9 +359,12 @@ def test_a_typo_on_a_letter_romanised_as_several_is_no_name_conflict():
     assert [conflicting for conflicting, _ in got] == [expected for _, expected in got]
 
 
-def test_name_conflicts_can_be_left_to_the_model():
+@pytest.fixture(scope="module")
+def two_surnames_one_phone():
+    """Contacts and match input: the population, and one phone and e-mail under two
+    surnames (crm:x1, crm:x2)."""
     records, _ = population()
-    colleagues = records_frame(
+    pair = records_frame(
         source_record(
             "crm", "x1", first_name="Мария", last_name="Кузнецова",
             phones=["+79161112233"], emails=["m.k@mail.ru"], city="Москва",
@@ -371,8 +374,13 @@ def test_name_conflicts_can_be_left_to_the_model():
             phones=["+79161112233"], emails=["m.k@mail.ru"], city="Москва",
         ),
     )  # fmt: skip
-    contacts = normalize_contacts(pl.concat([records, colleagues])).contacts
+    contacts = normalize_contacts(pl.concat([records, pair])).contacts
     match_input, _ = prepare_match_input(contacts, max_block_size=50)
+    return contacts, match_input
+
+
+def test_name_conflicts_can_be_left_to_the_model(two_surnames_one_phone):
+    _, match_input = two_surnames_one_phone
 
     def same_cluster(**options) -> bool:
         result = score(match_input, auto_merge_threshold=0.5, **options)
@@ -383,25 +391,12 @@ def test_name_conflicts_can_be_left_to_the_model():
     assert same_cluster(config=MatchConfig(name_conflicts="ignore"))
 
 
-def test_names_left_to_the_model_do_not_hold_a_pair_back_at_the_decision():
+def test_names_left_to_the_model_do_not_hold_a_pair_back_at_the_decision(two_surnames_one_phone):
     from dedup_pipeline.config import DecisionConfig
     from dedup_pipeline.review import decide_clusters
 
-    records, _ = population()
-    # The same phone and e-mail under two surnames: with name_conflicts "ignore" the
-    # model's score decides, at every stage.
-    returning = records_frame(
-        source_record(
-            "crm", "x1", first_name="Мария", last_name="Кузнецова",
-            phones=["+79161112233"], emails=["m.k@mail.ru"], city="Москва",
-        ),
-        source_record(
-            "web", "x2", first_name="Мария", last_name="Смирнова",
-            phones=["+79161112233"], emails=["m.k@mail.ru"], city="Москва",
-        ),
-    )  # fmt: skip
-    contacts = normalize_contacts(pl.concat([records, returning])).contacts
-    match_input, _ = prepare_match_input(contacts, max_block_size=50)
+    # With name_conflicts "ignore" the model's score decides, at every stage.
+    contacts, match_input = two_surnames_one_phone
     ignore = MatchConfig(name_conflicts="ignore")
     result = score(match_input, auto_merge_threshold=0.5, config=ignore)
     assert not result.scored_pairs["names_conflict"].any()
@@ -412,7 +407,7 @@ def test_names_left_to_the_model_do_not_hold_a_pair_back_at_the_decision():
         contacts=contacts,
     )
     ids = dict(decisions.clusters.select("record_id", "cluster_id").iter_rows())
-    assert ids["crm:x1"] == ids["web:x2"]
+    assert ids["crm:x1"] == ids["crm:x2"]
 
 
 def test_u_leaves_out_the_true_matches_among_random_pairs():
