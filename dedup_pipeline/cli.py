@@ -390,6 +390,29 @@ def review_add_user(
     console.print(f"reviewer {escape(username)!r} added to {escape(settings.review.url)}")
 
 
+@review_app.command("set-password")
+def review_set_password(
+    username: Annotated[str, typer.Argument(help="The reviewer's login name.")],
+    config: ConfigOption = Path("configs/sample.yaml"),
+) -> None:
+    """Reset a reviewer's password, read from DEDUP_REVIEW_PASSWORD or asked for."""
+    import os
+
+    from dedup_pipeline.review import DecisionStore
+
+    settings = _review_config(config)
+    password = os.environ.get("DEDUP_REVIEW_PASSWORD") or typer.prompt(
+        "New password", hide_input=True, confirmation_prompt=True
+    )
+    with DecisionStore(settings.review.url) as store:
+        try:
+            store.set_password(username, password)
+        except ValueError as exc:
+            err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+            raise typer.Exit(2) from None
+    console.print(f"password of reviewer {escape(username)!r} changed")
+
+
 @review_app.command("decisions")
 def review_decisions(
     config: ConfigOption = Path("configs/sample.yaml"),
@@ -528,6 +551,13 @@ def review_serve(
     config: ConfigOption = Path("configs/sample.yaml"),
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    secure_cookies: Annotated[
+        bool,
+        typer.Option(
+            "--secure-cookies",
+            help="Send the session cookie over HTTPS only (the app is behind TLS).",
+        ),
+    ] = False,
 ) -> None:
     """Start the review web app on the last run's outputs."""
     import uvicorn
@@ -536,7 +566,8 @@ def review_serve(
 
     settings = _review_config(config)
     console.print(f"review app on http://{host}:{port}/ (decisions: {escape(settings.review.url)})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    app_ = create_app(settings, secure_cookies=secure_cookies)
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
 @app.command("instruction-schema")

@@ -128,6 +128,15 @@ def test_reviewers_are_added_and_their_decisions_listed(tmp_path, monkeypatch):
     # Adding the same reviewer twice is a clear error.
     result = runner.invoke(app, ["review", "add-user", "alice", "--config", str(config)])
     assert result.exit_code == 2
+    # A forgotten password is reset; a weak one is refused, naming why.
+    monkeypatch.setenv("DEDUP_REVIEW_PASSWORD", "a")
+    result = runner.invoke(app, ["review", "set-password", "alice", "--config", str(config)])
+    assert result.exit_code == 2 and "at least 8 characters" in result.output
+    monkeypatch.setenv("DEDUP_REVIEW_PASSWORD", "new and long enough")
+    result = runner.invoke(app, ["review", "set-password", "alice", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    with DecisionStore(url) as store:
+        assert store.verify_user("alice", "new and long enough")
 
 
 def test_the_review_queue_round_trips_through_a_spreadsheet(tmp_path, monkeypatch):

@@ -126,7 +126,7 @@ def test_the_store_keeps_versions_and_upgrades_an_older_database(tmp_path):
             """
         )
     with DecisionStore.from_path(path) as store:
-        store.add_user("boris", "secret")
+        store.add_user("boris", "secret-boris")
         store.record(
             ReviewDecision(
                 action="approve",

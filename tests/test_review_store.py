@@ -162,11 +162,36 @@ def test_passwords_are_stored_hashed_and_verified(store):
 
 def test_users_are_unique_and_need_a_password(store):
     with pytest.raises(ValueError, match="already exists"):
-        store.add_user("anna", "x")
-    with pytest.raises(ValueError, match="password must not be empty"):
+        store.add_user("anna", "another long pass")
+    with pytest.raises(ValueError, match="at least 8 characters"):
         store.add_user("carl", "")
     with pytest.raises(ValueError, match="username must not be empty"):
         store.add_user(" ", "x")
+
+
+@pytest.mark.parametrize(
+    ("password", "problem"),
+    [
+        ("a", "at least 8 characters"),
+        ("password1", "too common or too simple"),
+        ("aaaaaaaaaaaa", "too common or too simple"),
+        ("Carl.Berg", "must not be the username"),
+    ],
+)
+def test_a_weak_password_is_refused(store, password, problem):
+    with pytest.raises(ValueError, match=problem):
+        store.add_user("carl.berg", password)
+    assert "carl.berg" not in store.users()
+
+
+def test_a_password_can_be_reset(store):
+    store.set_password("anna", "a new long password")
+    assert store.verify_user("anna", "a new long password")
+    assert not store.verify_user("anna", "s3cret-pass")
+    with pytest.raises(ValueError, match="at least 8"):
+        store.set_password("anna", "short")
+    with pytest.raises(ValueError, match="no reviewer 'nobody'"):
+        store.set_password("nobody", "a new long password")
 
 
 def test_two_stores_share_one_sqlite_file(tmp_path):
@@ -177,8 +202,8 @@ def test_two_stores_share_one_sqlite_file(tmp_path):
             mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
         assert mode == "wal"
 
-        writer.add_user("anna", "pw")
-        assert reader.verify_user("anna", "pw")
+        writer.add_user("anna", "anna-pass-1")
+        assert reader.verify_user("anna", "anna-pass-1")
         # A reader in the middle of a transaction does not block the writer (WAL).
         with reader.engine.connect() as open_read:
             open_read.exec_driver_sql("BEGIN")
@@ -213,7 +238,7 @@ def test_two_stores_share_one_sqlite_file(tmp_path):
 def test_other_urls_are_accepted(tmp_path, monkeypatch):
     with DecisionStore("sqlite+pysqlite:///:memory:") as store:
         assert store.engine.dialect.name == "sqlite"
-        store.add_user("anna", "pw")
+        store.add_user("anna", "anna-pass-1")
         store.record(_decision())
         assert store.decisions().height == 1
     # Relative SQLite paths are relative to the working directory; directories are created.

@@ -263,3 +263,42 @@ def test_new_exports_are_read_and_changed_proposals_come_back(logged_in, config)
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     queue = logged_in.get("/").text
     assert "/proposals/crm:1" in queue and "/proposals/crm:3" not in queue
+
+
+def test_repeated_wrong_passwords_lock_the_user_out_then_let_them_back(config):
+    from dedup_pipeline.review.web.security import LoginThrottle
+
+    throttle = LoginThrottle(max_failures=3, window=600, lockout=600)
+    client = TestClient(create_app(config, secret_key="test-secret", login_throttle=throttle))
+    for _ in range(3):
+        assert _login(client, password="wrong guess").status_code == 401
+    # Locked: even the right password is refused, and the page says why.
+    locked = _login(client)
+    assert locked.status_code == 429 and "Too many wrong passwords" in locked.text
+    assert client.get("/", follow_redirects=False).status_code == 303
+    # Once the lock-out has passed, the right password works and clears the count.
+    throttle._failures["anna"] = [t - 601 for t in throttle._failures["anna"]]
+    assert _login(client).status_code == 303
+
+
+def test_logout_ends_the_session_on_the_server_too(client):
+    assert _login(client).status_code == 303
+    stolen = dict(client.cookies)
+    page = client.get("/")
+    assert page.status_code == 200
+    client.post("/logout", data={"csrf_token": _token(page.text)}, follow_redirects=False)
+    # The cookie as it was before logging out no longer logs anyone in.
+    client.cookies.clear()
+    client.cookies.update(stolen)
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_secure_cookies_are_sent_over_https_only(config):
+    client = TestClient(
+        create_app(config, secret_key="test-secret", secure_cookies=True),
+        base_url="https://testserver",
+    )
+    response = _login(client)
+    assert response.status_code == 303
+    cookie = response.headers["set-cookie"].lower()
+    assert "secure" in cookie and "httponly" in cookie

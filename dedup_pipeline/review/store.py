@@ -37,9 +37,11 @@ from sqlalchemy.exc import IntegrityError
 
 __all__ = [
     "DECISION_SCHEMA",
+    "MIN_PASSWORD_LENGTH",
     "DecisionStore",
     "ReviewAction",
     "ReviewDecision",
+    "check_password",
     "make_cluster_key",
 ]
 
@@ -223,6 +225,34 @@ class ReviewDecision(BaseModel):
     def cluster_key(self) -> str:
         """`make_cluster_key` of ``record_ids``: identifies the proposal across runs."""
         return make_cluster_key(self.record_ids)
+
+
+#: Shortest password a reviewer may have (OWASP's and NIST's minimum).
+MIN_PASSWORD_LENGTH = 8
+
+_COMMON_PASSWORDS = frozenset(
+    {
+        "password", "password1", "12345678", "123456789", "1234567890", "qwertyui",
+        "qwerty123", "11111111", "iloveyou", "admin123", "letmein1", "welcome1",
+        "passw0rd", "abc12345", "00000000", "87654321", "йцукенгш",
+    }
+)  # fmt: skip
+
+
+def check_password(username: str, password: str) -> None:
+    """Refuse a password that is too short, common, or the username itself.
+
+    Raises
+    ------
+    ValueError
+        Naming what is wrong with it (never the password).
+    """
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if password.casefold() in _COMMON_PASSWORDS or len(set(password)) < 3:
+        raise ValueError("password is too common or too simple")
+    if password.strip().casefold() == username.strip().casefold():
+        raise ValueError("password must not be the username")
 
 
 _metadata = sa.MetaData()
@@ -483,8 +513,7 @@ class DecisionStore:
         username = username.strip()
         if not username:
             raise ValueError("username must not be empty")
-        if not password:
-            raise ValueError("password must not be empty")
+        check_password(username, password)
         values = {
             "username": username,
             "display_name": display_name,
@@ -496,6 +525,25 @@ class DecisionStore:
                 connection.execute(_users.insert().values(**values))
         except IntegrityError as error:
             raise ValueError(f"user {username!r} already exists") from error
+
+    def set_password(self, username: str, password: str) -> None:
+        """Replace a reviewer's password (the policy of `check_password` applies).
+
+        Raises
+        ------
+        ValueError
+            If the user does not exist or the password is refused.
+        """
+        username = username.strip()
+        check_password(username, password)
+        with self._engine.begin() as connection:
+            changed = connection.execute(
+                _users.update()
+                .where(_users.c.username == username)
+                .values(password_hash=self._hasher.hash(password))
+            ).rowcount
+        if not changed:
+            raise ValueError(f"no reviewer {username!r}")
 
     def verify_user(self, username: str, password: str) -> bool:
         """Whether ``password`` is the password of ``username``.

@@ -48,8 +48,10 @@ from dedup_pipeline.review.web.data import (
 )
 from dedup_pipeline.review.web.security import (
     CSRF_FIELD,
+    ActiveSessions,
     CsrfFailure,
     LoginRequired,
+    LoginThrottle,
     SecurityHeadersMiddleware,
     csrf_token,
     current_user,
@@ -189,18 +191,26 @@ def login(
     next_path: Annotated[str, Form(alias="next")] = "/",
 ) -> Response:
     username = username.strip()
-    if username and password and _services(request).store.verify_user(username, password):
+    throttle: LoginThrottle = request.app.state.login_throttle
+    locked = throttle.locked_for(username) if username else 0.0
+    if locked:
+        # The password is not even checked: guessing on goes nowhere.
+        minutes = max(1, round(locked / 60))
+        error = f"Too many wrong passwords for this user. Try again in {minutes} min."
+        status = 429
+    elif username and password and _services(request).store.verify_user(username, password):
+        throttle.succeeded(username)
         log_in(request, username)
         return _see_other(safe_next(next_path))
+    else:
+        if username:
+            throttle.failed(username)
+        error, status = "Wrong username or password.", 401
     return _render(
         request,
         "login.html",
-        {
-            "next": safe_next(next_path),
-            "error": "Wrong username or password.",
-            "username": username,
-        },
-        status_code=401,
+        {"next": safe_next(next_path), "error": error, "username": username},
+        status_code=status,
     )
 
 
@@ -431,7 +441,13 @@ async def _exports_unavailable(request: Request, exc: Exception) -> Response:
     return _error_page(request, 503, "No run to review", str(exc))
 
 
-def create_app(config: PipelineConfig, *, secret_key: str | None = None) -> FastAPI:
+def create_app(
+    config: PipelineConfig,
+    *,
+    secret_key: str | None = None,
+    secure_cookies: bool = False,
+    login_throttle: LoginThrottle | None = None,
+) -> FastAPI:
     """The reviewers' web app for a pipeline configuration.
 
     Proposals, records and pair weights are read from the Parquet files in
@@ -444,7 +460,12 @@ def create_app(config: PipelineConfig, *, secret_key: str | None = None) -> Fast
         A loaded configuration (`dedup_pipeline.config.load_config`), paths resolved.
     secret_key
         Key that signs session cookies. Default: the environment variable
-        ``DEDUP_REVIEW_SECRET``, else a random key (sessions then end with the process).
+        ``DEDUP_REVIEW_SECRET``, else a random key.
+    secure_cookies
+        Mark the session cookie ``Secure`` (sent over HTTPS only): for an app behind TLS.
+    login_throttle
+        Lock-out policy for wrong passwords (default: 5 within 15 minutes lock the
+        username for 15 minutes).
 
     Returns
     -------
@@ -468,12 +489,15 @@ def create_app(config: PipelineConfig, *, secret_key: str | None = None) -> Fast
     app.state.review = _Services(
         run=ExportedRun(config.output.directory), store=store, templates=_templates()
     )
+    app.state.review_sessions = ActiveSessions()
+    app.state.login_throttle = login_throttle or LoginThrottle()
     app.add_middleware(
         SessionMiddleware,
         secret_key=resolve_secret(secret_key),
         session_cookie="dedup_review_session",
         max_age=SESSION_MAX_AGE,
         same_site="lax",
+        https_only=secure_cookies,
     )
     app.add_middleware(SecurityHeadersMiddleware, cacheable_prefixes=["/static/"])
     app.add_exception_handler(LoginRequired, _login_required)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
+import time
 from collections.abc import Iterable
 
 from starlette.requests import Request
@@ -18,8 +20,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 __all__ = [
     "CSRF_FIELD",
     "SECRET_ENV",
+    "ActiveSessions",
     "CsrfFailure",
     "LoginRequired",
+    "LoginThrottle",
     "SecurityHeadersMiddleware",
     "csrf_token",
     "current_user",
@@ -39,6 +43,7 @@ CSRF_FIELD = "csrf_token"
 
 _USER = "user"
 _CSRF = "csrf"
+_SESSION_ID = "sid"
 
 _HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (
@@ -87,10 +92,86 @@ def csrf_token(request: Request) -> str:
     return token
 
 
+class ActiveSessions:
+    """The sessions this server started and has not ended.
+
+    The cookie is signed, so the server cannot take it back; it names a session id, and
+    only ids in this set count. Logging out removes the id: a copy of the cookie is then
+    worth nothing. A restart ends every session (reviewers log in again).
+    """
+
+    def __init__(self) -> None:
+        self._ids: set[str] = set()
+        self._lock = threading.Lock()
+
+    def start(self) -> str:
+        session_id = secrets.token_urlsafe(32)
+        with self._lock:
+            self._ids.add(session_id)
+        return session_id
+
+    def __contains__(self, session_id: object) -> bool:
+        with self._lock:
+            return session_id in self._ids
+
+    def end(self, session_id: object) -> None:
+        with self._lock:
+            self._ids.discard(session_id)  # type: ignore[arg-type]
+
+
+class LoginThrottle:
+    """Lock a username out after repeated wrong passwords.
+
+    After ``max_failures`` failed logins within ``window`` seconds, the username is
+    locked for ``lockout`` seconds from the last failure, the right password included;
+    a successful login clears its failures.
+    """
+
+    def __init__(
+        self, *, max_failures: int = 5, window: float = 15 * 60, lockout: float = 15 * 60
+    ) -> None:
+        self.max_failures = max_failures
+        self.window = window
+        self.lockout = lockout
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def locked_for(self, username: str, now: float | None = None) -> float:
+        """Seconds ``username`` is still locked out (0 when it may try)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            recent = [
+                t for t in self._failures.get(username.casefold(), []) if now - t < self.window
+            ]
+            if len(recent) < self.max_failures:
+                return 0.0
+            return max(0.0, recent[-1] + self.lockout - now)
+
+    def failed(self, username: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        key = username.casefold()
+        with self._lock:
+            recent = [t for t in self._failures.get(key, []) if now - t < self.window]
+            self._failures[key] = [*recent, now][-self.max_failures :]
+
+    def succeeded(self, username: str) -> None:
+        with self._lock:
+            self._failures.pop(username.casefold(), None)
+
+
+def _sessions(request: Request) -> ActiveSessions | None:
+    return getattr(request.app.state, "review_sessions", None)
+
+
 def current_user(request: Request) -> str | None:
-    """Username of the logged-in reviewer, or None."""
+    """Username of the logged-in reviewer, or None (also for a session ended by logout)."""
     user = request.session.get(_USER)
-    return user if isinstance(user, str) and user else None
+    if not isinstance(user, str) or not user:
+        return None
+    active = _sessions(request)
+    if active is not None and request.session.get(_SESSION_ID) not in active:
+        return None
+    return user
 
 
 def log_in(request: Request, username: str) -> None:
@@ -98,10 +179,16 @@ def log_in(request: Request, username: str) -> None:
     request.session.clear()
     request.session[_USER] = username
     request.session[_CSRF] = secrets.token_urlsafe(32)
+    active = _sessions(request)
+    if active is not None:
+        request.session[_SESSION_ID] = active.start()
 
 
 def log_out(request: Request) -> None:
-    """End the session."""
+    """End the session, on the server too: the cookie no longer logs anyone in."""
+    active = _sessions(request)
+    if active is not None:
+        active.end(request.session.get(_SESSION_ID))
     request.session.clear()
 
 
