@@ -150,13 +150,39 @@ def crm_emulator(
     config: Annotated[
         Path, typer.Option("--config", "-c", help="Configuration whose CRM URLs give the ports.")
     ] = Path("configs/crm_demo.yaml"),
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fault",
+            help="Arm a fault before serving (repeatable): "
+            "[CRM/]KIND[=STATUS][@PATH][*COUNT][+SKIP], e.g. 'status=429@/merge*3'.",
+        ),
+    ] = None,
 ) -> None:
     """Serve emulated Bitrix24, amoCRM and HubSpot accounts seeded from the sample."""
-    from dedup_pipeline.cli import console
+    from dedup_pipeline.cli import console, err_console
+    from dedup_pipeline.crm.emulator.faults import parse_fault
     from dedup_pipeline.crm.emulator.sample import EMULATOR_TOKEN_ENV, sample_emulators
 
+    try:
+        faults = [parse_fault(spec) for spec in fault or []]
+    except ValueError as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
     ports = _ports(_settings(config))
     emulators = sample_emulators(_settings(seed_config))
+    kinds = {emulator.kind for emulator in emulators.values()}
+    unknown = sorted({crm for crm, _ in faults if crm is not None} - kinds)
+    if unknown:
+        err_console.print(
+            f"[red]error:[/red] --fault for {', '.join(unknown)}: the emulated CRMs are "
+            f"{', '.join(sorted(kinds))}"
+        )
+        raise typer.Exit(2)
+    for emulator in emulators.values():
+        for crm, options in faults:
+            if crm in (None, emulator.kind):
+                emulator.faults.inject(**options)
     servers = _start(emulators, ports, host=host)
     for server in servers:
         kind = server.emulator.kind

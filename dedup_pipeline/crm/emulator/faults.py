@@ -12,11 +12,12 @@ must survive:
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-__all__ = ["Fault", "FaultKind", "Faults"]
+__all__ = ["FAULT_SPEC_HELP", "Fault", "FaultKind", "Faults", "parse_fault"]
 
 FaultKind = Literal["status", "timeout", "lost_response"]
 
@@ -34,6 +35,46 @@ class Fault:
 
     def matches(self, path: str) -> bool:
         return self.path is None or self.path in path
+
+
+#: How a fault is written on the command line (`parse_fault`).
+FAULT_SPEC_HELP = (
+    "[CRM/]KIND[=STATUS][@PATH][*COUNT][+SKIP], e.g. 'status=429@/merge*3' or "
+    "'hubspot/lost_response@/merge+2'; KIND is status, timeout or lost_response"
+)
+
+_SPEC = re.compile(
+    r"^(?:(?P<crm>[a-z0-9]+)/)?(?P<kind>status|timeout|lost_response)"
+    r"(?:=(?P<status>[1-5]\d\d))?(?:@(?P<path>[^*+]+))?(?:\*(?P<count>\d+))?(?:\+(?P<skip>\d+))?$"
+)
+
+
+def parse_fault(spec: str) -> tuple[str | None, dict[str, Any]]:
+    """Read a fault written as `FAULT_SPEC_HELP` says.
+
+    Returns
+    -------
+    tuple
+        The CRM it is for (None: every one) and the keyword arguments of `Faults.inject`.
+
+    Raises
+    ------
+    ValueError
+        Naming the spec and the expected form.
+    """
+    match = _SPEC.match(spec.strip())
+    if match is None:
+        raise ValueError(f"cannot read the fault {spec!r}: write {FAULT_SPEC_HELP}")
+    if match["status"] and match["kind"] != "status":
+        raise ValueError(f"the fault {spec!r}: only a 'status' fault takes '=STATUS'")
+    options: dict[str, Any] = {"kind": match["kind"], "path": match["path"]}
+    if match["status"]:
+        options["status"] = int(match["status"])
+    if match["count"]:
+        options["count"] = int(match["count"])
+    if match["skip"]:
+        options["skip"] = int(match["skip"])
+    return match["crm"], options
 
 
 class Faults:
