@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import copy
 import json
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -200,6 +204,39 @@ def test_push_leaves_one_card_per_client_holding_everything_its_duplicates_held(
     again = _push(story, kind)
     assert again.nothing_to_change == own.height - taken
     assert (again.failed, after.merge_log) == (0, merges)
+
+
+def test_a_push_process_killed_mid_batch_under_429s_and_5xx_resumes_once(story):
+    kind = "hubspot"
+    emulator = _reset(story, kind)
+    _push(story, kind)
+    clean = _cards(emulator.state)
+    emulator = _reset(story, kind)
+    # Throttling and gateway errors along the way: each costs the client a backoff.
+    for skip in (2, 5, 8, 11, 14):
+        emulator.faults.inject("status", status=429, path="/merge", skip=skip)
+    emulator.faults.inject("status", status=502, path="/batch", skip=1)
+    config = story.config.warehouse.path.parent / "crm.yaml"
+    command = [sys.executable, "-m", "dedup_pipeline.cli", "push", "-c", str(config)]
+    command += ["--source", kind, "--apply"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(emulator.state.merge_log) < 4 and process.poll() is None:
+        assert time.monotonic() < deadline, "the push made no merges"
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)  # no chance to tidy up
+    process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL, "the push ended before it was killed"
+    done = len(emulator.state.merge_log)
+    total = (story.instructions.filter(pl.col("source") == kind)["merged_record_ids"]).list.len()
+    assert 4 <= done < total.sum()
+
+    resumed = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, check=False)
+    assert resumed.returncode == 0
+    # Against the CRM's own state: every merge once, and the cards a clean push leaves.
+    merged = [loser for _, losers in emulator.state.merge_log for loser in losers]
+    assert len(merged) == len(set(merged)) == total.sum()
+    assert _cards(emulator.state) == clean
 
 
 @pytest.mark.parametrize("kind", KINDS)
