@@ -22,7 +22,10 @@ from dedup_pipeline import cli_crm, cli_leads
 from dedup_pipeline.config import ConfigError, PipelineConfig, load_config, read_model_file
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from dedup_pipeline.evaluate import LabelAgreement
+    from dedup_pipeline.review import DecisionStore
 
 app = typer.Typer(
     help="Find duplicate clients across CRM exports and build golden client profiles.",
@@ -366,6 +369,27 @@ def _review_config(config: Path):
         raise typer.Exit(2) from None
 
 
+def _with_password(config: Path, prompt: str, change: Callable[[DecisionStore, str], None]) -> str:
+    """Read a password from DEDUP_REVIEW_PASSWORD or the terminal and hand it with the
+    decisions store to ``change``; a refused password is a clear error. Returns the
+    store's URL."""
+    import os
+
+    from dedup_pipeline.review import DecisionStore
+
+    settings = _review_config(config)
+    password = os.environ.get("DEDUP_REVIEW_PASSWORD") or typer.prompt(
+        prompt, hide_input=True, confirmation_prompt=True
+    )
+    with DecisionStore(settings.review.url) as store:
+        try:
+            change(store, password)
+        except ValueError as exc:
+            err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+            raise typer.Exit(2) from None
+    return settings.review.url
+
+
 @review_app.command("add-user")
 def review_add_user(
     username: Annotated[str, typer.Argument(help="The reviewer's login name.")],
@@ -373,21 +397,12 @@ def review_add_user(
     display_name: Annotated[str | None, typer.Option(help="Name shown in the app.")] = None,
 ) -> None:
     """Add a reviewer. The password is read from DEDUP_REVIEW_PASSWORD or asked for."""
-    import os
-
-    from dedup_pipeline.review import DecisionStore
-
-    settings = _review_config(config)
-    password = os.environ.get("DEDUP_REVIEW_PASSWORD") or typer.prompt(
-        "Password", hide_input=True, confirmation_prompt=True
+    url = _with_password(
+        config,
+        "Password",
+        lambda store, password: store.add_user(username, password, display_name=display_name),
     )
-    with DecisionStore(settings.review.url) as store:
-        try:
-            store.add_user(username, password, display_name=display_name)
-        except ValueError as exc:
-            err_console.print(f"[red]error:[/red] {escape(str(exc))}")
-            raise typer.Exit(2) from None
-    console.print(f"reviewer {escape(username)!r} added to {escape(settings.review.url)}")
+    console.print(f"reviewer {escape(username)!r} added to {escape(url)}")
 
 
 @review_app.command("set-password")
@@ -396,20 +411,9 @@ def review_set_password(
     config: ConfigOption = Path("configs/sample.yaml"),
 ) -> None:
     """Reset a reviewer's password, read from DEDUP_REVIEW_PASSWORD or asked for."""
-    import os
-
-    from dedup_pipeline.review import DecisionStore
-
-    settings = _review_config(config)
-    password = os.environ.get("DEDUP_REVIEW_PASSWORD") or typer.prompt(
-        "New password", hide_input=True, confirmation_prompt=True
+    _with_password(
+        config, "New password", lambda store, password: store.set_password(username, password)
     )
-    with DecisionStore(settings.review.url) as store:
-        try:
-            store.set_password(username, password)
-        except ValueError as exc:
-            err_console.print(f"[red]error:[/red] {escape(str(exc))}")
-            raise typer.Exit(2) from None
     console.print(f"password of reviewer {escape(username)!r} changed")
 
 
