@@ -1,9 +1,11 @@
 """Logins, CSRF tokens and response headers of the review app.
 
 The session is a signed cookie (Starlette's ``SessionMiddleware``, ``itsdangerous``) holding the
-reviewer's username and a CSRF token. Every form carries the token in a hidden input; a POST
-whose token is missing or differs from the session's is refused with 403. Logging in starts a
-new session with a new token.
+reviewer's username, a CSRF token and a session id. Every form carries the token in a hidden
+input; a POST whose token is missing or differs from the session's is refused with 403.
+Logging in starts a new session with a new token; the server keeps the ids of the sessions it
+started (`ActiveSessions`) and logging out drops one, so a copied cookie dies with it. Wrong
+passwords lock a username out for a while (`LoginThrottle`).
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def resolve_secret(secret_key: str | None) -> str:
     ----------
     secret_key
         Used when given; otherwise the environment variable ``DEDUP_REVIEW_SECRET``;
-        otherwise a random key, so sessions end when the process does.
+        otherwise a random key.
     """
     if secret_key:
         return secret_key
