@@ -182,18 +182,14 @@ def serve_leads(
         )
     settings = _settings(config)
     checker = _checker(settings, region)
-    try:
-        app = create_app(
-            settings,
-            checker=checker,
-            region=region,
-            token_env=token_env,
-            reload_interval=reload_interval or None,
-            allow_anonymous=no_auth,
-        )
-    except LeadServerInsecureError as exc:
-        checker.close()
-        raise _fail(str(exc)) from None
+    app = create_app(
+        settings,
+        checker=checker,
+        region=region,
+        token_env=token_env,
+        reload_interval=reload_interval or None,
+        allow_anonymous=no_auth,
+    )
     auth = "no authentication (--no-auth)" if anonymous else f"bearer token from ${token_env}"
     console.print(
         f"lead check on http://{host}:{port}/leads/check: {checker.records:,} records, "

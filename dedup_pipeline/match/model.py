@@ -457,11 +457,10 @@ def score_and_cluster(
         predictions = linker.inference.predict(
             threshold_match_weight=candidate_bits, warning_mode="never"
         )
+    trained = linker.misc.save_model_to_json()
+    keep_apart = names_veto(config, trained)
     flagged, scored_pairs = flag_and_fetch_pairs(
-        predictions,
-        db_api=db_api,
-        config=config,
-        keep_apart=names_veto(config, linker.misc.save_model_to_json()),
+        predictions, db_api=db_api, config=config, keep_apart=keep_apart
     )
 
     clusters = cluster_scored_pairs(
@@ -473,9 +472,8 @@ def score_and_cluster(
         auto_merge_threshold=auto_merge_threshold,
         review_threshold=review_threshold,
     )
-    trained = linker.misc.save_model_to_json()
     if training is not None:
-        training.names_veto = names_veto(config, trained)
+        training.names_veto = keep_apart
     return MatchResult(
         scored_pairs=scored_pairs,
         clusters=clusters,

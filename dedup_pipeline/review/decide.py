@@ -336,26 +336,12 @@ def decide_clusters(
         )
         strong, held = shapes.clusters, shapes.held
         flags = pl.concat([flags, shapes.flags])
-    oversized = (
-        strong.group_by("cluster_id")
-        .agg(size=pl.len())
-        .filter(
-            (pl.col("size") > config.max_cluster_size)
-            & ~pl.col("cluster_id").is_in(approved.implode())
-        )
-        .get_column("cluster_id")
-    )
-    flags = pl.concat(
-        [
-            flags,
-            strong.filter(pl.col("cluster_id").is_in(oversized.implode())).select(
-                "record_id", flag=pl.lit(Shape.OVERSIZED)
-            ),
-        ]
-    )
-    held = pl.concat(
-        [held, strong.filter(pl.col("cluster_id").is_in(oversized.implode()))["record_id"]]
-    )
+    oversized = strong.filter(
+        (pl.len().over("cluster_id") > config.max_cluster_size)
+        & ~pl.col("cluster_id").is_in(approved.implode())
+    )["record_id"]
+    flags = pl.concat([flags, oversized.to_frame().with_columns(flag=pl.lit(Shape.OVERSIZED))])
+    held = pl.concat([held, oversized])
     if config.merge_tight_cores and not held.is_empty():
         untrusted = strong.filter(pl.col("record_id").is_in(held.implode()))["cluster_id"]
         strong = tight_cores(
@@ -385,7 +371,7 @@ def decide_clusters(
         sized.with_columns(held=pl.col("record_id").is_in(held.implode()))
         .with_columns(
             # Tight cores, when merged, are clusters of their own already.
-            cluster_id=pl.when(pl.col("held") & ~pl.lit(config.merge_tight_cores))
+            cluster_id=pl.when(pl.lit(not config.merge_tight_cores) & pl.col("held"))
             .then(pl.col("record_id"))
             .otherwise(pl.col("strong_cluster_id"))
         )

@@ -18,7 +18,9 @@ __all__ = ["FORMULA_PREFIX", "neutralize_formulas", "restore_formulas"]
 #: What a neutralised cell starts with.
 FORMULA_PREFIX = "'"
 
-_TRIGGER = r"^[=+\-@\t\r＝＋－＠]"
+# What a spreadsheet reads a formula from, full-width forms included.
+_TRIGGERS = r"=+\-@\t\r＝＋－＠"
+_TRIGGER = f"^[{_TRIGGERS}]"
 # Digits, spaces and phone punctuation only: arithmetic at most, never a call or a link.
 _PLAIN_NUMBER = r"^[+\-]?[0-9\s().\-]*$"
 
@@ -50,7 +52,7 @@ def neutralize_formulas(frame: pl.DataFrame) -> pl.DataFrame:
 def restore_formulas(column: pl.Expr) -> pl.Expr:
     """Undo `neutralize_formulas` on a column read back from such a CSV."""
     return (
-        pl.when(column.str.contains(f"^{FORMULA_PREFIX}[=+\\-@\\t\\r＝＋－＠]"))
+        pl.when(column.str.contains(f"^{FORMULA_PREFIX}[{_TRIGGERS}]"))
         .then(column.str.slice(len(FORMULA_PREFIX)))
         .otherwise(column)
     )

@@ -210,6 +210,10 @@ def _split_runaway_quotes(
     return frame, pl.Series("source_row", recovered_lines, dtype=pl.Int64), quarantine
 
 
+#: Unread lines whose text is kept in quarantine (the rest are listed by number only).
+_MAX_REPORTED_LINES = 10_000
+
+
 def _unread_lines(
     utf8_path: Path,
     lines: LineIndex,
@@ -235,11 +239,11 @@ def _unread_lines(
         .to_numpy()
         .astype(np.int64)
     )
-    quarantine_spans = quarantine["raw"].fill_null("").str.count_matches("\n").to_numpy()
+    quarantine_spans = quarantine["raw"].fill_null("").str.count_matches("\n", literal=True)
     firsts = np.concatenate(
         [source_rows.to_numpy().astype(np.int64), quarantine["source_row"].to_numpy()]
     ).astype(np.int64)
-    spans = np.concatenate([row_spans, quarantine_spans.astype(np.int64)]) + 1
+    spans = np.concatenate([row_spans, quarantine_spans.to_numpy().astype(np.int64)]) + 1
     covered = np.repeat(firsts, spans) + _ranges(spans)
     seen = np.zeros(lines.starts.size + 2, dtype=bool)
     seen[np.clip(covered, 0, seen.size - 1)] = True
@@ -262,10 +266,6 @@ def _unread_lines(
         },
         schema={"source_row": pl.Int64, "reason": pl.String, "raw": pl.String},
     )
-
-
-#: Unread lines whose text is kept in quarantine (the rest are listed by number only).
-_MAX_REPORTED_LINES = 10_000
 
 
 def _extra_trailing_field_lines(
