@@ -20,6 +20,7 @@ from dedup_pipeline.config import PipelineConfig
 from dedup_pipeline.enrich import client_history, enrich_profiles
 from dedup_pipeline.identity import CLIENT_EVENT_SCHEMA, reconcile_client_ids, with_client_ids
 from dedup_pipeline.match import (
+    MATCH_INPUT_SCHEMA,
     MODEL_FILE,
     PreparedContacts,
     load_model,
@@ -130,6 +131,13 @@ def _place_new_and_changed(
         if "match_input" in last and "shared_identifiers" in last
         else None
     )
+    if previous_prepared is not None:
+        missing = set(MATCH_INPUT_SCHEMA) - set(previous_prepared.match_input.columns)
+        if missing:
+            raise RuntimeError(
+                "the last run was made by an earlier lead-dedup whose match input lacks "
+                f"{', '.join(sorted(missing))}: run a full sweep first (dedup run --mode full)"
+            )
     model_path = config.match.model or config.output.directory / MODEL_FILE
     if previous_versions is None or previous_pairs is None or not model_path.is_file():
         raise RuntimeError(

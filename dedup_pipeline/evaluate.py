@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from dedup_pipeline.config import PipelineConfig
 
 __all__ = [
+    "EVIDENCE_CLASSES",
     "LabelAgreement",
     "PairwiseScores",
     "RunEvaluation",
@@ -28,7 +29,9 @@ __all__ = [
     "evaluate_run",
     "evaluate_warehouse",
     "pairwise_scores",
+    "recall_by_evidence",
     "truth_from_attributes",
+    "warehouse_recall_by_evidence",
 ]
 
 
@@ -239,6 +242,98 @@ def evaluate_warehouse(config: PipelineConfig, truth_column: str) -> RunEvaluati
     finally:
         connection.close()
     return evaluate_run(clusters, truth_from_attributes(records, truth_column))
+
+
+def warehouse_recall_by_evidence(
+    config: PipelineConfig, truth_column: str
+) -> dict[str, dict[str, float | int]]:
+    """`recall_by_evidence` of the run stored in ``config``'s warehouse."""
+    from dedup_pipeline.duckdb_connection import connect
+    from dedup_pipeline.sinks import read_table
+
+    connection = connect(config.warehouse, database=config.warehouse.path)
+    try:
+        clusters = read_table(connection, "clusters")
+        contacts = read_table(connection, "contacts")
+        records = connection.sql("SELECT record_id, attributes FROM source_records").pl()
+    finally:
+        connection.close()
+    return recall_by_evidence(contacts, clusters, truth_from_attributes(records, truth_column))
+
+
+#: Classes of true pairs by what joins them, in `recall_by_evidence`.
+EVIDENCE_CLASSES = ("shared identifier", "through other records", "names only")
+
+
+def recall_by_evidence(
+    contacts: pl.DataFrame, clusters: pl.DataFrame, truth: pl.DataFrame
+) -> dict[str, dict[str, float | int]]:
+    """True pairs by what joins them, and the share of each found in one cluster.
+
+    A pair either shares a phone or e-mail (``shared identifier``), or is joined through
+    shared identifiers of other records (``through other records``), or has nothing but
+    names and the like (``names only``). Identifier-joined pairs should be found at any
+    size of base; how many name-only pairs can be found at a given precision depends on
+    how often the names repeat.
+
+    Parameters
+    ----------
+    contacts
+        ``record_id``, ``phones_e164``, ``emails_normalized`` (the normalized contacts).
+    clusters
+        ``record_id`` and ``cluster_id``.
+    truth
+        ``record_id`` and ``entity_id``.
+    """
+    from dedup_pipeline.graph import connected_components_of
+
+    require_columns(contacts, ["record_id", "phones_e164", "emails_normalized"], table="contacts")
+    records = (
+        contacts.select("record_id", "phones_e164", "emails_normalized")
+        .join(truth.drop_nulls("entity_id"), on="record_id")
+        .join(clusters.select("record_id", "cluster_id"), on="record_id")
+    )
+    values = pl.concat(
+        [
+            records.select("record_id", value=pl.col(c)).explode("value")
+            for c in ("phones_e164", "emails_normalized")
+        ]
+    ).drop_nulls()
+    # Records joined through shared values: edges from each value's first holder.
+    edges = values.with_columns(first=pl.col("record_id").first().over("value"))
+    components = connected_components_of(edges["record_id"], edges["first"])
+    records = records.join(
+        components.select(record_id="node", component="component"), on="record_id", how="left"
+    ).with_columns(component=pl.coalesce("component", "record_id"))
+    pairs = (
+        records.join(records, on="entity_id", suffix="_r")
+        .filter(pl.col("record_id") < pl.col("record_id_r"))
+        .with_columns(
+            evidence=pl.when(
+                pl.col("phones_e164").list.set_intersection("phones_e164_r").list.len()
+                + pl.col("emails_normalized")
+                .list.set_intersection("emails_normalized_r")
+                .list.len()
+                > 0
+            )
+            .then(pl.lit(EVIDENCE_CLASSES[0]))
+            .when(pl.col("component") == pl.col("component_r"))
+            .then(pl.lit(EVIDENCE_CLASSES[1]))
+            .otherwise(pl.lit(EVIDENCE_CLASSES[2])),
+            found=pl.col("cluster_id") == pl.col("cluster_id_r"),
+        )
+    )
+    total = max(pairs.height, 1)
+    by_class = pairs.group_by("evidence").agg(pairs=pl.len(), found=pl.col("found").mean())
+    found = {row["evidence"]: row for row in by_class.iter_rows(named=True)}
+    return {
+        name: {
+            "pairs": int(found[name]["pairs"]) if name in found else 0,
+            "share": (found[name]["pairs"] / total) if name in found else 0.0,
+            "recall": float(found[name]["found"]) if name in found else 0.0,
+        }
+        for name in EVIDENCE_CLASSES
+    }
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from dedup_pipeline.evaluate import (
     TruthColumnError,
     evaluate_run,
     pairwise_scores,
+    recall_by_evidence,
     truth_from_attributes,
 )
 from dedup_pipeline.review import Outcome
@@ -180,3 +181,24 @@ def test_export_dataset_command(tmp_path):
     result = runner.invoke(app, ["export-dataset", "febrl3", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "febrl3.csv").is_file()
+
+
+def test_true_pairs_are_classed_by_what_joins_them():
+    contacts = pl.DataFrame(
+        {
+            "record_id": ["a1", "a2", "a3", "b1", "b2"],
+            # a1-a2 share a phone, a2-a3 an e-mail: a1-a3 are joined through a2.
+            "phones_e164": [["+1"], ["+1"], [], ["+2"], ["+3"]],
+            "emails_normalized": [[], ["a@x.ru"], ["a@x.ru"], [], []],
+        }
+    )
+    truth = pl.DataFrame(
+        {"record_id": ["a1", "a2", "a3", "b1", "b2"], "entity_id": ["A", "A", "A", "B", "B"]}
+    )
+    clusters = pl.DataFrame(
+        {"record_id": ["a1", "a2", "a3", "b1", "b2"], "cluster_id": ["1", "1", "2", "3", "3"]}
+    )
+    classes = recall_by_evidence(contacts, clusters, truth)
+    assert classes["shared identifier"] == {"pairs": 2, "share": 0.5, "recall": 0.5}
+    assert classes["through other records"] == {"pairs": 1, "share": 0.25, "recall": 0.0}
+    assert classes["names only"] == {"pairs": 1, "share": 0.25, "recall": 1.0}

@@ -25,6 +25,7 @@ from dedup_pipeline.match.training import (
     TrainingReport,
     UntrainedLevelError,
     default_model,
+    identifier_u,
     with_floored_m,
 )
 from dedup_pipeline.normalize.names import parse_names
@@ -172,6 +173,13 @@ def _parsed(*names: str) -> pl.DataFrame:
         ("Карпова Д. С.", None, None, "karpova", "f"),  # initials, gender from the surname
         ("Алексей Викторович", "aleksei", "viktorovich", None, "m"),  # no surname
         ("Шарова Нина Никиитчна", "nina", "nikitchna", "sharova", "f"),  # patronymic typo
+        # Typos on the patronymic's ending: still the patronymic, wherever it stands.
+        ("Василий Максимовчи Вербаренцев", "vasili", "maksimovchi", "verbarentsev", "m"),
+        ("Екатерина Павловжа Русфирунова", "ekaterina", "pavlovzha", "rusfirunova", "f"),
+        ("Оля Сергеенва Фёдорова", "olya", "sergeenva", "fedorova", "f"),
+        # A typo of a first name is no patronymic, however close to one.
+        ("Валентинна Петрова", "valentinna", None, "petrova", "f"),
+        ("David Davidson", "david", None, "davidson", "m"),
         ("Иван Миронов", "ivan", None, "mironov", "m"),  # a surname made from a first name
         ("Petrosyan Armen", "armen", None, "petrosyan", None),  # Armenian surname ending
         ("Сергей Ильич Гладхолов", "sergei", "ilich", "gladholov", "m"),  # a short patronymic
@@ -251,6 +259,50 @@ def test_identifier_u_is_counted_where_sampling_sees_no_shared_phone():
     # Every pair sharing its phone is merged.
     sizes = result.clusters.group_by("strong_cluster_id").len().get_column("len")
     assert sizes.to_list() == [2] * 1500
+
+
+def _with_shared_phones(switchboard_staff: int) -> pl.DataFrame:
+    """A family's home phone (mother and son, three records) and a switchboard of
+    ``switchboard_staff`` colleagues, next to a base of pairs."""
+    from dedup_pipeline.match.prepare import prepare_match_input
+    from dedup_pipeline.normalize import normalize_contacts
+    from tests.conftest import records_frame, source_record
+
+    home = "+74957770303"
+    family = [
+        source_record("crm", "f1", first_name="Мария", last_name="Соколова", phones=[home]),
+        source_record("crm", "f2", first_name="Иван", last_name="Соколов", phones=[home]),
+        source_record("web", "f3", full_name="Ваня Соколов", phones=[home]),
+    ]
+    syllables = ["ба", "ве", "го", "ду", "жи", "зо", "ка", "ле", "му", "но", "пи", "ро"]
+    firsts = ["Олег", "Анна", "Пётр", "Нина", "Денис", "Вера"]
+    staff = [
+        source_record(
+            "crm", f"s{i}", first_name=firsts[i % len(firsts)],
+            last_name="".join(syllables[(i // 12**k) % 12] for k in range(2)).capitalize() + "ин",
+            phones=["+74951110000", f"+7903{i:07d}"],
+        )
+        for i in range(switchboard_staff)
+    ]  # fmt: skip
+    contacts = normalize_contacts(records_frame(*family, *staff)).contacts
+    base = _base(300)
+    return pl.concat([base, prepare_match_input(contacts, max_block_size=200)[0]])
+
+
+def test_a_family_phone_weighs_the_same_whatever_switchboards_the_base_holds():
+    # A big base holds big switchboards; they must not weaken the evidence of a phone a
+    # family shares, or accuracy would fall as the base grows.
+    alone = identifier_u(_with_shared_phones(0), "phones")
+    beside = identifier_u(_with_shared_phones(150), "phones")
+    few, common = "Only a little-shared phone in common", "Only a shared phone in common"
+    alone_pairs = 600 + 3 + 0
+    beside_pairs = 600 + 3 + 150
+    # The family's three pairs, over all pairs of records with a phone, either way.
+    assert alone[few] == pytest.approx(3 / (alone_pairs * (alone_pairs - 1) / 2))
+    assert beside[few] == pytest.approx(3 / (beside_pairs * (beside_pairs - 1) / 2))
+    assert beside[common] == pytest.approx(150 * 149 / 2 / (beside_pairs * (beside_pairs - 1) / 2))
+    # A switchboard is never stronger evidence than a home phone, even where none exists.
+    assert alone[common] >= alone[few]
 
 
 def test_a_model_with_an_untrained_level_is_refused_naming_it():

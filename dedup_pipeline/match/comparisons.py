@@ -14,6 +14,7 @@ import splink.comparison_library as cl
 from dedup_pipeline.config import ExtraComparison, ExtraFieldConfig, MatchConfig
 
 __all__ = [
+    "FEW_LABEL",
     "PERSONAL_LABEL",
     "SHARED_LABEL",
     "city_comparison",
@@ -99,6 +100,7 @@ def patronymic_comparison() -> cl.CustomComparison:
 
 #: Labels of the identifier levels whose u is counted (`dedup_pipeline.match.training`).
 PERSONAL_LABEL = "A personal {noun} in common"
+FEW_LABEL = "Only a little-shared {noun} in common"
 SHARED_LABEL = "Only a shared {noun} in common"
 
 
@@ -106,13 +108,20 @@ def identifier_comparison(column: str, noun: str) -> cl.CustomComparison:
     """A list of phones or e-mails: a personal value in common, a shared one, or none.
 
     ``<column>_personal`` holds the values not detected as shared (see
-    `prepare_match_input`); a shared value in common is its own, much weaker level. For
-    e-mails, first personal addresses within two typos of each other are a further level.
+    `prepare_match_input`); a shared value in common is a much weaker level, split by how
+    many records hold it: ``<column>_few`` holds the shared values of a few records (a
+    family's home phone), the rest are common (a switchboard). Lumped together, a big
+    base's switchboards would make a family phone count for as little as theirs, and the
+    level would weaken as the base grows. For e-mails, first personal addresses within two
+    typos of each other are a further level.
     """
     levels: list[cll.ComparisonLevelCreator] = [
         cll.NullLevel(column),
         cll.ArrayIntersectLevel(f"{column}_personal", 1).configure(
             label_for_charts=PERSONAL_LABEL.format(noun=noun)
+        ),
+        cll.ArrayIntersectLevel(f"{column}_few", 1).configure(
+            label_for_charts=FEW_LABEL.format(noun=noun)
         ),
         cll.ArrayIntersectLevel(column, 1).configure(
             label_for_charts=SHARED_LABEL.format(noun=noun)

@@ -42,6 +42,7 @@ __all__ = [
     "name_block_keys",
     "person_columns",
     "prepare_match_input",
+    "rare_limit",
 ]
 
 _LIST = pl.List(pl.String())
@@ -68,6 +69,8 @@ MATCH_INPUT_SCHEMA: dict[str, pl.DataType] = {
     "emails": _LIST,
     "phones_personal": _LIST,
     "emails_personal": _LIST,
+    "phones_few": _LIST,
+    "emails_few": _LIST,
     "phones_block": _LIST,
     "emails_block": _LIST,
     "phone_key": pl.String(),
@@ -311,16 +314,29 @@ def _shared_values(
     )
 
 
-def _list_without(frame: pl.DataFrame, column: str, values: pl.Series) -> pl.Series:
-    """``column``'s lists without ``values``, null where nothing is left.
+def rare_limit(max_block_size: int) -> int:
+    """Records that may hold a value for it to count as rare: a tenth of the block size.
+
+    A surname, a first name in a city, a company or mail domain, a shared phone or
+    mailbox held by this many records at most is telling; more, and it is common.
+    """
+    return max(2, max_block_size // 10)
+
+
+def _list_without(
+    frame: pl.DataFrame, column: str, values: pl.Series, *, keep: bool = False
+) -> pl.Series:
+    """``column``'s lists without ``values`` (only ``values`` with ``keep``), null where
+    nothing is left.
 
     Exploded and regrouped: a set difference against a long literal list is evaluated row
     by row and costs seconds per hundred thousand records.
     """
     exploded = frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"), column)
+    listed = pl.col(column).is_in(values.implode())
     kept = (
         exploded.explode(column)
-        .filter(pl.col(column).is_not_null() & ~pl.col(column).is_in(values.implode()))
+        .filter(pl.col(column).is_not_null() & (listed if keep else ~listed))
         .group_by("row")
         .agg(pl.col(column))
     )
@@ -425,7 +441,7 @@ def prepare_match_input(
     )
     # A company or mail domain many people share (a big employer, an example.com) says
     # little about who someone is: only rare evidence counts as "the same workplace".
-    evidence_limit = max(2, max_block_size // 10)
+    evidence_limit = rare_limit(max_block_size)
     evidence = named.select(value=pl.col("company_evidence")).explode("value")
     if prepared is not None:
         evidence = pl.concat(
@@ -480,7 +496,7 @@ def prepare_match_input(
     for block in NAME_BLOCKS:
         # A surname, or a first name in a city, is weak: it blocks only while rare (held by
         # a tenth of the block size at most).
-        limit = max(2, max_block_size // 10) if block.rare else max_block_size
+        limit = rare_limit(max_block_size) if block.rare else max_block_size
         common = common_values(block.column, limit)
         if block.listed:
             blocks.append(_list_without(keys, block.column, common).alias(block.column))
@@ -504,6 +520,10 @@ def prepare_match_input(
     def unblocked(frame: pl.DataFrame) -> pl.Series:
         return frame.filter(~pl.col("blocked")).get_column("value")
 
+    def few(frame: pl.DataFrame) -> pl.Series:
+        limit = rare_limit(max_block_size)
+        return frame.filter(pl.col("record_count") <= limit).get_column("value")
+
     match_input = (
         named.select(
             "record_id",
@@ -523,6 +543,13 @@ def prepare_match_input(
             _list_without(named, "phones_e164", shared_phones["value"]).alias("phones_personal"),
             _list_without(named, "emails_normalized", shared_emails["value"]).alias(
                 "emails_personal"
+            ),
+            # A home phone of a family or a small office's mailbox is stronger evidence than
+            # a switchboard a thousand records carry: a level of its own, whatever the
+            # base's size (`identifier_comparison`).
+            _list_without(named, "phones_e164", few(shared_phones), keep=True).alias("phones_few"),
+            _list_without(named, "emails_normalized", few(shared_emails), keep=True).alias(
+                "emails_few"
             ),
             _list_without(named, "phones_e164", unblocked(shared_phones)).alias("phones_block"),
             _list_without(named, "emails_normalized", unblocked(shared_emails)).alias(

@@ -36,7 +36,7 @@ from splink import Linker, block_on
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
 from dedup_pipeline.config import MatchConfig
-from dedup_pipeline.match.comparisons import PERSONAL_LABEL, SHARED_LABEL
+from dedup_pipeline.match.comparisons import FEW_LABEL, PERSONAL_LABEL, SHARED_LABEL
 from dedup_pipeline.schema import require_columns
 
 __all__ = [
@@ -174,7 +174,8 @@ def identifier_u(match_input: pl.DataFrame, column: str) -> dict[str, float]:
     Parameters
     ----------
     match_input
-        The match input, with ``column`` (every value) and ``<column>_personal``.
+        The match input, with ``column`` (every value), ``<column>_personal`` and
+        ``<column>_few``.
     column
         ``phones`` or ``emails``.
 
@@ -182,10 +183,15 @@ def identifier_u(match_input: pl.DataFrame, column: str) -> dict[str, float]:
     -------
     dict
         The share of all pairs of records holding a value that share a personal value,
-        and that share only shared values, keyed by the levels' labels. True matches are
-        among these pairs; `dedup_pipeline.match.model.u_among_non_matches` takes them out.
+        a shared value a few records hold, and a common shared value, keyed by the levels'
+        labels. True matches are among these pairs;
+        `dedup_pipeline.match.model.u_among_non_matches` takes them out.
     """
-    require_columns(match_input, ["record_id", column, f"{column}_personal"], table="match input")
+    require_columns(
+        match_input,
+        ["record_id", column, f"{column}_personal", f"{column}_few"],
+        table="match input",
+    )
     holding = match_input.filter(pl.col(column).is_not_null()).height
     total = holding * (holding - 1) / 2
     if total <= 0:
@@ -205,13 +211,24 @@ def identifier_u(match_input: pl.DataFrame, column: str) -> dict[str, float]:
         .height
     )
     every = match_input.select("record_id", value=pl.col(column)).explode("value").drop_nulls()
+    few = match_input.select(value=pl.col(f"{column}_few")).explode("value").drop_nulls().unique()
     shared_values = every.join(personal.select("value").unique(), on="value", how="anti")
-    holders = shared_values.unique().group_by("value").len().get_column("len").cast(pl.Float64)
-    shared_pairs = float((holders * (holders - 1) / 2).sum())
+    holders = (
+        shared_values.unique()
+        .group_by("value")
+        .len()
+        .with_columns(pairs=pl.col("len").cast(pl.Float64) * (pl.col("len") - 1) / 2)
+        .with_columns(few=pl.col("value").is_in(few["value"].implode()))
+    )
+    few_pairs = float(holders.filter("few")["pairs"].sum())
+    common_pairs = float(holders.filter(~pl.col("few"))["pairs"].sum())
     noun = "phone" if column == "phones" else "e-mail"
     return {
         PERSONAL_LABEL.format(noun=noun): max(personal_pairs, 1) / total,
-        SHARED_LABEL.format(noun=noun): max(shared_pairs, 1) / total,
+        FEW_LABEL.format(noun=noun): max(few_pairs, 1) / total,
+        # A switchboard is never stronger evidence than a family phone, even in a base
+        # that has none yet (a nightly run or a lead check may meet one).
+        SHARED_LABEL.format(noun=noun): max(common_pairs, few_pairs, 1) / total,
     }
 
 

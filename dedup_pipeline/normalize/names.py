@@ -8,7 +8,8 @@ each distinct token is judged on its own evidence, in either script:
   diminutive (`dedup_pipeline.normalize.nicknames`), or within a typo of one ("Дмитаий");
 - **patronymics** are built from a father's name with a handful of endings
   ("-ович", "-евна", "-ична", "Ильич"): a token is one when it has such an ending, or is
-  within a typo of a patronymic formed from a known name ("Никиитчна");
+  within a typo of a patronymic formed from a known name ("Никиитчна", "Максимовчи"),
+  and closer to that patronymic than to any first name ("Валентинна" is a Валентина);
 - **surnames** are an open class: typical endings ("-ов", "-ская", "-енко", "-ян", ...)
   count for them, as does everything that is neither of the above;
 - **usage in the base**: how records with separate name fields use a token, and how the
@@ -58,14 +59,14 @@ PARSED_NAME_COLUMNS: dict[str, pl.DataType] = {
 
 # Patronymic endings on transliteration keys ("sergeevich", "ilinichna", "ilich").
 _PATRONYMIC_KEY = r"(ovich|evich|ovych|evych|ich|ovna|evna|ichna|inichna|ovitch|evitch)$"
-# What is left of a patronymic's ending after a typo ("nikitchna", "sergevich").
-_PATRONYMIC_TAIL = r"(ch|na|vic|vih)$"
 _FEMALE_PATRONYMIC_KEY = r"(ovna|evna|ichna|inichna|vna)$"
 # Surname endings on keys: Russian, Ukrainian, Belarusian, Armenian, Georgian, Tatar.
 _SURNAME_KEY = (
     r"(ov|ev|ova|eva|in|ina|yn|yna|ski|sky|skiy|skii|skaya|skaia|ska|tski|tskaya|enko|"
     r"uk|yuk|chuk|ykh|ikh|yan|ian|dze|shvili|ullin|ulin|ov[a]?|off)$"
 )
+# Patronymic surnames of English and Nordic names: "Davidson" is no misspelt "Давидовна".
+_SON_SURNAME_KEY = r"(son|sen)$"
 _FEMALE_SURNAME_KEY = r"(ova|eva|ina|yna|skaya|skaia|tskaya|aya)$"
 _MALE_SURNAME_KEY = r"(ov|ev|in|yn|ski|sky|skiy|skii|tski|off)$"
 
@@ -169,20 +170,22 @@ def _patronymic_keys() -> pl.DataFrame:
 def _near_keys(
     tokens: pl.DataFrame, known: pl.DataFrame, threshold: float, eligible: pl.Expr
 ) -> pl.DataFrame:
-    """``eligible`` tokens of five letters or more -> the known key most like them."""
+    """``eligible`` tokens of five letters or more -> the known key most like them
+    (``near``) and how alike they are (``similarity``)."""
     unknown = tokens.filter(
         ~pl.col("key").is_in(known["key"].implode())
         & (pl.col("key").str.len_chars() >= 5)
         & eligible
     ).select("key")
     if unknown.is_empty():
-        return pl.DataFrame(schema={"key": pl.String, "near": pl.String})
+        return pl.DataFrame(schema={"key": pl.String, "near": pl.String, "similarity": pl.Float64})
     with duckdb.connect() as connection:
         connection.register("unknown", unknown.to_arrow())
         connection.register("known_keys", known.select(near="key").to_arrow())
         return connection.sql(
             f"""
-            select key, arg_max(near, jaro_winkler_similarity(key, near)) as near
+            select key, arg_max(near, jaro_winkler_similarity(key, near)) as near,
+                max(jaro_winkler_similarity(key, near)) as similarity
             from unknown, known_keys
             where jaro_winkler_similarity(key, near) >= {threshold}
               and abs(length(key) - length(near)) <= 2
@@ -200,19 +203,32 @@ def _lexicon(keys: pl.Series) -> pl.DataFrame:
     # A surname formed from a first name ("Миронов", "Петров") is not a misspelt one.
     near_first = _near_keys(tokens, first_known, _NEAR, ~pl.col("key").str.contains(_SURNAME_KEY))
     patronymics = _patronymic_keys()
-    # "Никитина" is a surname, not a misspelt "Никитична".
+    # "Никитина" is a surname, not a misspelt "Никитична". A typo may hit the ending
+    # ("Максимовчи", "Павловжа"): the ending is no condition, the nearest name is.
     near_patronymic = _near_keys(
         tokens,
         patronymics.select("key"),
         _NEAR_PATRONYMIC,
-        pl.col("key").str.contains(_PATRONYMIC_TAIL)
-        & (pl.col("key").str.len_chars() >= 7)
-        & ~pl.col("key").str.contains(_SURNAME_KEY),
+        (pl.col("key").str.len_chars() >= 7)
+        & ~pl.col("key").str.contains(_SURNAME_KEY)
+        & ~pl.col("key").str.contains(_SON_SURNAME_KEY)
+        & ~pl.col("key").is_in(first_known["key"].implode()),
+    )
+    # A token within a typo of both reads as the closer: "aleksanddra" is an Александра,
+    # "nikithna" a Никитична.
+    closer = (
+        near_first.join(near_patronymic, on="key", suffix="_patronymic")
+        .with_columns(patronymic=pl.col("similarity_patronymic") > pl.col("similarity"))
+        .select("key", "patronymic")
+    )
+    near_first = near_first.join(closer.filter("patronymic"), on="key", how="anti")
+    near_patronymic = near_patronymic.join(
+        closer.filter(~pl.col("patronymic")), on="key", how="anti"
     )
     genders = name_gender_table()
     return (
-        tokens.join(near_first.rename({"near": "near_first"}), on="key", how="left")
-        .join(near_patronymic.rename({"near": "near_patronymic"}), on="key", how="left")
+        tokens.join(near_first.select("key", near_first="near"), on="key", how="left")
+        .join(near_patronymic.select("key", near_patronymic="near"), on="key", how="left")
         .join(genders.rename({"gender": "known_gender"}), on="key", how="left")
         .join(
             genders.rename({"key": "near_first", "gender": "near_gender"}),
