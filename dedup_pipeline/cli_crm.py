@@ -67,20 +67,77 @@ def pull(
     console.print(table)
 
 
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Pipeline configuration.")]
+YesOption = Annotated[
+    bool,
+    typer.Option(
+        "--yes", help="Confirm changes that cannot be fully taken back (merges in CRMs where "
+        "a merge is final)."
+    ),
+]  # fmt: skip
+
+push_app = typer.Typer(
+    invoke_without_command=True,
+    no_args_is_help=False,
+    help="Apply the last run's merge instructions in the CRM sources (a dry run unless "
+    "--apply); `dedup push undo` takes pushed merges back.",
+)
+
+
+def _final_merges(settings: PipelineConfig, names: list[str] | None) -> list[str]:
+    """The CRM sources the push merges in whose merges are final."""
+    from dedup_pipeline.crm.connect import merges_are_final
+    from dedup_pipeline.crm.sync import crm_sources
+
+    return [
+        s.name
+        for s in crm_sources(settings, names or ())
+        if s.merge_target and s.crm is not None and merges_are_final(s.crm)
+    ]
+
+
+@push_app.callback()
 def push(
-    config: Annotated[Path, typer.Option("--config", "-c", help="Pipeline configuration.")],
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Pipeline configuration.")
+    ] = None,
     apply: Annotated[
         bool,
         typer.Option("--apply", help="Change the CRMs. Without it, only show what would change."),
     ] = False,
     source: SourcesOption = None,
+    yes: YesOption = False,
 ) -> None:
     """Apply the last run's merge instructions in the CRM sources (a dry run unless --apply)."""
+    if ctx.invoked_subcommand is None:
+        _push(config, apply=apply, source=source, yes=yes)
+
+
+def _push(config: Path | None, *, apply: bool, source: list[str] | None, yes: bool) -> None:
     from dedup_pipeline.cli import console, err_console
     from dedup_pipeline.crm.sync import push_crm_sources
     from dedup_pipeline.crm.transport import CrmHttpError
 
+    if config is None:
+        err_console.print("[red]error:[/red] --config is required")
+        raise typer.Exit(2)
     settings = _settings(config)
+    try:
+        final = _final_merges(settings, source)
+    except ValueError as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    warning = (
+        f"{', '.join(final)}: a merge there is final. `dedup push undo` can only create the "
+        "merged cards again, under new ids and without their history."
+    )
+    if apply and final and not yes:
+        err_console.print(
+            f"[red]refused:[/red] {escape(warning)} Check the dry run, then push with "
+            "--apply --yes."
+        )
+        raise typer.Exit(2)
     try:
         reports = push_crm_sources(settings, apply=apply, names=source or ())
     except (CrmHttpError, ValueError, FileNotFoundError) as exc:
@@ -101,6 +158,11 @@ def push(
             counts += [f"{len(r.planned):,}", str(plan)]
         table.add_row(r.source, *counts)
     console.print(table)
+    if final and not apply:
+        console.print(f"[yellow]note:[/yellow] {escape(warning)} Pushing needs --apply --yes.")
+    if apply and reports:
+        runs = ", ".join(f"{r.source} {r.run}" for r in reports)
+        console.print(f"push run: {runs} (dedup push undo --run <id> takes it back)")
     for r in reports:
         if r.conflict_links:
             console.print(f"{r.source}: {len(r.conflict_links)} merges wait for a person:")
@@ -113,6 +175,91 @@ def push(
             "to resume: what was applied is not sent twice."
         )
     if stopped:
+        raise typer.Exit(1)
+
+
+@push_app.command("undo")
+def undo(
+    config: ConfigOption,
+    run: Annotated[
+        str | None, typer.Option("--run", help="Take back the merges of this push run.")
+    ] = None,
+    cluster: Annotated[
+        list[str] | None, typer.Option("--cluster", help="Take back this cluster (repeatable).")
+    ] = None,
+    instruction: Annotated[
+        list[str] | None,
+        typer.Option("--instruction", help="Take back this instruction (repeatable)."),
+    ] = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Take back every applied merge.")
+    ] = False,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Change the CRMs. Without it, only show the plan.")
+    ] = False,
+    source: SourcesOption = None,
+    yes: YesOption = False,
+) -> None:
+    """Take pushed merges back, as far as each CRM allows (a dry run unless --apply)."""
+    from dedup_pipeline.cli import console, err_console
+    from dedup_pipeline.crm.sync import undo_crm_sources
+    from dedup_pipeline.crm.transport import CrmHttpError
+    from dedup_pipeline.crm.undo import UndoSelection
+
+    settings = _settings(config)
+    try:
+        selection = UndoSelection(
+            push_run=run, instructions=instruction or (), clusters=cluster or (),
+            everything=everything,
+        )  # fmt: skip
+        final = _final_merges(settings, source)
+    except ValueError as exc:
+        err_console.print(
+            f"[red]error:[/red] {escape(str(exc))} (--run, --cluster, --instruction or --all)"
+        )
+        raise typer.Exit(2) from None
+    partial = (
+        f"{', '.join(final)}: merges there are final. Undo writes the survivors' values back "
+        "and creates the merged cards again under new ids; their history stays with the survivor."
+    )
+    if apply and final and not yes:
+        err_console.print(
+            f"[red]refused:[/red] {escape(partial)} Check the dry run, then undo with "
+            "--apply --yes."
+        )
+        raise typer.Exit(2)
+    try:
+        reports = undo_crm_sources(settings, selection=selection, apply=apply, names=source or ())
+    except (CrmHttpError, ValueError) as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    table = Table(title="Undone" if apply else "Dry run: nothing sent (add --apply to undo)")
+    columns = ["source", "selected"]
+    columns += ["restored", "partly restored", "failed"] if apply else ["would restore"]
+    for column in columns:
+        table.add_column(column, justify="left" if column == "source" else "right")
+    for r in reports:
+        counts = [f"{r.selected:,}"]
+        counts += (
+            [f"{r.restored:,}", f"{r.partly_restored:,}", f"{r.failed:,}"]
+            if apply
+            else [f"{len(r.planned):,}"]
+        )
+        table.add_row(r.source, *counts)
+    console.print(table)
+    if final and not apply:
+        console.print(f"[yellow]note:[/yellow] {escape(partial)}")
+    for r in reports:
+        for instruction_id, notes in list(r.not_restored.items())[:20]:
+            for note in notes:
+                console.print(f"{r.source} {instruction_id}: not restored: {escape(note)}")
+        if r.cards:
+            console.print(f"{r.source}: {len(r.cards)} merged cards back (old id -> id now):")
+            for old, new in list(r.cards.items())[:20]:
+                console.print(f"  {old} -> {new}")
+        if r.stopped:
+            err_console.print(f"[red]{r.source}: stopped:[/red] {escape(r.stopped)}")
+    if any(r.stopped or r.failed for r in reports):
         raise typer.Exit(1)
 
 
@@ -222,7 +369,7 @@ def crm_demo(
         console.rule("1. dedup run: pull each CRM, match, plan the pushes")
         _summary(_execute(config))
         console.rule("2. dedup push --apply")
-        push(config, apply=True)
+        _push(config, apply=True, source=None, yes=True)
     finally:
         for server in servers:
             server.stop()
@@ -242,6 +389,6 @@ def crm_demo(
 def register(app: typer.Typer) -> None:
     """Add the CRM commands to the ``dedup`` app."""
     app.command("pull")(pull)
-    app.command("push")(push)
+    app.add_typer(push_app, name="push")
     app.command("crm-emulator")(crm_emulator)
     app.command("crm-demo")(crm_demo)

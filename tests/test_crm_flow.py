@@ -218,7 +218,7 @@ def test_a_push_process_killed_mid_batch_under_429s_and_5xx_resumes_once(story):
     emulator.faults.inject("status", status=502, path="/batch", skip=1)
     config = story.config.warehouse.path.parent / "crm.yaml"
     command = [sys.executable, "-m", "dedup_pipeline.cli", "push", "-c", str(config)]
-    command += ["--source", kind, "--apply"]
+    command += ["--source", kind, "--apply", "--yes"]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while len(emulator.state.merge_log) < 4 and process.poll() is None:
@@ -278,11 +278,46 @@ def test_the_push_command_is_a_dry_run_unless_told_to_apply(story):
     assert all(line["requests"] for line in lines)
     assert _cards(emulator.state) == _cards(story.pristine["bitrix24"])
 
-    result = CliRunner().invoke(
+    # A Bitrix24 merge is final: the push says so and waits for --yes.
+    refused = CliRunner().invoke(
         app, ["push", "--config", str(config), "--source", "bitrix24", "--apply"]
+    )
+    assert refused.exit_code == 2 and "final" in refused.output
+    assert not emulator.state.merge_log
+    result = CliRunner().invoke(
+        app, ["push", "--config", str(config), "--source", "bitrix24", "--apply", "--yes"]
     )
     assert result.exit_code == 0, result.output
     assert len(emulator.state.merge_log) > 20
+
+
+def test_undo_from_the_command_line_brings_every_merged_card_back(story):
+    from typer.testing import CliRunner
+
+    from dedup_pipeline.cli import app
+
+    kind = "bitrix24"
+    emulator = _reset(story, kind)
+    config = story.config.sources[0].path.parent / "crm.yaml"
+    pushed = CliRunner().invoke(
+        app, ["push", "-c", str(config), "--source", kind, "--apply", "--yes"]
+    )
+    assert pushed.exit_code == 0, pushed.output
+    run = pushed.output.split("push run: bitrix24 ")[1].split()[0]
+    undo = ["push", "undo", "-c", str(config), "--source", kind, "--run", run]
+    plan = CliRunner().invoke(app, undo)
+    assert plan.exit_code == 0 and "Dry run" in plan.output, plan.output
+    assert CliRunner().invoke(app, [*undo, "--apply"]).exit_code == 2  # final: needs --yes
+    result = CliRunner().invoke(app, [*undo, "--apply", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "not restored" in result.output
+
+    # Every card of before is there again (new ids for the merged ones), values and all.
+    def seen(state: CrmState) -> list:
+        cards = _cards(state)["contacts"].values()
+        return sorted(((c[0], c[1], sorted(c[2]), sorted(c[3])) for c in cards), key=repr)
+
+    assert seen(emulator.state) == seen(story.pristine[kind])
 
 
 def test_the_demo_says_so_when_an_emulator_port_is_taken(tmp_path):

@@ -22,7 +22,14 @@ from typing import Any, Literal
 import httpx
 
 from dedup_pipeline.config import CrmConnection
-from dedup_pipeline.crm.connector import CrmContact, MergeStep, PlannedRequest, StepOutcome
+from dedup_pipeline.crm.connector import (
+    CrmContact,
+    MergeStep,
+    PlannedRequest,
+    RestoreOutcome,
+    RestoreStep,
+    StepOutcome,
+)
 from dedup_pipeline.crm.ledger import PushStatus
 from dedup_pipeline.crm.transport import CrmHttpError, CrmTransport, redact
 from dedup_pipeline.crm.values import email_key, merged_emails, merged_phones, phone_key
@@ -305,6 +312,121 @@ class AmoCrmConnector:
             if answer.get("status") != "success":
                 refused.update(dict.fromkeys(request.body["ID[]"], answer))
         return refused
+
+    # -- undoing ---------------------------------------------------------------------
+
+    @property
+    def merges_are_final(self) -> bool:
+        """Tagged losers stay in the account; deleted ones are in the trash, which the
+        API cannot restore from (they are created again)."""
+        return self.losers == "delete"
+
+    def _restore_writes(
+        self, step: RestoreStep, cards: dict[str, CrmContact]
+    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+        """The survivor's PATCH item, the tagged losers' untag items, new cards for the
+        losers that are gone (``request_id`` = the old id), and notes."""
+        survivor = cards.get(step.survivor.id, step.survivor)
+        values = step.set_fields
+        patch: dict[str, Any] = {"id": int(survivor.id)}
+        if "first_name" in values or "last_name" in values:
+            first = values.get("first_name", survivor.first_name)
+            last = values.get("last_name", survivor.last_name)
+            patch.update(first_name=first or "", last_name=last or "", name=_name(first, last))
+        custom = [
+            self._field(code, list(values[name]))
+            for code, name in (("PHONE", "phones"), ("EMAIL", "emails"))
+            if name in values
+        ]
+        if custom:
+            patch["custom_fields_values"] = custom
+        untag, create, notes = [], [], []
+        for loser in step.losers:
+            if loser.id in cards:
+                untag.append({"id": int(loser.id), "tags_to_delete": [{"name": self.loser_tag}]})
+                continue
+            item: dict[str, Any] = {
+                "request_id": loser.id,
+                "first_name": loser.first_name or "",
+                "last_name": loser.last_name or "",
+                "name": _name(loser.first_name, loser.last_name),
+            }
+            fields = [
+                self._field(code, list(held))
+                for code, held in (("PHONE", loser.phones), ("EMAIL", loser.emails))
+                if held
+            ]
+            if fields:
+                item["custom_fields_values"] = fields
+            create.append(item)
+            notes.append(
+                f"contact {loser.id} is in amoCRM's trash (the API cannot restore it): created "
+                "again with its names, phones, e-mails and leads; its notes and tasks stay "
+                "with the trashed card"
+            )
+        return (patch if len(patch) > 1 else None), untag, create, notes
+
+    def _lead_moves(
+        self, step: RestoreStep, survivor_id: str, ids: dict[str, str]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Each loser's leads linked to its card again, and unlinked from the survivor
+        when it did not hold them before."""
+        links, unlinks = [], []
+        for loser in step.losers:
+            for lead in loser.deal_ids:
+                links.append(_link(lead, ids[loser.id]))
+                if lead not in step.survivor_deals:
+                    unlinks.append(_link(lead, survivor_id))
+        return links, unlinks
+
+    def plan_restore(self, step: RestoreStep) -> list[PlannedRequest]:
+        """The requests `restore` sends for ``step`` (created cards' ids not yet known)."""
+        cards = self._read([c.id for c in step.losers])
+        patch, untag, create, _ = self._restore_writes(step, cards)
+        ids = {c.id: c.id if c.id in cards else f"<new card for {c.id}>" for c in step.losers}
+        links, unlinks = self._lead_moves(step, step.survivor.id, ids)
+        planned = [
+            PlannedRequest("PATCH", CONTACTS, [patch]) if patch else None,
+            PlannedRequest("POST", CONTACTS, create) if create else None,
+            PlannedRequest("PATCH", CONTACTS, untag) if untag else None,
+            PlannedRequest("POST", LEADS_LINK, links) if links else None,
+            PlannedRequest("POST", LEADS_UNLINK, unlinks) if unlinks else None,
+        ]
+        return [request for request in planned if request is not None]
+
+    def restore(self, steps: Sequence[RestoreStep]) -> list[RestoreOutcome]:
+        """Write the survivors' values back (first, so that no phone or e-mail is on two
+        cards), bring back tagged losers or create the trashed ones again, then move
+        their leads back."""
+        cards = self._read([c.id for step in steps for c in (step.survivor, *step.losers)])
+        writes = [self._restore_writes(step, cards) for step in steps]
+        self._send("PATCH", CONTACTS, [patch for patch, *_ in writes if patch])
+        created: dict[str, str] = {}
+        new_items = [item for _, _, create, _ in writes for item in create]
+        for start in range(0, len(new_items), WRITE_LIMIT):
+            response = self._transport.request(
+                "POST", CONTACTS, json=new_items[start : start + WRITE_LIMIT]
+            )
+            for record in _records(_answer(response, "POST", (200,))):
+                created[str(record["request_id"])] = str(record["id"])
+        self._send("PATCH", CONTACTS, [item for _, untag, _, _ in writes for item in untag])
+        outcomes, links, unlinks = [], [], []
+        for step, (patch, untag, create, notes) in zip(steps, writes, strict=True):
+            ids = {c.id: created.get(c.id, c.id) for c in step.losers}
+            step_links, step_unlinks = self._lead_moves(step, step.survivor.id, ids)
+            links += step_links
+            unlinks += step_unlinks
+            answer = {
+                "survivor": patch,
+                "untagged": [item["id"] for item in untag],
+                "created": {c["request_id"]: created.get(c["request_id"]) for c in create},
+                "leads_linked": step_links,
+            }
+            status = "partly_restored" if notes else "restored"
+            outcomes.append(RestoreOutcome(status, answer, ids, tuple(notes)))
+        self._send("POST", LEADS_LINK, links)
+        self._send("POST", LEADS_UNLINK, unlinks, (200, 204))
+        return outcomes
 
     def close(self) -> None:
         """Close the transport."""

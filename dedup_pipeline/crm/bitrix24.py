@@ -18,7 +18,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dedup_pipeline.config import CrmConnection
-from dedup_pipeline.crm.connector import CrmContact, MergeStep, PlannedRequest, StepOutcome
+from dedup_pipeline.crm.connector import (
+    CrmContact,
+    MergeStep,
+    PlannedRequest,
+    RestoreOutcome,
+    RestoreStep,
+    StepOutcome,
+)
 from dedup_pipeline.crm.ledger import PushStatus
 from dedup_pipeline.crm.phpquery import build_query
 from dedup_pipeline.crm.transport import CrmHttpError, CrmTransport
@@ -56,6 +63,8 @@ class Bitrix24Connector:
     kind = "bitrix24"
     # An update and a merge per instruction, 50 commands per batch call.
     batch_size = MAX_COMMANDS // 2
+    # crm.entity.mergeBatch deletes the duplicates; there is no unmerge.
+    merges_are_final = True
 
     def __init__(
         self,
@@ -357,6 +366,91 @@ class Bitrix24Connector:
             outcomes[n] = StepOutcome(
                 outcome.status, aligned, outcome.survivor_id, outcome.manual_merge_url
             )
+        return outcomes
+
+    # -- undo ------------------------------------------------------------------------
+
+    def _exact_entries(self, card: CrmContact, kind: str, target: list[str]) -> list[dict]:
+        """crm.contact.update entries that leave exactly ``target`` on the card."""
+        key = (lambda v: phone_key(v, region=self._region)) if kind == "PHONE" else email_key
+        # A list, not a set of keys: a card may hold one number in two spellings.
+        wanted = list(target)
+        rows = [r for r in self._fm.get(card.id, []) if r.get("typeId") == kind]
+        entries: list[dict[str, Any]] = []
+        for row in sorted(rows, key=lambda r: r["value"] not in wanted):  # exact ones first
+            value = row["value"] if row["value"] in wanted else None
+            if value is None:
+                value = next((v for v in wanted if key(v) == key(row["value"])), None)
+            if value is None:
+                entries.append({"ID": row["id"], "DELETE": "Y"})
+                continue
+            wanted.remove(value)
+            if value != row["value"]:
+                entries.append({"ID": row["id"], "VALUE": value, "VALUE_TYPE": row["valueType"]})
+        return entries + [{"VALUE": v, "VALUE_TYPE": "WORK"} for v in wanted]
+
+    def _restore_commands(self, step: RestoreStep, n: int) -> dict[str, tuple[str, dict]]:
+        values = step.set_fields
+        fields: dict[str, Any] = {
+            target: values[name] or "" for name, target in _NAMES.items() if name in values
+        }
+        for kind, name in (("PHONE", "phones"), ("EMAIL", "emails")):
+            if name in values and (
+                entries := self._exact_entries(step.survivor, kind, values[name])
+            ):
+                fields[kind] = entries
+        commands: dict[str, tuple[str, dict[str, Any]]] = {}
+        if fields:
+            commands[f"u{n}"] = (
+                "crm.contact.update",
+                {"id": int(step.survivor.id), "fields": fields},
+            )
+        for loser in step.losers:
+            card: dict[str, Any] = {
+                target: getattr(loser, name) or "" for name, target in _NAMES.items()
+            }
+            card["PHONE"] = [{"VALUE": v, "VALUE_TYPE": "WORK"} for v in loser.phones]
+            card["EMAIL"] = [{"VALUE": v, "VALUE_TYPE": "WORK"} for v in loser.emails]
+            commands[f"c{n}_{loser.id}"] = ("crm.contact.add", {"fields": card})
+        return commands
+
+    def plan_restore(self, step: RestoreStep) -> list[PlannedRequest]:
+        """The batch commands `restore` sends for ``step``."""
+        self.fetch([step.survivor.id])  # the survivor's value rows, for their ids
+        return [
+            PlannedRequest("POST", method, params)
+            for method, params in self._restore_commands(step, 0).values()
+        ]
+
+    def restore(self, steps: Sequence[RestoreStep]) -> list[RestoreOutcome]:
+        """Write each survivor's values back and create its merged cards again, in one
+        batch call: the survivor first, so that no number is on two cards."""
+        self.fetch([step.survivor.id for step in steps])
+        per_step = [self._restore_commands(step, n) for n, step in enumerate(steps)]
+        commands = {key: command for step in per_step for key, command in step.items()}
+        answer: dict[str, Any] = {"result": {}, "result_error": {}}
+        keys = list(commands)
+        for offset in range(0, len(keys), MAX_COMMANDS):
+            part = self._batch({k: commands[k] for k in keys[offset : offset + MAX_COMMANDS]})
+            answer["result"].update(part["result"])
+            answer["result_error"].update(part["result_error"])
+        outcomes = []
+        for n, step in enumerate(steps):
+            given = {k: answer["result"].get(k, answer["result_error"].get(k)) for k in per_step[n]}
+            cards = {
+                loser.id: str(answer["result"][key])
+                for loser in step.losers
+                if (key := f"c{n}_{loser.id}") in answer["result"]
+            }
+            failed = any(key in answer["result_error"] for key in per_step[n])
+            notes = [
+                f"contact {loser.id} was merged away (Bitrix24 merges are final): created "
+                f"again as {cards.get(loser.id, '?')} with its names, phones and e-mails; "
+                "the deals, activities and timeline the merge moved stay on the survivor"
+                for loser in step.losers
+            ]
+            status = "failed" if failed else ("partly_restored" if notes else "restored")
+            outcomes.append(RestoreOutcome(status, given, cards, tuple(notes)))
         return outcomes
 
     def close(self) -> None:

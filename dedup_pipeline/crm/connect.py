@@ -20,7 +20,21 @@ from dedup_pipeline.crm.transport import (
     token_from_env,
 )
 
-__all__ = ["open_connector", "transport_for"]
+__all__ = ["merges_are_final", "open_connector", "transport_for"]
+
+_CONNECTORS = {
+    CrmKind.BITRIX24: Bitrix24Connector,
+    CrmKind.AMOCRM: AmoCrmConnector,
+    CrmKind.HUBSPOT: HubSpotConnector,
+}
+
+
+def merges_are_final(connection: CrmConnection) -> bool:
+    """Whether a merge pushed to this CRM deletes the merged cards for good (undo can only
+    create them again, under new ids and without their history)."""
+    if connection.kind is CrmKind.AMOCRM:
+        return connection.losers == "delete"  # tagged losers stay in the account
+    return bool(_CONNECTORS[connection.kind].merges_are_final)
 
 
 def transport_for(

@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-__all__ = ["CrmConnector", "CrmContact", "MergeStep", "PlannedRequest", "StepOutcome"]
+__all__ = [
+    "CrmConnector",
+    "CrmContact",
+    "MergeStep",
+    "PlannedRequest",
+    "RestoreOutcome",
+    "RestoreStep",
+    "StepOutcome",
+]
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,31 @@ class CrmContact:
             "created_at": self.created_at.isoformat() if self.created_at else None,
             "updated_at": self.updated_at.isoformat() if self.updated_at else None,
         }
+
+    @classmethod
+    def from_json(cls, card: dict[str, Any]) -> CrmContact:
+        """The card `as_json` wrote (a snapshot in the push ledger)."""
+
+        def when(value: Any) -> datetime | None:
+            return datetime.fromisoformat(value) if value else None
+
+        def listed(name: str) -> tuple[str, ...]:
+            return tuple(str(v) for v in card.get(name) or ())
+
+        return cls(
+            id=str(card["id"]),
+            first_name=card.get("first_name"),
+            middle_name=card.get("middle_name"),
+            last_name=card.get("last_name"),
+            company=card.get("company"),
+            city=card.get("city"),
+            phones=listed("phones"),
+            emails=listed("emails"),
+            deal_ids=listed("deal_ids"),
+            tags=listed("tags"),
+            created_at=when(card.get("created_at")),
+            updated_at=when(card.get("updated_at")),
+        )
 
 
 @dataclass(frozen=True)
@@ -107,6 +140,58 @@ class StepOutcome:
 
 
 @dataclass(frozen=True)
+class RestoreStep:
+    """One applied merge to take back, worked out from the push ledger's snapshot.
+
+    Attributes
+    ----------
+    instruction_id
+        The instruction the push applied.
+    survivor
+        The survivor's card as it is now.
+    set_fields
+        Values to write back on the survivor (CRM-neutral names, as in `MergeStep`):
+        names the push set that the card still holds, and ``phones`` / ``emails`` as the
+        complete lists to hold (the survivor's own values before the merge, and whatever
+        was added since by anyone but the merge).
+    losers
+        The merged cards as they were before the merge, deals included.
+    survivor_deals
+        The deals the survivor was linked to before the merge.
+    """
+
+    instruction_id: str
+    survivor: CrmContact
+    set_fields: dict[str, Any]
+    losers: tuple[CrmContact, ...]
+    survivor_deals: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RestoreOutcome:
+    """How taking back one merge ended.
+
+    Attributes
+    ----------
+    status
+        ``restored`` (everything the snapshot holds is back), ``partly_restored`` (what
+        the CRM allows; ``not_restored`` says what is not) or ``failed``.
+    answer
+        What the CRM answered (JSON-ready), kept in the push ledger.
+    cards
+        Each merged card's old id -> the id of its card now: the same id when the card
+        came back, a new one when it had to be created again.
+    not_restored
+        What could not be restored, in plain words.
+    """
+
+    status: str
+    answer: Any
+    cards: dict[str, str] = field(default_factory=dict)
+    not_restored: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class PlannedRequest:
     """A request a push would send (what a dry run shows)."""
 
@@ -138,6 +223,10 @@ class CrmConnector(Protocol):
         """The requests `apply` would send for ``step``, sending nothing."""
         ...
 
+    #: Whether a merge in this CRM is final: the merged cards are gone and can only be
+    #: created again, under new ids and without their history.
+    merges_are_final: bool
+
     def apply(self, steps: Sequence[MergeStep]) -> list[StepOutcome]:
         """Apply the steps in order: set the golden values on each survivor, then merge
         its losers into it. One outcome per step.
@@ -147,6 +236,22 @@ class CrmConnector(Protocol):
         CrmHttpError
             When the CRM cannot be reached after the transport's retries (the push
             records the steps of the call as failed and stops).
+        """
+        ...
+
+    def plan_restore(self, step: RestoreStep) -> list[PlannedRequest]:
+        """The requests `restore` would send for ``step``, sending nothing."""
+        ...
+
+    def restore(self, steps: Sequence[RestoreStep]) -> list[RestoreOutcome]:
+        """Take back applied merges, as far as the CRM allows: write the survivor's
+        values back, bring back (or create again) each merged card with its phones and
+        e-mails, and link each deal to the card it belonged to. One outcome per step.
+
+        Raises
+        ------
+        CrmHttpError
+            When the CRM cannot be reached after the transport's retries.
         """
         ...
 

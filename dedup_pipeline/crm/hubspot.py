@@ -29,7 +29,14 @@ from typing import Any
 import httpx
 
 from dedup_pipeline.config import CrmConnection
-from dedup_pipeline.crm.connector import CrmContact, MergeStep, PlannedRequest, StepOutcome
+from dedup_pipeline.crm.connector import (
+    CrmContact,
+    MergeStep,
+    PlannedRequest,
+    RestoreOutcome,
+    RestoreStep,
+    StepOutcome,
+)
 from dedup_pipeline.crm.ledger import PushStatus
 from dedup_pipeline.crm.transport import CrmHttpError, CrmTransport, redact
 from dedup_pipeline.crm.values import email_key, merged_emails, merged_phones, phone_key
@@ -42,6 +49,8 @@ BATCH_READ = f"{CONTACTS}/batch/read"
 BATCH_UPDATE = f"{CONTACTS}/batch/update"
 MERGE = f"{CONTACTS}/merge"
 DEAL_ASSOCIATIONS = "/crm/v4/associations/contacts/deals/batch/read"
+DEAL_ASSOCIATION = "/crm/v4/objects/contacts/{contact}/associations/deals/{deal}"
+CONTACT_TO_DEAL = 4  # HUBSPOT_DEFINED association type
 
 #: The contact properties a pull reads.
 PROPERTIES = (
@@ -140,6 +149,8 @@ class HubSpotConnector:
 
     kind = "hubspot"
     batch_size = 100
+    # A merged contact cannot be split: undo can only create the duplicates again.
+    merges_are_final = True
     page_size = 100
     search_page_size = 200
     search_cap = 10_000
@@ -449,6 +460,86 @@ class HubSpotConnector:
         if loser is not None and survivor is not None and loser.id == survivor.id:
             return survivor
         return None
+
+    # -- undo ------------------------------------------------------------------------------
+
+    def _restore_requests(self, step: RestoreStep) -> list[PlannedRequest]:
+        values = step.set_fields
+        properties = {
+            prop: values[key] or "" for key, prop in NAMED_FIELDS.items() if key in values
+        }
+        if "phones" in values:
+            phones = [*values["phones"], "", ""]
+            properties.update(phone=phones[0], mobilephone=phones[1])
+        if "emails" in values:
+            emails = list(values["emails"])
+            properties.update(
+                _email_properties(emails) or {"email": "", "hs_additional_emails": ""}
+            )
+        survivor = step.survivor.id
+        requests = []
+        if properties:
+            body = {"properties": properties}
+            requests.append(PlannedRequest("PATCH", f"{CONTACTS}/{survivor}", body))
+        for loser in step.losers:
+            created = {k: v for k, v in _properties_of(loser).items() if v}
+            associations = [
+                {
+                    "to": {"id": deal},
+                    "types": [
+                        {
+                            "associationCategory": "HUBSPOT_DEFINED",
+                            "associationTypeId": CONTACT_TO_DEAL,
+                        }
+                    ],
+                }
+                for deal in loser.deal_ids
+            ]
+            body = {"properties": created, "associations": associations}
+            requests.append(PlannedRequest("POST", CONTACTS, body))
+        requests += [
+            PlannedRequest("DELETE", DEAL_ASSOCIATION.format(contact=survivor, deal=deal))
+            for loser in step.losers
+            for deal in loser.deal_ids
+            if deal not in step.survivor_deals
+        ]
+        return requests
+
+    def plan_restore(self, step: RestoreStep) -> list[PlannedRequest]:
+        """The requests `restore` sends for ``step``."""
+        return self._restore_requests(step)
+
+    def restore(self, steps: Sequence[RestoreStep]) -> list[RestoreOutcome]:
+        """Per step: the survivor's values back (first, so that its duplicates' addresses
+        are free), each merged contact created again with its deals, and those deals
+        taken off the survivor when it did not hold them before."""
+        outcomes = []
+        for step in steps:
+            answers: list[Any] = []
+            cards: dict[str, str] = {}
+            losers = iter(step.losers)
+            failed = False
+            for request in self._restore_requests(step):
+                response = self._transport.request(request.method, request.path, json=request.body)
+                _raise_for_auth(response, request.method, request.path)
+                if request.method == "POST":
+                    loser = next(losers)
+                    if response.status_code == 201:
+                        cards[loser.id] = str(_body(response)["id"])
+                answers.append({"request": f"{request.method} {request.path}", **_error(response)})
+                if response.status_code not in (200, 201, 204):
+                    failed = True
+                    break
+            notes = tuple(
+                f"contact {loser.id} was merged away (HubSpot merges are final): created "
+                f"again as {cards.get(loser.id, '?')} with its names, phones, e-mails and "
+                f"deals; its activity history stays on the merged contact, and {loser.id} "
+                "still leads there"
+                for loser in step.losers
+            )
+            status = "failed" if failed else ("partly_restored" if notes else "restored")
+            outcomes.append(RestoreOutcome(status, answers, cards, notes))
+        return outcomes
 
     def close(self) -> None:
         """Close the transport."""

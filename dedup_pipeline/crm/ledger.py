@@ -36,6 +36,7 @@ class PushStatus:
     APPLIED = "applied"
     CONFLICT = "conflict"  # the CRM refused to merge disagreeing values: merge by hand
     FAILED = "failed"
+    UNDONE = "undone"  # taken back by `dedup push undo`; not pushed again
 
 
 #: One row per instruction version and CRM.
@@ -92,10 +93,11 @@ class PushLedger:
 
     def to_apply(self, instructions: pl.DataFrame) -> pl.DataFrame:
         """The instructions not yet applied in this version (conflicts are not retried:
-        they wait for a person), with their ``instruction_version``."""
+        they wait for a person; an undone merge is not made again), with their
+        ``instruction_version``."""
         versioned = instructions.join(instruction_versions(instructions), on="instruction_id")
         settled = self.entries().filter(
-            pl.col("status").is_in([PushStatus.APPLIED, PushStatus.CONFLICT])
+            pl.col("status").is_in([PushStatus.APPLIED, PushStatus.CONFLICT, PushStatus.UNDONE])
         )
         return versioned.join(
             settled.select("instruction_id", "instruction_version"),

@@ -12,6 +12,7 @@ would make.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,8 @@ class PushReport:
 
     Attributes
     ----------
+    run
+        This push's id, recorded with every outcome (``dedup push undo --run``).
     instructions
         The source's instructions.
     settled
@@ -53,6 +56,7 @@ class PushReport:
 
     source: str
     apply: bool
+    run: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     instructions: int = 0
     settled: int = 0
     applied: int = 0
@@ -93,13 +97,15 @@ def _key(row: dict[str, Any]) -> tuple[str, str]:
 
 
 def _snapshot(step: MergeStep) -> dict[str, Any]:
+    """The cards before the step and what it sets: what an undo restores from."""
     return {
         "survivor": step.survivor.as_json(),
         "losers": [card.as_json() for card in step.losers],
+        "set_fields": step.set_fields,
     }
 
 
-def _ledger_answer(step: MergeStep, outcome: StepOutcome) -> dict[str, Any]:
+def _ledger_answer(step: MergeStep, outcome: StepOutcome, run: str) -> dict[str, Any]:
     retired = [card.id for card in step.losers] if outcome.status == PushStatus.APPLIED else []
     if outcome.status == PushStatus.APPLIED and outcome.survivor_id != step.survivor.id:
         retired.append(step.survivor.id)  # re-numbered by the merge (HubSpot)
@@ -107,6 +113,7 @@ def _ledger_answer(step: MergeStep, outcome: StepOutcome) -> dict[str, Any]:
         "crm": outcome.answer,
         "survivor_id": outcome.survivor_id,
         "retired_ids": retired,
+        "push_run": run,
     }
     if outcome.manual_merge_url:
         answer["manual_merge_url"] = outcome.manual_merge_url
@@ -217,6 +224,7 @@ def push_instructions(
                         "nothing_to_change": "the CRM holds these values, or has no field",
                         "survivor_id": step.survivor.id,
                         "retired_ids": [],
+                        "push_run": report.run,
                     },
                     snapshot=_snapshot(step),
                 )
@@ -247,6 +255,7 @@ def _apply(
             *_key(row),
             source=source,
             status=PushStatus.PENDING,
+            answer={"push_run": report.run},
             snapshot=_snapshot(step),
         )
     try:
@@ -269,7 +278,7 @@ def _apply(
             *_key(row),
             source=source,
             status=outcome.status,
-            answer=_ledger_answer(step, outcome),
+            answer=_ledger_answer(step, outcome, report.run),
         )
         if outcome.status == PushStatus.APPLIED:
             report.applied += 1

@@ -19,6 +19,7 @@ from dedup_pipeline.crm.connect import open_connector
 from dedup_pipeline.crm.ledger import PushLedger
 from dedup_pipeline.crm.pull import PullReport, pull_source
 from dedup_pipeline.crm.push import PushReport, push_instructions
+from dedup_pipeline.crm.undo import UndoReport, UndoSelection, undo_pushes
 from dedup_pipeline.duckdb_connection import connect
 from dedup_pipeline.sinks.warehouse import read_table, table_directory, table_exists
 
@@ -28,6 +29,7 @@ __all__ = [
     "pull_crm_sources",
     "push_crm_sources",
     "push_plan_path",
+    "undo_crm_sources",
     "write_push_plan",
 ]
 
@@ -118,6 +120,39 @@ def push_crm_sources(
             if not apply:
                 write_push_plan(push_plan_path(config, source.name), report)
             reports.append(report)
+    return reports
+
+
+def undo_crm_sources(
+    config: PipelineConfig,
+    *,
+    selection: UndoSelection,
+    apply: bool = False,
+    names: Collection[str] = (),
+    client: httpx.Client | None = None,
+) -> list[UndoReport]:
+    """Take back pushed merges in each CRM source (see `undo_pushes`); a dry run unless
+    ``apply``."""
+    reports = []
+    with connect(config.warehouse, database=config.warehouse.path) as connection:
+        ledger = PushLedger(connection)
+        for source in crm_sources(config, names):
+            if not source.merge_target:
+                continue
+            connector = open_connector(source, client=client)
+            try:
+                reports.append(
+                    undo_pushes(
+                        ledger,
+                        source=source.name,
+                        connector=connector,
+                        selection=selection,
+                        region=source.default_region,
+                        apply=apply,
+                    )
+                )
+            finally:
+                connector.close()
     return reports
 
 

@@ -374,6 +374,7 @@ class AmoCrmEmulator(CrmEmulator):
         return [
             Route(CONTACTS, guarded(self._list), methods=["GET"]),
             Route(CONTACTS, guarded(self._patch_many), methods=["PATCH"]),
+            Route(CONTACTS, guarded(self._add), methods=["POST"]),
             Route(CONTACTS + "/{id:int}", guarded(self._get_one), methods=["GET"]),
             Route(CONTACTS + "/{id:int}", guarded(self._patch_one), methods=["PATCH"]),
             Route(CONTACTS + "{rest:path}", guarded(self._no_delete), methods=["DELETE"]),
@@ -443,6 +444,33 @@ class AmoCrmEmulator(CrmEmulator):
             raise _invalid("the body must be a contact object")
         [(_, contact)] = self._update([{**body, "id": request.path_params["id"]}])
         payload = _written(contact, _base(request), None)
+        return json_response(payload, media_type=HAL)
+
+    async def _add(self, request: Request) -> Response:
+        """``POST /api/v4/contacts``: create contacts (an array, 50 at most); each answer
+        item carries the new ``id`` and the item's ``request_id`` (its index if none)."""
+        body = await read_json(request)
+        if not isinstance(body, list) or not body:
+            raise _invalid("the body must be a non-empty array of contacts")
+        if len(body) > MAX_WRITE:
+            raise _invalid(f"at most {MAX_WRITE} contacts per request, got {len(body)}")
+        planned, problems = [], {}
+        blank = EmulatedContact(id=0)
+        for n, item in enumerate(body):
+            item = item if isinstance(item, dict) else {}
+            rid = str(item.get("request_id", n))
+            if "id" in item:
+                problems[rid] = [_error("InvalidField", "id", "A new contact has no id.")]
+                continue
+            updates, errors = contact_updates(blank, item, self.tags)
+            if errors:
+                problems[rid] = errors
+            planned.append((rid, updates))
+        if problems:
+            raise _validation_failed(problems)
+        base = _base(request)
+        contacts = [_written(self.state.add_contact(**u), base, rid) for rid, u in planned]
+        payload = {"_links": {"self": _href(base, CONTACTS)}, "_embedded": {"contacts": contacts}}
         return json_response(payload, media_type=HAL)
 
     def _update(self, items: list[Any]) -> list[tuple[str, EmulatedContact]]:

@@ -85,6 +85,7 @@ class Bitrix24Emulator(CrmEmulator):
             "crm.item.list": self._item_list,
             "crm.item.get": self._item_get,
             "crm.item.update": self._item_update,
+            "crm.contact.add": self._contact_add,
             "crm.contact.update": self._contact_update,
             "crm.entity.mergeBatch": self._merge_batch,
         }
@@ -245,6 +246,20 @@ class Bitrix24Emulator(CrmEmulator):
         if values:
             self.state.update_contact(contact.id, **values)
         return {"result": True}
+
+    def _contact_add(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Create a contact; ``result`` is its new id (an integer, as Bitrix24 answers)."""
+        fields = params.get("fields") or {}
+        if not isinstance(fields, dict):
+            raise Bitrix24Error(0, "Parameter 'fields' must be array.")
+        values: dict[str, Any] = {
+            _CONTACT_FIELDS[k]: v or None for k, v in fields.items() if k in _CONTACT_FIELDS
+        }
+        for field_name, attribute in _MULTI.items():
+            entries = _entries(fields.get(field_name))
+            texts = (str(e.get("VALUE") or "").strip() for e in entries)
+            values[attribute] = tuple(dict.fromkeys(t for t in texts if t))
+        return {"result": self.state.add_contact(**values).id}
 
     def _merge_batch(self, params: dict[str, Any]) -> dict[str, Any]:
         inner = params.get("params") or {}

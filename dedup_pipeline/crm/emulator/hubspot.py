@@ -38,6 +38,9 @@ __all__ = [
 
 CONTACTS = "/crm/v3/objects/contacts"
 DEAL_ASSOCIATIONS = "/crm/v4/associations/contacts/deals/batch/read"
+#: One contact's association with one deal (v4), and its type id (HUBSPOT_DEFINED).
+DEAL_ASSOCIATION = "/crm/v4/objects/contacts/{contact_id}/associations/deals/{deal_id}"
+CONTACT_TO_DEAL = 4
 LIST_LIMIT = 100
 SEARCH_LIMIT = 200
 BATCH_LIMIT = 100
@@ -437,6 +440,8 @@ class HubSpotEmulator(CrmEmulator):
             Route(f"{CONTACTS}/merge", self._endpoint(self._merge), methods=post),
             Route(DEAL_ASSOCIATIONS, self._endpoint(self._deal_associations), methods=post),
             Route(CONTACTS, self._endpoint(self._list), methods=["GET"]),
+            Route(CONTACTS, self._endpoint(self._create), methods=post),
+            Route(DEAL_ASSOCIATION, self._endpoint(self._unassociate), methods=["DELETE"]),
             Route(one, self._endpoint(self._get), methods=["GET"]),
             Route(one, self._endpoint(self._patch), methods=["PATCH"]),
         ]
@@ -587,6 +592,37 @@ class HubSpotEmulator(CrmEmulator):
         updates = property_updates(contact, properties)
         self._check_unique_emails(contact, updates)
         return self._record(self.state.update_contact(contact.id, **updates), ALL_PROPERTIES)
+
+    def _create(self, _request: Request, body: Any) -> Response:
+        """``POST /crm/v3/objects/contacts``: a new contact with its ``properties`` and
+        ``associations`` (deals, type 4); 201 with the contact, 409 for an e-mail another
+        contact holds."""
+        body = body if isinstance(body, dict) else {}
+        blank = EmulatedContact(id=0)
+        updates = property_updates(blank, body.get("properties") or {})
+        self._check_unique_emails(blank, updates)
+        deals = []
+        for association in body.get("associations") or []:
+            to = (association or {}).get("to") or {}
+            types = (association or {}).get("types") or []
+            if not any((t or {}).get("associationTypeId") == CONTACT_TO_DEAL for t in types):
+                raise _invalid("only contact-to-deal associations (type 4) are supported here")
+            deal = _int_id(to.get("id"))
+            if deal not in self.state.deals:
+                raise _invalid(f"deal {to.get('id')} does not exist")
+            deals.append(deal)
+        contact = self.state.add_contact(**updates)
+        for deal in deals:
+            self.state.link_deal(deal, contact.id)
+        return json_response(self._record(contact, ALL_PROPERTIES), 201)
+
+    def _unassociate(self, request: Request, _body: Any) -> Response:
+        """``DELETE /crm/v4/objects/contacts/{id}/associations/deals/{deal}``: 204."""
+        contact = self._existing(request.path_params["contact_id"])
+        deal = _int_id(request.path_params["deal_id"])
+        if deal in self.state.deals:
+            self.state.unlink_deal(deal, contact.id)
+        return Response(status_code=204)
 
     def _batch_update(self, _request: Request, body: Any) -> Response:
         started = hubspot_stamp(datetime.now(UTC))
