@@ -96,6 +96,18 @@ def _final_merges(settings: PipelineConfig, names: list[str] | None) -> list[str
     ]
 
 
+def _confirmed(refused: bool, warning: str, verb: str) -> None:
+    """Stop before a change that cannot be fully taken back, unless confirmed (--yes)."""
+    if refused:
+        from dedup_pipeline.cli import err_console
+
+        err_console.print(
+            f"[red]refused:[/red] {escape(warning)} Check the dry run, then {verb} with "
+            "--apply --yes."
+        )
+        raise typer.Exit(2)
+
+
 @push_app.callback()
 def push(
     ctx: typer.Context,
@@ -132,12 +144,7 @@ def _push(config: Path | None, *, apply: bool, source: list[str] | None, yes: bo
         f"{', '.join(final)}: a merge there is final. `dedup push undo` can only create the "
         "merged cards again, under new ids and without their history."
     )
-    if apply and final and not yes:
-        err_console.print(
-            f"[red]refused:[/red] {escape(warning)} Check the dry run, then push with "
-            "--apply --yes."
-        )
-        raise typer.Exit(2)
+    _confirmed(final and apply and not yes, warning, "push")
     try:
         reports = push_crm_sources(settings, apply=apply, names=source or ())
     except (CrmHttpError, ValueError, FileNotFoundError) as exc:
@@ -222,12 +229,7 @@ def undo(
         f"{', '.join(final)}: merges there are final. Undo writes the survivors' values back "
         "and creates the merged cards again under new ids; their history stays with the survivor."
     )
-    if apply and final and not yes:
-        err_console.print(
-            f"[red]refused:[/red] {escape(partial)} Check the dry run, then undo with "
-            "--apply --yes."
-        )
-        raise typer.Exit(2)
+    _confirmed(final and apply and not yes, partial, "undo")
     try:
         reports = undo_crm_sources(settings, selection=selection, apply=apply, names=source or ())
     except (CrmHttpError, ValueError) as exc:

@@ -103,6 +103,16 @@ class Bitrix24Connector:
             "result_error": result.get("result_error") or {},
         }
 
+    def _batches(self, commands: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+        """Any number of commands, 50 per batch call, their answers together."""
+        answer: dict[str, Any] = {"result": {}, "result_error": {}}
+        keys = list(commands)
+        for offset in range(0, len(keys), MAX_COMMANDS):
+            part = self._batch({k: commands[k] for k in keys[offset : offset + MAX_COMMANDS]})
+            answer["result"].update(part["result"])
+            answer["result_error"].update(part["result_error"])
+        return answer
+
     # -- pull ------------------------------------------------------------------------
 
     def _list_params(self, start: int, updated_since: datetime | None) -> dict[str, Any]:
@@ -354,12 +364,7 @@ class Bitrix24Connector:
         if not commands:
             return outcomes
         # At most 25 steps with a few duplicates each: split when over 50 commands.
-        answer: dict[str, Any] = {"result": {}, "result_error": {}}
-        keys = list(commands)
-        for offset in range(0, len(keys), MAX_COMMANDS):
-            part = self._batch({k: commands[k] for k in keys[offset : offset + MAX_COMMANDS]})
-            answer["result"].update(part["result"])
-            answer["result_error"].update(part["result_error"])
+        answer = self._batches(commands)
         for n in retried:
             outcome = self._outcome(steps[n], n, answer)
             aligned = {"first_try": outcomes[n].answer, "aligned_names": True, **outcome.answer}
@@ -428,12 +433,7 @@ class Bitrix24Connector:
         self.fetch([step.survivor.id for step in steps])
         per_step = [self._restore_commands(step, n) for n, step in enumerate(steps)]
         commands = {key: command for step in per_step for key, command in step.items()}
-        answer: dict[str, Any] = {"result": {}, "result_error": {}}
-        keys = list(commands)
-        for offset in range(0, len(keys), MAX_COMMANDS):
-            part = self._batch({k: commands[k] for k in keys[offset : offset + MAX_COMMANDS]})
-            answer["result"].update(part["result"])
-            answer["result_error"].update(part["result_error"])
+        answer = self._batches(commands)
         outcomes = []
         for n, step in enumerate(steps):
             given = {k: answer["result"].get(k, answer["result_error"].get(k)) for k in per_step[n]}

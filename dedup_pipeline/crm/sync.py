@@ -8,7 +8,7 @@ one writing process per file).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 
 import httpx
@@ -16,6 +16,7 @@ import polars as pl
 
 from dedup_pipeline.config import PipelineConfig, SourceConfig
 from dedup_pipeline.crm.connect import open_connector
+from dedup_pipeline.crm.connector import CrmConnector
 from dedup_pipeline.crm.ledger import PushLedger
 from dedup_pipeline.crm.pull import PullReport, pull_source
 from dedup_pipeline.crm.push import PushReport, push_instructions
@@ -73,6 +74,20 @@ def pull_crm_sources(
     return reports
 
 
+def _merge_targets(
+    config: PipelineConfig, names: Collection[str], client: httpx.Client | None
+) -> Iterator[tuple[SourceConfig, CrmConnector]]:
+    """Each CRM source that is a merge target, with its connector (closed after use)."""
+    for source in crm_sources(config, names):
+        if not source.merge_target:
+            continue
+        connector = open_connector(source, client=client)
+        try:
+            yield source, connector
+        finally:
+            connector.close()
+
+
 def push_crm_sources(
     config: PipelineConfig,
     *,
@@ -102,21 +117,15 @@ def push_crm_sources(
             connection, "merge_instructions", directory=table_directory(database)
         )
         ledger = PushLedger(connection)
-        for source in crm_sources(config, names):
-            if not source.merge_target:
-                continue
-            connector = open_connector(source, client=client)
-            try:
-                report = push_instructions(
-                    instructions,
-                    source=source.name,
-                    connector=connector,
-                    ledger=ledger,
-                    apply=apply,
-                    progress=progress,
-                )
-            finally:
-                connector.close()
+        for source, connector in _merge_targets(config, names, client):
+            report = push_instructions(
+                instructions,
+                source=source.name,
+                connector=connector,
+                ledger=ledger,
+                apply=apply,
+                progress=progress,
+            )
             if not apply:
                 write_push_plan(push_plan_path(config, source.name), report)
             reports.append(report)
@@ -136,23 +145,16 @@ def undo_crm_sources(
     reports = []
     with connect(config.warehouse, database=config.warehouse.path) as connection:
         ledger = PushLedger(connection)
-        for source in crm_sources(config, names):
-            if not source.merge_target:
-                continue
-            connector = open_connector(source, client=client)
-            try:
-                reports.append(
-                    undo_pushes(
-                        ledger,
-                        source=source.name,
-                        connector=connector,
-                        selection=selection,
-                        region=source.default_region,
-                        apply=apply,
-                    )
-                )
-            finally:
-                connector.close()
+        for source, connector in _merge_targets(config, names, client):
+            report = undo_pushes(
+                ledger,
+                source=source.name,
+                connector=connector,
+                selection=selection,
+                region=source.default_region,
+                apply=apply,
+            )
+            reports.append(report)
     return reports
 
 
