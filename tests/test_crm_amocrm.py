@@ -309,6 +309,7 @@ def test_apply_moves_phones_emails_and_leads_to_the_survivor_and_tags_losers(acc
         ("POST", "/api/v4/leads/link"),
         ("POST", "/api/v4/leads/unlink"),
         ("PATCH", "/api/v4/contacts"),
+        ("POST", "/api/v4/contacts/notes"),
     ]
     clock.now = T0 + timedelta(hours=1)
     emulator.log.clear()
@@ -317,6 +318,8 @@ def test_apply_moves_phones_emails_and_leads_to_the_survivor_and_tags_losers(acc
     assert (outcome.status, outcome.survivor_id) == (PushStatus.APPLIED, str(survivor.id))
     assert outcome.answer["tagged"] == [str(first.id), str(second.id)]
     assert outcome.answer["not_stored"] == {"city": "Москва"}
+    # A contact has no city in amoCRM: the value is kept in a note on the card.
+    assert [note for note in state.notes_of(survivor.id) if "city: Москва" in note]
     card = state.contacts[survivor.id]
     assert card.last_name == "Иванова-Петрова"
     assert card.phones == ("+79123456789", "+7 495 123-45-67")
@@ -325,9 +328,10 @@ def test_apply_moves_phones_emails_and_leads_to_the_survivor_and_tags_losers(acc
     assert {d.id for d in state.deals_of(survivor.id)} == {d.id for d in deals}
     assert state.deals_of(first.id) == state.deals_of(second.id) == []
     assert "merged-duplicate" in state.contacts[first.id].tags
-    # One read, then one request per kind of write.
+    # One read of the cards and their notes, then one request per kind of write.
     assert [(e.method, e.path) for e in emulator.log] == [
         ("GET", "/api/v4/contacts"),
+        ("GET", "/api/v4/contacts/notes"),
         *((r.method, r.path) for r in planned),
     ]
 
@@ -343,7 +347,8 @@ def test_apply_moves_phones_emails_and_leads_to_the_survivor_and_tags_losers(acc
     [again] = connector.apply([step])
     assert again.status == PushStatus.APPLIED
     assert (dict(state.contacts), dict(state.deals)) == before
-    assert [e.method for e in emulator.log] == ["GET"]
+    assert [e.method for e in emulator.log] == ["GET", "GET"]  # the cards, their notes
+    assert len(state.notes_of(survivor.id)) == 1
 
 
 def test_apply_in_delete_mode_moves_losers_to_the_trash(account):

@@ -133,9 +133,10 @@ def test_a_push_that_fails_half_way_resumes_to_the_same_state_without_merging_tw
         transport = CrmTransport(f"{server.url}/rest/1/{SECRET}", limit=RateLimit(1000, 1.0))
         _push(Bitrix24Connector(transport), instructions, PushLedger(duckdb.connect()))
 
-    # The CRM fails for good from the second write batch on: one read, then per batch
-    # a write, and a read and a write tidying the merged survivors.
-    emulator.faults.inject("status", path="batch", status=500, skip=4, count=100)
+    # The CRM fails for good from the second write batch on: one read of the cards and
+    # three of their notes (a command per card), then per batch a write, and two reads and
+    # a write tidying the merged survivors.
+    emulator.faults.inject("status", path="batch", status=500, skip=8, count=100)
     ledger = PushLedger(duckdb.connect())
     stopped = _push(connector, instructions, ledger)
     assert stopped.stopped is not None
@@ -157,7 +158,7 @@ def test_a_lost_answer_is_recognised_as_applied_and_not_merged_again(crm):
     emulator, connector, instructions = crm
     # The portal serves the first write batch, but its answer never arrives: the
     # transport sends it again, and the merges find nothing left to merge.
-    emulator.faults.inject("lost_response", path="batch", skip=1)
+    emulator.faults.inject("lost_response", path="batch", skip=4)  # after the reads
     ledger = PushLedger(duckdb.connect())
     report = _push(connector, instructions, ledger)
     assert (report.applied, report.failed) == (CLIENTS, 0)

@@ -15,7 +15,7 @@ Before writing, `AmoCrmConnector.apply` re-reads the cards, so a step applied tw
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -23,12 +23,14 @@ import httpx
 
 from dedup_pipeline.config import CrmConnection
 from dedup_pipeline.crm.connector import (
+    NOTE_PREFIX,
     CrmContact,
     MergeStep,
     PlannedRequest,
     RestoreOutcome,
     RestoreStep,
     StepOutcome,
+    not_stored_note,
 )
 from dedup_pipeline.crm.ledger import PushStatus
 from dedup_pipeline.crm.transport import CrmHttpError, CrmTransport, redact
@@ -37,6 +39,7 @@ from dedup_pipeline.crm.values import email_key, merged_emails, merged_phones, p
 __all__ = ["AmoCrmConnector"]
 
 CONTACTS = "/api/v4/contacts"
+NOTES = "/api/v4/contacts/notes"
 LEADS_LINK = "/api/v4/leads/link"
 LEADS_UNLINK = "/api/v4/leads/unlink"
 AJAX_DELETE = "/ajax/contacts/multiple/delete/"
@@ -59,6 +62,7 @@ class _Writes:
     retire: list[str] = field(default_factory=list)
     retired_as: str = "tagged"
     not_stored: dict[str, Any] = field(default_factory=dict)
+    note: dict[str, Any] | None = None
 
 
 class AmoCrmConnector:
@@ -132,7 +136,25 @@ class AmoCrmConnector:
             for record in _records(body or {}):
                 contact = self._contact(record)
                 found[contact.id] = contact
-        return found
+        notes = self._notes_of(list(found))
+        return {i: replace(c, notes=notes.get(i, ())) for i, c in found.items()}
+
+    def _notes_of(self, ids: list[str]) -> dict[str, tuple[str, ...]]:
+        """The notes a push left on these contacts, by contact id."""
+        notes: dict[str, tuple[str, ...]] = {}
+        for start in range(0, len(ids), READ_LIMIT):
+            params = {"filter[entity_id][]": ids[start : start + READ_LIMIT], "limit": READ_LIMIT}
+            response = self._transport.request("GET", NOTES, params=params)
+            if response.status_code == 204:
+                continue
+            for note in (_answer(response, "GET", (200,)).get("_embedded") or {}).get(
+                "notes"
+            ) or []:
+                text = (note.get("params") or {}).get("text") or ""
+                if text.startswith(NOTE_PREFIX):
+                    owner = str(note["entity_id"])
+                    notes[owner] = (*notes.get(owner, ()), text)
+        return notes
 
     def fetch(self, ids: Sequence[str]) -> dict[str, CrmContact]:
         """The current cards of ``ids``; contacts tagged as merged-away duplicates count
@@ -221,6 +243,12 @@ class AmoCrmConnector:
         writes = _Writes(survivor.id, patch, updated)
         writes.retired_as = "deleted" if self.losers == "delete" else "tagged"
         writes.not_stored = {k: step.set_fields[k] for k in _NOT_STORED if step.set_fields.get(k)}
+        if (text := not_stored_note(writes.not_stored)) and text not in survivor.notes:
+            writes.note = {
+                "entity_id": int(survivor.id),
+                "note_type": "common",
+                "params": {"text": text},
+            }
         held = set(survivor.deal_ids)
         for loser in losers:
             for lead in loser.deal_ids:
@@ -251,6 +279,8 @@ class AmoCrmConnector:
             requests.append(PlannedRequest("POST", LEADS_UNLINK, writes.unlinks))
         if writes.retire:
             requests.append(self._retire_request(writes.retire))
+        if writes.note:
+            requests.append(PlannedRequest("POST", NOTES, [writes.note]))
         return requests
 
     def apply(self, steps: Sequence[MergeStep]) -> list[StepOutcome]:
@@ -275,6 +305,7 @@ class AmoCrmConnector:
         self._send("POST", LEADS_LINK, [link for w in writes for link in w.links])
         self._send("POST", LEADS_UNLINK, [link for w in writes for link in w.unlinks], (200, 204))
         refused = self._retire([i for w in writes for i in w.retire])
+        self._send("POST", NOTES, [w.note for w in writes if w.note])
         return [
             _outcome(step, w, refused)
             if w is not None
@@ -490,6 +521,8 @@ def _outcome(step: MergeStep, writes: _Writes, refused: dict[str, Any]) -> StepO
         answer[writes.retired_as] = writes.retire
     if writes.not_stored:
         answer["not_stored"] = writes.not_stored
+    if writes.note:
+        answer["note"] = writes.note["params"]["text"]
     status = PushStatus.APPLIED
     if failed := [i for i in writes.retire if i in refused]:
         answer["refused"] = {i: refused[i] for i in failed}

@@ -13,18 +13,21 @@ on the duplicates and merges again.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from dedup_pipeline.config import CrmConnection
 from dedup_pipeline.crm.connector import (
+    NOTE_PREFIX,
     CrmContact,
     MergeStep,
     PlannedRequest,
     RestoreOutcome,
     RestoreStep,
     StepOutcome,
+    not_stored_note,
 )
 from dedup_pipeline.crm.ledger import PushStatus
 from dedup_pipeline.crm.phpquery import build_query
@@ -189,7 +192,32 @@ class Bitrix24Connector:
             for key in commands:
                 for contact in self._contacts(_items(answer["result"].get(key))):
                     found[contact.id] = contact
-        return found
+        notes = self._notes_of(list(found))
+        return {i: replace(c, notes=notes.get(i, ())) for i, c in found.items()}
+
+    def _notes_of(self, ids: list[str]) -> dict[str, tuple[str, ...]]:
+        """The comments a push left in these contacts' timelines, by contact id."""
+        commands = {
+            f"n{i}": (
+                "crm.timeline.comment.list",
+                {
+                    "filter": {"ENTITY_ID": int(i), "ENTITY_TYPE": "contact"},
+                    "select": ["ID", "COMMENT"],
+                },
+            )
+            for i in ids
+        }
+        answer = self._batches(commands)
+        if answer["result_error"]:
+            raise CrmHttpError(f"Bitrix24 crm.timeline.comment.list: {answer['result_error']}")
+        return {
+            i: tuple(
+                text
+                for c in answer["result"].get(f"n{i}") or []
+                if (text := c.get("COMMENT") or "").startswith(NOTE_PREFIX)
+            )
+            for i in ids
+        }
 
     # -- push ------------------------------------------------------------------------
 
@@ -259,6 +287,10 @@ class Bitrix24Connector:
                 "crm.entity.mergeBatch",
                 {"params": {"entityTypeId": CONTACT, "entityIds": ids}},
             )
+        note = not_stored_note(self._not_stored(step))
+        if note and note not in step.survivor.notes:
+            fields = {"ENTITY_ID": int(step.survivor.id), "ENTITY_TYPE": "contact", "COMMENT": note}
+            commands[f"n{n}"] = ("crm.timeline.comment.add", {"fields": fields})
         return commands
 
     def plan(self, step: MergeStep) -> list[PlannedRequest]:
@@ -317,10 +349,12 @@ class Bitrix24Connector:
         results, errors = answer["result"], answer["result_error"]
         given = {
             key: results.get(key, errors.get(key))
-            for key in (f"u{n}", f"m{n}")
+            for key in (f"u{n}", f"m{n}", f"n{n}")
             if key in results or key in errors
         }
         survivor = step.survivor.id
+        if not_stored := self._not_stored(step):
+            given["not_stored"] = not_stored  # and in a note on the card (n<step>)
         if f"u{n}" in errors:
             return StepOutcome(PushStatus.FAILED, given, survivor)
         if not step.losers:
@@ -329,8 +363,6 @@ class Bitrix24Connector:
             return StepOutcome(PushStatus.FAILED, given, survivor)
         status = (results.get(f"m{n}") or {}).get("STATUS")
         if status == "SUCCESS":
-            if not_stored := self._not_stored(step):
-                given["not_stored"] = not_stored
             return StepOutcome(PushStatus.APPLIED, given, survivor)
         if status == "CONFLICT":
             ids = [survivor, *(c.id for c in step.losers)]

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 __all__ = [
+    "NOTE_PREFIX",
     "CrmConnector",
     "CrmContact",
     "MergeStep",
@@ -22,7 +23,28 @@ __all__ = [
     "RestoreOutcome",
     "RestoreStep",
     "StepOutcome",
+    "not_stored_note",
 ]
+
+#: How a note written by a push begins.
+NOTE_PREFIX = "lead-dedup:"
+
+
+def not_stored_note(not_stored: dict[str, Any]) -> str | None:
+    """The text of the note a push leaves on a survivor for the golden values the CRM has no
+    place for (a company on a contact, a third phone), or None when there are none."""
+    parts = []
+    for name, value in not_stored.items():
+        values = value if isinstance(value, list | tuple) else [value]
+        shown = ", ".join(str(v) for v in values if v not in (None, ""))
+        if shown:
+            parts.append(f"{name.replace('_', ' ')}: {shown}")
+    if not parts:
+        return None
+    return (
+        f"{NOTE_PREFIX} values of this client's merged records that this card has no field for. "
+        + "; ".join(parts)
+    )
 
 
 @dataclass(frozen=True)
@@ -45,6 +67,8 @@ class CrmContact:
     tags: tuple[str, ...] = ()
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    #: Notes a push left on the card (read by ``fetch``, so that none is left twice).
+    notes: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         """The card as a JSON object (ISO timestamps, lists), as pulls and snapshots

@@ -22,7 +22,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,12 +30,14 @@ import httpx
 
 from dedup_pipeline.config import CrmConnection
 from dedup_pipeline.crm.connector import (
+    NOTE_PREFIX,
     CrmContact,
     MergeStep,
     PlannedRequest,
     RestoreOutcome,
     RestoreStep,
     StepOutcome,
+    not_stored_note,
 )
 from dedup_pipeline.crm.ledger import PushStatus
 from dedup_pipeline.crm.transport import CrmHttpError, CrmTransport, redact
@@ -50,7 +52,10 @@ BATCH_UPDATE = f"{CONTACTS}/batch/update"
 MERGE = f"{CONTACTS}/merge"
 DEAL_ASSOCIATIONS = "/crm/v4/associations/contacts/deals/batch/read"
 DEAL_ASSOCIATION = "/crm/v4/objects/contacts/{contact}/associations/deals/{deal}"
-CONTACT_TO_DEAL = 4  # HUBSPOT_DEFINED association type
+CONTACT_TO_DEAL = 4  # HUBSPOT_DEFINED association types
+NOTE_TO_CONTACT = 202
+NOTES = "/crm/v3/objects/notes"
+NOTE_ASSOCIATIONS = "/crm/v4/associations/contacts/notes/batch/read"
 
 #: The contact properties a pull reads.
 PROPERTIES = (
@@ -263,11 +268,36 @@ class HubSpotConnector:
                 names = {str(record["id"]), *_split(props.get("hs_merged_object_ids"))}
                 for requested in names & set(chunk):
                     found[requested] = record
-        deals = self._deals_of(list(dict.fromkeys(str(r["id"]) for r in found.values())))
+        contact_ids = list(dict.fromkeys(str(r["id"]) for r in found.values()))
+        deals = self._deals_of(contact_ids)
+        notes = self._notes_of(contact_ids)
         return {
-            requested: _contact(record, deals.get(str(record["id"]), ()))
+            requested: replace(
+                _contact(record, deals.get(str(record["id"]), ())),
+                notes=notes.get(str(record["id"]), ()),
+            )
             for requested, record in found.items()
         }
+
+    def _notes_of(self, contact_ids: list[str]) -> dict[str, tuple[str, ...]]:
+        """The notes a push left on these contacts (v4 associations, then the notes)."""
+        owners: dict[str, str] = {}
+        for chunk in _chunks(contact_ids, self.batch_size):
+            body = {"inputs": [{"id": i} for i in chunk]}
+            page = self._call("POST", NOTE_ASSOCIATIONS, json=body, ok=_BATCH_OK)
+            for result in page.get("results") or []:
+                for link in result.get("to") or []:
+                    owners[str(link["toObjectId"])] = str(result["from"]["id"])
+        notes: dict[str, tuple[str, ...]] = {}
+        for chunk in _chunks(list(owners), self.batch_size):
+            body = {"properties": ["hs_note_body"], "inputs": [{"id": i} for i in chunk]}
+            page = self._call("POST", f"{NOTES}/batch/read", json=body, ok=_BATCH_OK)
+            for record in page.get("results") or []:
+                text = (record.get("properties") or {}).get("hs_note_body") or ""
+                if text.startswith(NOTE_PREFIX):
+                    owner = owners[str(record["id"])]
+                    notes[owner] = (*notes.get(owner, ()), text)
+        return notes
 
     def _inline_deals(self, records: list[dict[str, Any]]) -> dict[str, tuple[str, ...]]:
         """Deal ids from the list's inline associations; re-read through v4 for contacts
@@ -317,6 +347,9 @@ class HubSpotConnector:
         if step.losers and prepared.after_merge_properties:
             body = {"properties": prepared.after_merge_properties}
             requests.append(PlannedRequest("PATCH", f"{CONTACTS}/{survivor}", body))
+        text = not_stored_note({"phones": prepared.not_stored})
+        if text and text not in step.survivor.notes:
+            requests.append(PlannedRequest("POST", NOTES, _note_body(survivor, text)))
         return requests
 
     def apply(self, steps: Sequence[MergeStep]) -> list[StepOutcome]:
@@ -450,6 +483,12 @@ class HubSpotConnector:
         not_stored = {"phones": item.not_stored, "emails": item.taken_emails}
         if any(not_stored.values()):
             answer["not_stored"] = {k: v for k, v in not_stored.items() if v}
+        # Merged cards' notes are the survivor's now.
+        held = {note for c in (step.survivor, *step.losers) for note in c.notes}
+        if (text := not_stored_note(not_stored)) and text not in held:
+            response = self._transport.request("POST", NOTES, json=_note_body(current, text))
+            _raise_for_auth(response, "POST", NOTES)
+            answer["note"] = text if response.status_code == 201 else _error(response)
         answer["survivor"] = current
         return StepOutcome(PushStatus.APPLIED, answer, survivor_id=current)
 
@@ -624,6 +663,16 @@ def _properties_of(card: CrmContact) -> dict[str, str]:
         "phone": phones[0],
         "mobilephone": phones[1],
         **_email_properties(list(card.emails)),
+    }
+
+
+def _note_body(contact_id: str, text: str) -> dict[str, Any]:
+    """A note on a contact's timeline, stamped now."""
+    stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    association = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": NOTE_TO_CONTACT}
+    return {
+        "properties": {"hs_note_body": text, "hs_timestamp": stamp},
+        "associations": [{"to": {"id": contact_id}, "types": [association]}],
     }
 
 

@@ -375,6 +375,8 @@ class AmoCrmEmulator(CrmEmulator):
             Route(CONTACTS, guarded(self._list), methods=["GET"]),
             Route(CONTACTS, guarded(self._patch_many), methods=["PATCH"]),
             Route(CONTACTS, guarded(self._add), methods=["POST"]),
+            Route(CONTACTS + "/notes", guarded(self._add_notes), methods=["POST"]),
+            Route(CONTACTS + "/notes", guarded(self._list_notes), methods=["GET"]),
             Route(CONTACTS + "/{id:int}", guarded(self._get_one), methods=["GET"]),
             Route(CONTACTS + "/{id:int}", guarded(self._patch_one), methods=["PATCH"]),
             Route(CONTACTS + "{rest:path}", guarded(self._no_delete), methods=["DELETE"]),
@@ -471,6 +473,60 @@ class AmoCrmEmulator(CrmEmulator):
         base = _base(request)
         contacts = [_written(self.state.add_contact(**u), base, rid) for rid, u in planned]
         payload = {"_links": {"self": _href(base, CONTACTS)}, "_embedded": {"contacts": contacts}}
+        return json_response(payload, media_type=HAL)
+
+    async def _list_notes(self, request: Request) -> Response:
+        """``GET /api/v4/contacts/notes?filter[entity_id][]=...``: their notes (204 if none)."""
+        wanted = {
+            int(v) for v in request.query_params.getlist("filter[entity_id][]") if v.isdigit()
+        }
+        notes = [
+            {"id": note_id, "entity_id": owner, "note_type": "common", "params": {"text": text}}
+            for note_id, (owner, text) in self.state.notes.items()
+            if not wanted or owner in wanted
+        ]
+        if not notes:
+            return Response(status_code=204)
+        base = _base(request)
+        payload = {
+            "_links": {"self": _href(base, CONTACTS + "/notes")},
+            "_embedded": {"notes": notes},
+        }
+        return json_response(payload, media_type=HAL)
+
+    async def _add_notes(self, request: Request) -> Response:
+        """``POST /api/v4/contacts/notes``: ``common`` notes (``params.text``) on contacts."""
+        body = await read_json(request)
+        if not isinstance(body, list) or not body:
+            raise _invalid("the body must be a non-empty array of notes")
+        planned, problems = [], {}
+        for n, item in enumerate(body):
+            item = item if isinstance(item, dict) else {}
+            rid = str(item.get("request_id", n))
+            contact = _as_int(item.get("entity_id"))
+            text = (item.get("params") or {}).get("text")
+            errors = []
+            if contact not in self.state.contacts:
+                errors.append(_error("NotFound", "entity_id", "Contact not found."))
+            if item.get("note_type") != "common":
+                errors.append(_error("NotSupportedChoice", "note_type", "Only common notes here."))
+            if not isinstance(text, str) or not text.strip():
+                errors.append(_error("NotBlank", "params.text", "This value should not be blank."))
+            if errors:
+                problems[rid] = errors
+            else:
+                planned.append((rid, contact, text.strip()))
+        if problems:
+            raise _validation_failed(problems)
+        base = _base(request)
+        notes = [
+            {"id": self.state.add_note(contact, text), "entity_id": contact, "request_id": rid}
+            for rid, contact, text in planned
+        ]
+        payload = {
+            "_links": {"self": _href(base, CONTACTS + "/notes")},
+            "_embedded": {"notes": notes},
+        }
         return json_response(payload, media_type=HAL)
 
     def _update(self, items: list[Any]) -> list[tuple[str, EmulatedContact]]:

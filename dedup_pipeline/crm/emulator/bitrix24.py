@@ -86,6 +86,8 @@ class Bitrix24Emulator(CrmEmulator):
             "crm.item.get": self._item_get,
             "crm.item.update": self._item_update,
             "crm.contact.add": self._contact_add,
+            "crm.timeline.comment.add": self._comment_add,
+            "crm.timeline.comment.list": self._comment_list,
             "crm.contact.update": self._contact_update,
             "crm.entity.mergeBatch": self._merge_batch,
         }
@@ -260,6 +262,32 @@ class Bitrix24Emulator(CrmEmulator):
             texts = (str(e.get("VALUE") or "").strip() for e in entries)
             values[attribute] = tuple(dict.fromkeys(t for t in texts if t))
         return {"result": self.state.add_contact(**values).id}
+
+    def _comment_add(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A comment in a contact's timeline (``fields``: ENTITY_ID, ENTITY_TYPE, COMMENT)."""
+        fields = params.get("fields") or {}
+        if not isinstance(fields, dict) or "ENTITY_ID" not in fields:
+            raise Bitrix24Error(0, "ENTITY_ID is not defined or invalid.")
+        if str(fields.get("ENTITY_TYPE", "")).lower() != "contact":
+            raise Bitrix24Error(0, "ENTITY_TYPE is not defined or invalid.")
+        contact = self._contact(fields["ENTITY_ID"], message="Contact is not found")
+        text = str(fields.get("COMMENT") or "").strip()
+        if not text:
+            raise Bitrix24Error(0, "COMMENT is empty.")
+        return {"result": self.state.add_note(contact.id, text)}
+
+    def _comment_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A contact's timeline comments (``filter``: ENTITY_ID, ENTITY_TYPE)."""
+        conditions = params.get("filter") or {}
+        if "ENTITY_ID" not in conditions or "ENTITY_TYPE" not in conditions:
+            raise Bitrix24Error(0, "ENTITY_ID and ENTITY_TYPE are required in filter.")
+        contact = self._contact(conditions["ENTITY_ID"], message="Contact is not found")
+        comments = [
+            {"ID": str(note_id), "ENTITY_ID": str(contact.id), "COMMENT": text}
+            for note_id, (owner, text) in self.state.notes.items()
+            if owner == contact.id
+        ]
+        return {"result": comments, "total": len(comments)}
 
     def _merge_batch(self, params: dict[str, Any]) -> dict[str, Any]:
         inner = params.get("params") or {}

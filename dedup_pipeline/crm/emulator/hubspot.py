@@ -41,6 +41,9 @@ DEAL_ASSOCIATIONS = "/crm/v4/associations/contacts/deals/batch/read"
 #: One contact's association with one deal (v4), and its type id (HUBSPOT_DEFINED).
 DEAL_ASSOCIATION = "/crm/v4/objects/contacts/{contact_id}/associations/deals/{deal_id}"
 CONTACT_TO_DEAL = 4
+NOTES = "/crm/v3/objects/notes"
+NOTE_ASSOCIATIONS = "/crm/v4/associations/contacts/notes/batch/read"
+NOTE_TO_CONTACT = 202
 LIST_LIMIT = 100
 SEARCH_LIMIT = 200
 BATCH_LIMIT = 100
@@ -441,6 +444,9 @@ class HubSpotEmulator(CrmEmulator):
             Route(DEAL_ASSOCIATIONS, self._endpoint(self._deal_associations), methods=post),
             Route(CONTACTS, self._endpoint(self._list), methods=["GET"]),
             Route(CONTACTS, self._endpoint(self._create), methods=post),
+            Route(NOTES, self._endpoint(self._create_note), methods=post),
+            Route(f"{NOTES}/batch/read", self._endpoint(self._read_notes), methods=post),
+            Route(NOTE_ASSOCIATIONS, self._endpoint(self._note_associations), methods=post),
             Route(DEAL_ASSOCIATION, self._endpoint(self._unassociate), methods=["DELETE"]),
             Route(one, self._endpoint(self._get), methods=["GET"]),
             Route(one, self._endpoint(self._patch), methods=["PATCH"]),
@@ -616,6 +622,74 @@ class HubSpotEmulator(CrmEmulator):
             self.state.link_deal(deal, contact.id)
         return json_response(self._record(contact, ALL_PROPERTIES), 201)
 
+    def _create_note(self, _request: Request, body: Any) -> Response:
+        """``POST /crm/v3/objects/notes``: ``hs_note_body`` and ``hs_timestamp`` (required),
+        associated with contacts (type 202); 201."""
+        body = body if isinstance(body, dict) else {}
+        properties = body.get("properties") or {}
+        if not properties.get("hs_timestamp"):
+            raise _invalid("Property values were not valid: hs_timestamp is required")
+        text = properties.get("hs_note_body")
+        if not isinstance(text, str) or not text.strip():
+            raise _invalid("Property values were not valid: hs_note_body is empty")
+        contacts = []
+        for association in body.get("associations") or []:
+            types = (association or {}).get("types") or []
+            if not any((t or {}).get("associationTypeId") == NOTE_TO_CONTACT for t in types):
+                raise _invalid("only note-to-contact associations (type 202) are supported here")
+            contacts.append(self._existing(((association or {}).get("to") or {}).get("id")))
+        note_ids = [self.state.add_note(contact.id, text.strip()) for contact in contacts]
+        stamp = hubspot_stamp(datetime.now(UTC))
+        record = {
+            "id": str(note_ids[0] if note_ids else 0),
+            "properties": {
+                "hs_note_body": text.strip(),
+                "hs_timestamp": properties["hs_timestamp"],
+            },
+            "createdAt": stamp,
+            "updatedAt": stamp,
+            "archived": False,
+        }
+        return json_response(record, 201)
+
+    def _note_associations(self, _request: Request, body: Any) -> Response:
+        """Each contact's notes (v4 batch association read, type 202's reverse)."""
+        started = hubspot_stamp(datetime.now(UTC))
+        results = []
+        for entry in _batch_inputs(body, ASSOCIATION_BATCH_LIMIT):
+            contact = self._resolve(entry["id"])
+            notes = [
+                i for i, (owner, _) in self.state.notes.items() if contact and owner == contact.id
+            ]
+            if notes:
+                to = [
+                    {
+                        "toObjectId": str(i),
+                        "associationTypes": [
+                            {"category": "HUBSPOT_DEFINED", "typeId": 202, "label": None}
+                        ],
+                    }
+                    for i in notes
+                ]
+                results.append({"from": {"id": str(entry["id"])}, "to": to})
+        return _batch_payload(results, [], started)
+
+    def _read_notes(self, _request: Request, body: Any) -> Response:
+        """Notes by id with ``hs_note_body``."""
+        started = hubspot_stamp(datetime.now(UTC))
+        results = []
+        for entry in _batch_inputs(body, BATCH_LIMIT):
+            note = self.state.notes.get(_int_id(entry["id"]))
+            if note is not None:
+                results.append(
+                    {
+                        "id": str(entry["id"]),
+                        "properties": {"hs_note_body": note[1]},
+                        "archived": False,
+                    }
+                )
+        return _batch_payload(results, [], started)
+
     def _unassociate(self, request: Request, _body: Any) -> Response:
         """``DELETE /crm/v4/objects/contacts/{id}/associations/deals/{deal}``: 204."""
         contact = self._existing(request.path_params["contact_id"])
@@ -687,6 +761,7 @@ class HubSpotEmulator(CrmEmulator):
             for deal in self.state.deals_of(old):
                 self.state.unlink_deal(deal.id, old)
                 self.state.link_deal(deal.id, survivor.id)
+            self.state.move_notes(old, survivor.id)
             del self.state.contacts[old]
         history = (*self._merged.pop(primary.id, ()), *self._merged.pop(secondary.id, ()))
         self._merged[survivor.id] = tuple(dict.fromkeys((*history, *gone)))

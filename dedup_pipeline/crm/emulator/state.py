@@ -79,6 +79,8 @@ class CrmState:
     def __init__(self, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.contacts: dict[int, EmulatedContact] = {}
         self.deals: dict[int, Deal] = {}
+        #: Notes (timeline comments) by id: (contact id, text).
+        self.notes: dict[int, tuple[int, str]] = {}
         #: Every merge served: (survivor id, merged-away ids), in order.
         self.merge_log: list[tuple[int, tuple[int, ...]]] = []
         self._now = now
@@ -100,6 +102,24 @@ class CrmState:
         self.contacts[contact_id] = contact
         self._next_contact = max(self._next_contact, contact_id + 1)
         return contact
+
+    def add_note(self, contact_id: int, text: str) -> int:
+        """Add a note to a contact's timeline; its id."""
+        if contact_id not in self.contacts:
+            raise KeyError(contact_id)
+        note_id = len(self.notes) + 1
+        self.notes[note_id] = (contact_id, text)
+        return note_id
+
+    def move_notes(self, old: int, new: int) -> None:
+        """Give ``old``'s notes to ``new`` (a merge keeps the timeline)."""
+        for note_id, (owner, text) in list(self.notes.items()):
+            if owner == old:
+                self.notes[note_id] = (new, text)
+
+    def notes_of(self, contact_id: int) -> list[str]:
+        """The texts of a contact's notes, oldest first."""
+        return [text for owner, text in self.notes.values() if owner == contact_id]
 
     def add_deal(self, title: str, contact_ids: tuple[int, ...]) -> Deal:
         """Create a deal linked to ``contact_ids``."""
@@ -169,6 +189,7 @@ class CrmState:
             for deal in self.deals_of(loser.id):
                 self.unlink_deal(deal.id, loser.id)
                 self.link_deal(deal.id, survivor.id)
+            self.move_notes(loser.id, survivor.id)
             del self.contacts[loser.id]
         self.merge_log.append((survivor.id, tuple(c.id for c in losers)))
         return MergeOutcome.SUCCESS
