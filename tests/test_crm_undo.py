@@ -202,3 +202,29 @@ def test_the_survivor_keeps_what_a_person_changed_since_the_push():
     assert values["phones"] == ["+79120000000", "+79990000000"]
     untouched = CrmContact("1", first_name="Иван", phones=now.phones)
     assert restore_values(before, untouched, [loser], pushed, region="RU")["first_name"] == "Ivan"
+
+
+def test_amocrm_trashed_duplicates_are_created_again_with_their_leads():
+    state = CrmState()
+    instructions = _seed(state, "amocrm")
+    before = copy.deepcopy(state)
+    emulator = AmoCrmEmulator(state, bucket=Bucket(10_000, 10_000))
+    with EmulatorServer(emulator) as server:
+        transport = CrmTransport(server.url, token=emulator.token, **FAST)
+        settings = CrmConnection(
+            kind="amocrm", url=server.url, token_env="AMO_TOKEN", losers="delete"
+        )
+        connector = AmoCrmConnector(transport, connection=settings)
+        ledger = PushLedger(duckdb.connect())
+        push_instructions(
+            instructions, source="amocrm", connector=connector, ledger=ledger, apply=True
+        )
+        assert len(emulator.trash) == 2 * CLIENTS
+        report = undo_pushes(
+            ledger, source="amocrm", connector=connector,
+            selection=UndoSelection(everything=True), region="RU", apply=True,
+        )  # fmt: skip
+        connector.close()
+    assert report.merges_are_final and report.partly_restored == CLIENTS
+    assert all("trash" in notes[0] for notes in report.not_restored.values())
+    assert _visible(state) == _visible(before)
