@@ -82,3 +82,48 @@ def test_arbitrary_bytes_are_read_or_refused_with_a_clear_error(tmp_path, data):
         return
     assert result.records.height + result.quarantine.height == result.rows_read
     assert isinstance(result.records, pl.DataFrame)
+
+
+# A JSON value of any type, as a careless exporter writes one.
+_JSON_VALUE = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _FIELD,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_FIELD, inner, max_size=2),
+    max_leaves=4,
+)
+# A line of a JSON Lines export: an object (with or without its id), or broken text.
+_JSONL_LINE = st.fixed_dictionaries(
+    {"full_name": _JSON_VALUE, "phone": _JSON_VALUE, "email": _JSON_VALUE}
+).map(lambda record: ("object", record)) | _FIELD.filter(lambda text: text.strip() != "").map(
+    lambda text: ("text", text)
+)
+
+
+@settings(_SETTINGS, max_examples=25)  # each example reads a file through DuckDB
+@given(lines=st.lists(_JSONL_LINE, min_size=1, max_size=20))
+def test_every_line_of_a_json_lines_export_is_a_record_or_quarantined(tmp_path, lines):
+    import json
+
+    written = []
+    for n, (kind, value) in enumerate(lines):
+        written.append(json.dumps({"id": f"r{n}", **value}) if kind == "object" else value)
+    path = tmp_path / "export.jsonl"
+    path.write_text("\n".join(written) + "\n", encoding="utf-8")
+    source = SourceConfig(
+        name="crm",
+        path=path,
+        columns=ColumnMapping(
+            source_record_id="id", full_name="full_name", phones=["phone"], emails=["email"]
+        ),
+    )
+    try:
+        result = read_source(source)
+    except Exception as exc:  # the property is about which errors escape
+        from dedup_pipeline.sources import SourceError
+
+        assert isinstance(exc, SourceError), repr(exc)
+        assert str(path) in str(exc)
+        return
+    non_blank = sum(1 for line in written if line.strip())
+    assert result.rows_read == non_blank
+    assert result.records.height + result.quarantine.height == non_blank
+    assert normalize_contacts(result.records).contacts.height == result.records.height
