@@ -228,3 +228,34 @@ def test_amocrm_trashed_duplicates_are_created_again_with_their_leads():
     assert report.merges_are_final and report.partly_restored == CLIENTS
     assert all("trash" in notes[0] for notes in report.not_restored.values())
     assert _visible(state) == _visible(before)
+
+
+def test_hubspot_undo_leaves_an_address_both_cards_held_with_the_survivor():
+    # HubSpot gives an address to one contact: the duplicate comes back without it.
+    state = CrmState()
+    survivor = state.add_contact(first_name="Иван", emails=["ivan@mail.ru"])
+    loser = state.add_contact(first_name="Иван", emails=["IVAN@mail.ru", "ivan@work.ru"])
+    row = {
+        "instruction_id": "CL1/hubspot", "cluster_id": "CL1", "source": "hubspot",
+        "action": "merge", "survivor_record_id": str(survivor.id),
+        "merged_record_ids": [str(loser.id)], "set_fields": {"emails": ["ivan@mail.ru"]},
+        "confidence": 1.0, "outcome": "auto_merge", "cluster_record_ids": [],
+    }  # fmt: skip
+    emulator = HubSpotEmulator(state, bucket=Bucket(10_000, 10_000))
+    with EmulatorServer(emulator) as server:
+        connector = _connector("hubspot", server)
+        ledger = PushLedger(duckdb.connect())
+        instructions = pl.DataFrame([row], schema=MERGE_INSTRUCTION_SCHEMA)
+        push_instructions(
+            instructions, source="hubspot", connector=connector, ledger=ledger, apply=True
+        )
+        report = undo_pushes(
+            ledger, source="hubspot", connector=connector,
+            selection=UndoSelection(everything=True), region="RU", apply=True,
+        )  # fmt: skip
+        connector.close()
+    assert (report.partly_restored, report.failed) == (1, 0)
+    assert "IVAN@mail.ru stays with the survivor" in report.not_restored["CL1/hubspot"][0]
+    back = state.contacts[int(report.cards[str(loser.id)])]
+    assert back.emails == ("ivan@work.ru",)
+    assert state.contacts[survivor.id].emails == ("ivan@mail.ru",)

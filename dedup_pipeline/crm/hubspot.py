@@ -521,7 +521,9 @@ class HubSpotConnector:
             body = {"properties": properties}
             requests.append(PlannedRequest("PATCH", f"{CONTACTS}/{survivor}", body))
         for loser in step.losers:
-            created = {k: v for k, v in _properties_of(loser).items() if v}
+            kept, _ = _unclaimed_emails(step, loser)
+            card = replace(loser, emails=tuple(kept))
+            created = {k: v for k, v in _properties_of(card).items() if v}
             associations = [
                 {
                     "to": {"id": deal},
@@ -574,6 +576,12 @@ class HubSpotConnector:
                 f"again as {cards.get(loser.id, '?')} with its names, phones, e-mails and "
                 f"deals; its activity history stays on the merged contact, and {loser.id} "
                 "still leads there"
+                + (
+                    f"; {', '.join(taken)} stays with the survivor (a HubSpot address "
+                    "belongs to one contact)"
+                    if (taken := _unclaimed_emails(step, loser)[1])
+                    else ""
+                )
                 for loser in step.losers
             )
             status = "failed" if failed else ("partly_restored" if notes else "restored")
@@ -664,6 +672,16 @@ def _properties_of(card: CrmContact) -> dict[str, str]:
         "mobilephone": phones[1],
         **_email_properties(list(card.emails)),
     }
+
+
+def _unclaimed_emails(step: RestoreStep, loser: CrmContact) -> tuple[list[str], list[str]]:
+    """A merged card's addresses split into those it can take back and those the
+    survivor keeps (its own before the merge too): HubSpot gives an address to one
+    contact only."""
+    survivor = step.set_fields.get("emails", step.survivor.emails)
+    held = {email_key(e) for e in survivor}
+    kept = [e for e in loser.emails if email_key(e) not in held]
+    return kept, [e for e in loser.emails if email_key(e) in held]
 
 
 def _note_body(contact_id: str, text: str) -> dict[str, Any]:
