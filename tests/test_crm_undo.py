@@ -235,10 +235,13 @@ def test_hubspot_undo_leaves_an_address_both_cards_held_with_the_survivor():
     state = CrmState()
     survivor = state.add_contact(first_name="Иван", emails=["ivan@mail.ru"])
     loser = state.add_contact(first_name="Иван", emails=["IVAN@mail.ru", "ivan@work.ru"])
+    # A second duplicate with the first one's work address.
+    third = state.add_contact(first_name="Иван", emails=["Ivan@Work.ru"], phones=["+79120000001"])
     row = {
         "instruction_id": "CL1/hubspot", "cluster_id": "CL1", "source": "hubspot",
         "action": "merge", "survivor_record_id": str(survivor.id),
-        "merged_record_ids": [str(loser.id)], "set_fields": {"emails": ["ivan@mail.ru"]},
+        "merged_record_ids": [str(loser.id), str(third.id)],
+        "set_fields": {"emails": ["ivan@mail.ru"]},
         "confidence": 1.0, "outcome": "auto_merge", "cluster_record_ids": [],
     }  # fmt: skip
     emulator = HubSpotEmulator(state, bucket=Bucket(10_000, 10_000))
@@ -255,7 +258,8 @@ def test_hubspot_undo_leaves_an_address_both_cards_held_with_the_survivor():
         )  # fmt: skip
         connector.close()
     assert (report.partly_restored, report.failed) == (1, 0)
-    assert "IVAN@mail.ru stays with the survivor" in report.not_restored["CL1/hubspot"][0]
+    assert "IVAN@mail.ru stays with another card" in report.not_restored["CL1/hubspot"][0]
     back = state.contacts[int(report.cards[str(loser.id)])]
     assert back.emails == ("ivan@work.ru",)
+    assert state.contacts[int(report.cards[str(third.id)])].phones == ("+79120000001",)
     assert state.contacts[survivor.id].emails == ("ivan@mail.ru",)

@@ -520,9 +520,9 @@ class HubSpotConnector:
         if properties:
             body = {"properties": properties}
             requests.append(PlannedRequest("PATCH", f"{CONTACTS}/{survivor}", body))
+        emails = _unclaimed_emails(step)
         for loser in step.losers:
-            kept, _ = _unclaimed_emails(step, loser)
-            card = replace(loser, emails=tuple(kept))
+            card = replace(loser, emails=tuple(emails[loser.id][0]))
             created = {k: v for k, v in _properties_of(card).items() if v}
             associations = [
                 {
@@ -560,26 +560,45 @@ class HubSpotConnector:
             cards: dict[str, str] = {}
             losers = iter(step.losers)
             failed = False
+            unaddressed: list[str] = []
             for request in self._restore_requests(step):
                 response = self._transport.request(request.method, request.path, json=request.body)
                 _raise_for_auth(response, request.method, request.path)
                 if request.method == "POST":
                     loser = next(losers)
+                    if response.status_code == 409:
+                        # An address another contact took meanwhile: the card comes back
+                        # without its addresses rather than not at all.
+                        properties = {
+                            k: v
+                            for k, v in request.body["properties"].items()
+                            if k not in _EMAIL_PROPERTIES
+                        }
+                        body = {**request.body, "properties": properties}
+                        response = self._transport.request("POST", CONTACTS, json=body)
+                        _raise_for_auth(response, "POST", CONTACTS)
+                        unaddressed.append(loser.id)
                     if response.status_code == 201:
                         cards[loser.id] = str(_body(response)["id"])
                 answers.append({"request": f"{request.method} {request.path}", **_error(response)})
                 if response.status_code not in (200, 201, 204):
                     failed = True
                     break
+            emails = _unclaimed_emails(step)
             notes = tuple(
                 f"contact {loser.id} was merged away (HubSpot merges are final): created "
                 f"again as {cards.get(loser.id, '?')} with its names, phones, e-mails and "
                 f"deals; its activity history stays on the merged contact, and {loser.id} "
                 "still leads there"
                 + (
-                    f"; {', '.join(taken)} stays with the survivor (a HubSpot address "
+                    f"; {', '.join(taken)} stays with another card (a HubSpot address "
                     "belongs to one contact)"
-                    if (taken := _unclaimed_emails(step, loser)[1])
+                    if (taken := emails[loser.id][1])
+                    else ""
+                )
+                + (
+                    "; its addresses belong to other contacts now, so it has none"
+                    if loser.id in unaddressed
                     else ""
                 )
                 for loser in step.losers
@@ -674,14 +693,18 @@ def _properties_of(card: CrmContact) -> dict[str, str]:
     }
 
 
-def _unclaimed_emails(step: RestoreStep, loser: CrmContact) -> tuple[list[str], list[str]]:
-    """A merged card's addresses split into those it can take back and those the
-    survivor keeps (its own before the merge too): HubSpot gives an address to one
-    contact only."""
+def _unclaimed_emails(step: RestoreStep) -> dict[str, tuple[list[str], list[str]]]:
+    """Each merged card's addresses, split into those it can take back and those another
+    card keeps (the survivor, or a card of the step created before it): HubSpot gives an
+    address to one contact only."""
     survivor = step.set_fields.get("emails", step.survivor.emails)
-    held = {email_key(e) for e in survivor}
-    kept = [e for e in loser.emails if email_key(e) not in held]
-    return kept, [e for e in loser.emails if email_key(e) in held]
+    claimed = {email_key(e) for e in survivor}
+    split: dict[str, tuple[list[str], list[str]]] = {}
+    for loser in step.losers:
+        kept = [e for e in loser.emails if email_key(e) not in claimed]
+        split[loser.id] = (kept, [e for e in loser.emails if email_key(e) in claimed])
+        claimed |= {email_key(e) for e in kept}
+    return split
 
 
 def _note_body(contact_id: str, text: str) -> dict[str, Any]:
