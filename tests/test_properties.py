@@ -34,6 +34,10 @@ _SWALLOWING += [('x "closed" y', "b", "c"), ("a", "b", "c")]
     encoding=st.sampled_from(["utf-8", "utf-8-sig", "cp1251"]),
 )
 @example(rows=_SWALLOWING, delimiter=",", encoding="utf-8")
+# A quote that closes a line later: the second row used to vanish into the first's field.
+@example(rows=[("", "", '"'), ("", "", '"')], delimiter=",", encoding="utf-8")
+@example(rows=[("", "", '"'), ("", '"', "")], delimiter=",", encoding="utf-8")
+@example(rows=[("", '"', ""), ("", "", '"')], delimiter=",", encoding="utf-8")
 def test_every_line_of_a_csv_is_a_record_or_quarantined(tmp_path, rows, delimiter, encoding):
     # Each data line starts with its own id; the rest is whatever the writer produced.
     lines = [delimiter.join(["id", "full_name", "phone", "email"])]

@@ -166,9 +166,8 @@ def _split_runaway_quotes(
         The recovered rows (``columns``), their line numbers, and the quarantine with
         each runaway row replaced by its lines.
     """
-    runaway = quarantine.filter(
-        (pl.col("reason") == _RUNAWAY_QUOTE) & pl.col("raw").str.contains("\n", literal=True)
-    )
+    # Only a quote makes a row run over lines, whatever the parser's reason for refusing it.
+    runaway = quarantine.filter(pl.col("raw").str.contains("\n", literal=True))
     recovered: list[list[str]] = []
     recovered_lines: list[int] = []
     rows: list[int] = []
@@ -208,6 +207,59 @@ def _split_runaway_quotes(
         [quarantine.join(runaway.select("source_row"), on="source_row", how="anti"), replaced]
     ).sort("source_row")
     return frame, pl.Series("source_row", recovered_lines, dtype=pl.Int64), quarantine
+
+
+def _swallowing_rows(
+    frame: pl.DataFrame,
+    source_rows: pl.Series,
+    width: int,
+    delimiter: str,
+    utf8_path: Path,
+    lines: LineIndex,
+    source: str,
+    path: Path,
+) -> tuple[pl.DataFrame, pl.Series, pl.DataFrame]:
+    """Rows whose quoted field runs over lines that are rows of their own.
+
+    A quote opened at the end of one row and closed at the end of a later one reads the
+    rows between into one field, and the file still parses: ``r0,"`` and ``r1,"`` become
+    one record whose last field holds ``r1,``. A line break inside a quoted field is
+    legitimate (an address, a comment), but a continuation line with the header's number
+    of fields (or of delimiters) is a row. Such records leave the frame and go to
+    quarantine as runaway quotes, whose lines `_split_runaway_quotes` reads again one by
+    one.
+    """
+    empty = quarantine_frame(source, path, source_row=[], reason=[], raw=[])
+    multiline = frame.select(pl.any_horizontal(pl.all().str.contains("\n", literal=True)))
+    candidates = np.flatnonzero(multiline.to_series().fill_null(False).to_numpy())
+    if candidates.size == 0:
+        return frame, source_rows, empty
+    data = np.memmap(utf8_path, dtype=np.uint8, mode="r")
+    starts = lines.starts
+    ends = np.append(starts[1:], data.size)
+    swallowing, rows, raws = [], [], []
+    for index in candidates.tolist():
+        first = int(source_rows[index])
+        span = 1 + sum(value.count("\n") for value in frame.row(index) if value)
+        last = min(first + span - 1, starts.size)
+        text = bytes(data[starts[first - 1] : ends[last - 1]]).decode("utf-8", "replace")
+        # The continuation lines as the file holds them: a row's worth of delimiters
+        # (the quote that closes the field may sit among them) makes a line a row.
+        if any(
+            line.count(delimiter) == width - 1
+            or len(next(csv.reader([line], delimiter=delimiter), [])) == width
+            for line in text.rstrip("\r\n").split("\n")[1:]
+            if line.strip()
+        ):
+            swallowing.append(index)
+            rows.append(first)
+            raws.append(text.rstrip("\r\n"))
+    if not swallowing:
+        return frame, source_rows, empty
+    keep = ~pl.Series(np.isin(np.arange(frame.height), swallowing))
+    reasons = [_RUNAWAY_QUOTE] * len(rows)
+    quarantine = quarantine_frame(source, path, source_row=rows, reason=reasons, raw=raws)
+    return frame.filter(keep), source_rows.filter(keep), quarantine
 
 
 #: Unread lines whose text is kept in quarantine (the rest are listed by number only).
@@ -367,6 +419,11 @@ def read_csv_export(
 
         quarantine, occupied = _rejects_to_quarantine(rejects, lines, source, path)
         source_rows = _good_row_lines(frame, lines, occupied)
+        frame, source_rows, swallowing = _swallowing_rows(
+            frame, source_rows, len(columns), delimiter, utf8_path, lines, source, path
+        )
+        if swallowing.height:
+            quarantine = pl.concat([quarantine, swallowing]).sort("source_row")
         recovered, recovered_rows, quarantine = _split_runaway_quotes(
             quarantine, columns, delimiter, source, path
         )
