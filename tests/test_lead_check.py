@@ -369,3 +369,13 @@ def test_the_command_line_prints_the_answer_as_json(run, repeat):
     result = runner.invoke(cli_app, ["check-lead", "--config", str(run), "--json", '{"city": "x"}'])
     assert result.exit_code == 2
     assert "a lead needs at least a phone" in result.output
+
+
+def test_a_lead_with_first_and_last_name_but_no_full_name_gives_its_name_keys():
+    from dedup_pipeline.leads.check import _name_keys
+
+    lead = pl.DataFrame(
+        {"first_name": ["Иван"], "last_name": ["Петров"], "full_name": [None]},
+        schema={"first_name": pl.String, "last_name": pl.String, "full_name": pl.String},
+    )
+    assert _name_keys(lead) == ["ivan", "petrov"]

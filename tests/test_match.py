@@ -186,9 +186,11 @@ def test_role_mailbox_is_not_evidence_of_identity():
 
 
 def _initials(side: tuple) -> tuple:
-    first, last, variants, patronymic, initial, gender = side
+    """A side as the table holds it; a seventh item is a patronymic's initial alone."""
+    first, last, variants, patronymic, initial, gender, *written = side
     initials = [initial] if isinstance(initial, str) else initial
-    return first, last, variants, patronymic, initials, gender
+    middle_initial = written[0] if written else (patronymic or "")[:1] or None
+    return first, last, variants, patronymic, initials, middle_initial, gender
 
 
 def test_name_conflict_sql_flags_names_of_different_people():
@@ -250,6 +252,17 @@ def test_name_conflict_sql_flags_names_of_different_people():
             ("zheka", "melnikov", ["evgeni", "zheka"], None, ["e", "z"], "m"),
             False,
         ),
+        # "Сергеев Д. А." is not "Сергеев Дмитрий Петрович", "Сергеев Д. П." may be
+        (
+            (None, "sergeev", [], None, "d", "m", "a"),
+            ("dmitri", "sergeev", [], "petrovich", "d", "m"),
+            True,
+        ),
+        (
+            (None, "sergeev", [], None, "d", "m", "p"),
+            ("dmitri", "sergeev", [], "petrovich", "d", "m"),
+            False,
+        ),
     ]
     connection = db.connect()
     sides = ", ".join(
@@ -261,12 +274,13 @@ def test_name_conflict_sql_flags_names_of_different_people():
             ("first_name_variants", "text[]"),
             ("middle_name", "text"),
             ("first_initials", "text[]"),
+            ("middle_initial", "text"),
             ("name_gender", "text"),
         )
     )
     connection.execute(f"create table p ({sides}, expected boolean)")
     connection.executemany(
-        "insert into p values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"insert into p values ({', '.join(['?'] * 15)})",
         [(*_initials(left), *_initials(right), expected) for left, right, expected in rows],
     )
     sql = name_conflict_sql("jaro_winkler_similarity", "duckdb")
@@ -306,6 +320,49 @@ def test_shared_phone_and_mailbox_do_not_merge_different_names():
     assert clusters["crm:x1"]["strong_cluster_id"] != clusters["crm:x2"]["strong_cluster_id"]
 
 
+@pytest.mark.parametrize(
+    ("initials", "conflict"),
+    [("А. А.", True), ("Н. П.", True), ("Д. П.", False), ("Д.", False)],
+)
+def test_initials_are_read_against_the_names_on_a_family_phone(initials, conflict):
+    # A father's card "Сергеев А. А." and his son's, on one home phone.
+    records, _ = population()
+    family = records_frame(
+        source_record("crm", "x1", full_name=f"Сергеев {initials}", phones=["+73476377640"]),
+        source_record(
+            "crm", "x2", full_name="Сергеев Дмитрий Петрович", phones=["+73476377640"]
+        ),
+    )  # fmt: skip
+    contacts = normalize_contacts(pl.concat([records, family])).contacts
+    match_input, _ = prepare_match_input(contacts, max_block_size=50)
+    result = score(match_input, auto_merge_threshold=0.9)
+    pair = result.scored_pairs.filter(
+        (pl.col("record_id_l") == "crm:x1") & (pl.col("record_id_r") == "crm:x2")
+    ).row(0, named=True)
+    assert pair["names_conflict"] is conflict
+
+
+def test_one_initial_says_nothing_of_the_patronymic():
+    records, _ = population()
+    pair_of = records_frame(
+        source_record("crm", "x1", full_name="Борачин А.", phones=["+73476377640"]),
+        source_record(
+            "crm", "x2", full_name="Антон Михайлович Борачин", phones=["+73476377640"]
+        ),
+    )  # fmt: skip
+    contacts = normalize_contacts(pl.concat([records, pair_of])).contacts
+    match_input, _ = prepare_match_input(contacts, max_block_size=50)
+    pair = (
+        score(match_input, auto_merge_threshold=0.9)
+        .scored_pairs.filter(
+            (pl.col("record_id_l") == "crm:x1") & (pl.col("record_id_r") == "crm:x2")
+        )
+        .row(0, named=True)
+    )
+    assert pair["mw_middle_name"] == 0
+    assert not pair["names_conflict"]
+
+
 def test_a_shared_person_identifier_overrides_a_name_conflict():
     import duckdb as db
 
@@ -316,6 +373,7 @@ def test_a_shared_person_identifier_overrides_a_name_conflict():
         "create table p as select 'hannah' as first_name_l, 'bloomfield' as last_name_l, "
         "'hannah' as first_name_r, 'dikson' as last_name_r, "
         "null::text as middle_name_l, null::text as middle_name_r, "
+        "null::text as middle_initial_l, null::text as middle_initial_r, "
         "['h'] as first_initials_l, ['h'] as first_initials_r, "
         "'f' as name_gender_l, 'f' as name_gender_r, "
         "['hannah'] as first_name_variants_l, ['hannah'] as first_name_variants_r, "
@@ -348,6 +406,7 @@ def test_a_typo_on_a_letter_romanised_as_several_is_no_name_conflict():
         select {conflict}, expected from (
             select *, 'smirnov' as last_name_l, 'smirnov' as last_name_r,
                    null::text as middle_name_l, null::text as middle_name_r,
+                   null::text as middle_initial_l, null::text as middle_initial_r,
                    null::text[] as first_initials_l, null::text[] as first_initials_r,
                    null::text as name_gender_l, null::text as name_gender_r,
                    [first_name_l] as first_name_variants_l,
@@ -442,3 +501,13 @@ def test_the_prior_moves_to_the_rate_of_matches_the_model_expects():
     rate = expected_match_rate(weights, prior=1e-4, total_pairs=4950)
     assert rate == pytest.approx(50 / 4950, rel=0.01)
     assert expected_match_rate(pl.Series([], dtype=pl.Float64), 1e-4, 4950) == 1e-4
+
+
+def test_a_company_counts_as_evidence_on_a_record_without_e_mails():
+    from dedup_pipeline.match.prepare import company_evidence
+
+    records = pl.DataFrame(
+        {"company_norm": ["уралтех", None], "emails_normalized": [None, ["a@uraltekh.ru"]]},
+        schema={"company_norm": pl.String, "emails_normalized": pl.List(pl.String)},
+    )
+    assert records.select(company_evidence()).to_series().to_list() == [["uralteh"], ["uralteh"]]

@@ -222,7 +222,9 @@ def _name_keys(records: pl.DataFrame) -> list[str]:
         pl.concat_list(
             normalize_name(pl.col("first_name")),
             normalize_name(pl.col("last_name")),
-            normalize_name(pl.col("full_name")).str.split(" "),
+            normalize_name(pl.col("full_name"))
+            .str.split(" ")
+            .fill_null(pl.lit([], dtype=pl.List(pl.String))),
         ).alias("name")
     )
     keys = names.explode("name").drop_nulls().select(transliterate_name(pl.col("name")))

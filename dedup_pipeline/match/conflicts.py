@@ -49,7 +49,9 @@ def name_conflict_sql(
       "Петров Сергей"; "Е." stands for "Жека" too, the initials of a name's variants count);
 
     - both have a patronymic and the patronymics differ (a father and the son named after
-      him: "Иван Иванович Петров" and "Иван Сергеевич Петров");
+      him: "Иван Иванович Петров" and "Иван Сергеевич Петров"), or a patronymic is written
+      as an initial on one side and the initials differ ("Сергеев А. А." and "Сергеев
+      Дмитрий Петрович");
     - the names tell different genders (husband and wife: "Кузнецов", "Кузнецова").
 
     A missing name is no evidence either way; names written the other way round ("Petrov
@@ -88,6 +90,8 @@ def name_conflict_sql(
     )
     patronymics_differ = (
         f"({both('middle_name')} and not {alike('middle_name_l', 'middle_name_r')})"
+        f" or ((middle_name_l is null or middle_name_r is null) and {both('middle_initial')} "
+        "and middle_initial_l <> middle_initial_r)"
     )
     genders_differ = f"({both('name_gender')} and name_gender_l <> name_gender_r)"
     swapped = (
@@ -99,7 +103,8 @@ def name_conflict_sql(
         f"({first_names_differ} or {last_names_differ} or {initials_differ}) and not ({swapped})"
     )
     return (
-        f"((({names_differ}) or {patronymics_differ} or {genders_differ}) and not (false{same_id}))"
+        f"((({names_differ}) or ({patronymics_differ}) or {genders_differ}) "
+        f"and not (false{same_id}))"
     )
 
 

@@ -192,7 +192,9 @@ def company_evidence() -> pl.Expr:
     """
     return pl.concat_list(
         pl.concat_list(company_compact_key(pl.col("company_norm"))).list.drop_nulls(),
-        corporate_domain_labels(pl.col("emails_normalized")),
+        corporate_domain_labels(
+            pl.col("emails_normalized").fill_null(pl.lit([], dtype=pl.List(pl.String)))
+        ),
     ).list.unique(maintain_order=True)
 
 
@@ -204,16 +206,20 @@ def person_columns() -> list[pl.Expr]:
         pl.col("first_name_variants"),
         pl.col("middle_name_key").alias("middle_name"),
         # The first name's initial, and those of the names it can stand for ("Жека": ж, е).
+        # A record with initials only has no variants: a null list would null the whole.
         pl.concat_list(
             pl.col("name_initials").str.slice(0, 1).replace("_", None),
-            pl.col("first_name_variants").list.eval(pl.element().str.slice(0, 1)),
+            pl.col("first_name_variants")
+            .fill_null(pl.lit([], dtype=pl.List(pl.String)))
+            .list.eval(pl.element().str.slice(0, 1)),
         )
         .list.drop_nulls()
         .list.unique()
         .list.sort()
         .pipe(_null_if_empty)
         .alias("first_initials"),
-        pl.col("name_initials").str.slice(1, 1).replace("_", None).alias("middle_initial"),
+        # "Петров И." has no second initial: slicing it gives "", which is no initial.
+        pl.col("name_initials").str.slice(1, 1).replace(["_", ""], None).alias("middle_initial"),
         pl.col("name_gender"),
     ]
 
