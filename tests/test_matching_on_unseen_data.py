@@ -289,6 +289,56 @@ def _with_shared_phones(switchboard_staff: int) -> pl.DataFrame:
     return pl.concat([base, prepare_match_input(contacts, max_block_size=200)[0]])
 
 
+def test_u_of_a_personal_phone_leaves_out_the_matches_the_model_finds():
+    match_input = _base(400)
+    counted = identifier_u(match_input, "phones")["A personal phone in common"]
+    result = score_and_cluster(
+        match_input,
+        db_api=DuckDBAPI(duckdb.connect()),
+        config=MatchConfig(),
+        auto_merge_threshold=0.99,
+        review_threshold=0.8,
+    )
+    (u,) = [
+        level["u_probability"]
+        for comparison in result.model["comparisons"]
+        if comparison["output_column_name"] == "phones"
+        for level in comparison["comparison_levels"]
+        if level.get("label_for_charts") == "A personal phone in common"
+    ]
+    # Every pair sharing a phone is one client: u falls to one non-match in the 400
+    # pairs (a correction from the prior alone stopped at a tenth of the count).
+    assert u == pytest.approx(counted / 400, rel=0.05)
+    assert result.training.identifier_pairs["phones: A personal phone in common"] == 400
+
+
+def test_non_matches_among_an_identifier_level_come_from_the_scores():
+    from dedup_pipeline.match.training import MAX_U_FALL, u_among_scored_non_matches
+
+    model = {
+        "comparisons": [
+            {
+                "output_column_name": "phones",
+                "comparison_levels": [
+                    {"label_for_charts": "A personal phone in common", "u_probability": 1e-4},
+                    {"label_for_charts": "All other comparisons", "u_probability": 0.99},
+                ],
+            }
+        ]
+    }
+    key = "phones: A personal phone in common"
+    # 1,000 pairs share a phone; the model finds 900 matches among them: 100 are not.
+    assert u_among_scored_non_matches(model, {key: 1000.0}, {key: 900.0}) == {
+        key: pytest.approx(1e-5)
+    }
+    # Pairs too weak to be scored count as non-matches in full.
+    assert u_among_scored_non_matches(model, {key: 1000.0}, {}) == {key: pytest.approx(1e-4)}
+    # However sure the model is, u falls no further than MAX_U_FALL.
+    assert u_among_scored_non_matches(model, {key: 1e6}, {key: 1e6}) == {
+        key: pytest.approx(1e-4 / MAX_U_FALL)
+    }
+
+
 def test_a_family_phone_weighs_the_same_whatever_switchboards_the_base_holds():
     # A big base holds big switchboards; they must not weaken the evidence of a phone a
     # family shares, or accuracy would fall as the base grows.

@@ -9,10 +9,11 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import polars as pl
 from splink import Linker, SettingsCreator, block_on
 from splink.internals.database_api import DatabaseAPI
@@ -33,6 +34,7 @@ from dedup_pipeline.match.training import (
     check_trained,
     pair_counts,
     train_model,
+    u_among_scored_non_matches,
 )
 from dedup_pipeline.schema import require_columns
 
@@ -288,12 +290,14 @@ def _predict_with_refined_prior(
     raw_model: dict[str, Any],
     record_count: int,
     candidate_bits: float,
+    refine_u: Callable[[Any], bool],
 ) -> tuple[Linker, Any]:
     """Predict, moving the prior towards the rate of matches the model itself expects.
 
     Scores pairs a few bits below the candidate threshold so that the estimate can grow;
-    each round re-applies the u correction, which depends on the prior. Updates
-    ``raw_model`` in place and returns the final linker and its predictions at the
+    each round re-applies the u correction, which depends on the prior, and ``refine_u``
+    re-estimates identifier levels' u from the round's scores (true when one moved).
+    Updates ``raw_model`` in place and returns the final linker and its predictions at the
     candidate threshold. The prior moves at most `_MAX_PRIOR_FACTOR` times away from the
     estimate it starts from: a feature many pairs share (a mail domain everyone has) must
     not talk the model into expecting matches everywhere.
@@ -308,10 +312,12 @@ def _predict_with_refined_prior(
         if refined is not None:
             bounded = min(max(refined, estimate / _MAX_PRIOR_FACTOR), estimate * _MAX_PRIOR_FACTOR)
             refined = None if bounded == prior else bounded
-        if refined is None:
+        u_moved = refine_u(predictions)
+        if refined is None and not u_moved:
             break
         predictions.drop_table_from_database_and_remove_from_cache()
-        raw_model["probability_two_random_records_match"] = refined
+        if refined is not None:
+            raw_model["probability_two_random_records_match"] = refined
         linker = make_linker(to_scoring(raw_model))
     else:
         predictions = linker.inference.predict(
@@ -343,6 +349,88 @@ def names_veto(config: MatchConfig, model: dict[str, Any]) -> bool:
             other = comparison["comparison_levels"][-1].get("m_probability")
             return other is None or other <= NAME_VETO_MAX_DISAGREEMENT
     return True
+
+
+def _levels_by_key(model: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every level of ``model`` keyed ``comparison: label``."""
+    return {
+        f"{comparison['output_column_name']}: {level.get('label_for_charts')}": level
+        for comparison in model["comparisons"]
+        for level in comparison["comparison_levels"]
+    }
+
+
+def _with_u(model: dict[str, Any], u: dict[str, float]) -> dict[str, Any]:
+    """``model`` with the u of levels keyed ``comparison: label`` replaced (in place)."""
+    for key, level in _levels_by_key(model).items():
+        if key in u:
+            level["u_probability"] = u[key]
+    return model
+
+
+def _level_weights(
+    predictions: Any, model: dict[str, Any], levels: Collection[str]
+) -> dict[str, np.ndarray]:
+    """The match weights of the scored pairs in each of ``levels`` (``comparison: label``),
+    found by Splink's ``gamma_*`` columns."""
+    selects, keys = [], {}
+    for comparison in model["comparisons"]:
+        name = comparison["output_column_name"]
+        counted = [
+            level for level in comparison["comparison_levels"] if not level.get("is_null_level")
+        ]
+        for index, level in enumerate(counted):
+            key = f"{name}: {level.get('label_for_charts')}"
+            if key in levels:
+                # Splink numbers a comparison's levels from the top one down to 0.
+                cvv = len(counted) - 1 - index
+                keys[(name, cvv)] = key
+                selects.append(
+                    f"select '{name}' as comparison, {cvv} as level, match_weight "
+                    f"from {{this}} where gamma_{name} = {cvv}"
+                )
+    found = {key: np.empty(0) for key in keys.values()}
+    if not selects:
+        return found
+    union = predictions.query_sql(" union all ".join(selects))
+    try:
+        rows = _to_polars(union, ["comparison", "level", "match_weight"])
+    finally:
+        union.drop_table_from_database_and_remove_from_cache()
+    for (name, cvv), group in rows.group_by("comparison", "level"):
+        found[keys[(str(name), int(cvv))]] = group.get_column("match_weight").to_numpy()
+    return found
+
+
+def _settled_identifier_u(
+    raw_model: dict[str, Any],
+    identifier_pairs: dict[str, float],
+    weights: dict[str, np.ndarray],
+    scoring_u: dict[str, float],
+) -> dict[str, float]:
+    """`u_among_scored_non_matches` iterated to its fixed point on one round's scores.
+
+    Lowering a level's u raises the weight of its pairs, so more of them are expected
+    to match and u falls again; moving the fetched weights by the change of u settles
+    that without scoring every pair anew. ``scoring_u`` is the u the weights were scored
+    with.
+    """
+    u = dict(scoring_u)
+    for _ in range(_U_ROUNDS):
+        expected = {
+            key: float(np.sum(1 / (1 + np.exp2(-(values + math.log2(scoring_u[key] / u[key]))))))
+            for key, values in weights.items()
+            if key in scoring_u
+        }
+        settled = u_among_scored_non_matches(raw_model, identifier_pairs, expected)
+        if all(abs(math.log2(settled[key] / u[key])) < 0.01 for key in settled if key in u):
+            return settled
+        u.update(settled)
+    return u
+
+
+#: Rounds of `_settled_identifier_u`; each moves u less than the one before.
+_U_ROUNDS = 50
 
 
 def u_among_non_matches(model: dict[str, Any]) -> dict[str, Any]:
@@ -430,11 +518,28 @@ def score_and_cluster(
     def make_linker(scoring: dict[str, Any]) -> Linker:
         return frequencies.apply(Linker(table, scoring, log_level=None))
 
+    # u of identifier levels among the non-matches the model finds (set while scoring).
+    scored_u: dict[str, float] = {}
+
     def to_scoring(raw: dict[str, Any]) -> dict[str, Any]:
         # The default model's u are already those of non-matches (of its own base).
         if training is not None and training.source == "default":
             return copy.deepcopy(raw)
-        return u_among_non_matches(raw)
+        return _with_u(u_among_non_matches(raw), scored_u)
+
+    def refine_u(predictions: Any) -> bool:
+        if raw_model is None or training is None or not training.identifier_pairs:
+            return False
+        scoring_u = {
+            key: level["u_probability"]
+            for key, level in _levels_by_key(to_scoring(raw_model)).items()
+            if key in training.identifier_pairs
+        }
+        weights = _level_weights(predictions, raw_model, training.identifier_pairs)
+        found = _settled_identifier_u(raw_model, training.identifier_pairs, weights, scoring_u)
+        moved = any(not 0.8 <= u / scored_u.get(key, math.inf) <= 1.25 for key, u in found.items())
+        scored_u.update(found)
+        return moved
 
     linker = make_linker(model if model is not None else settings)
 
@@ -451,7 +556,7 @@ def score_and_cluster(
     candidate_bits = math.log2(config.candidate_threshold / (1 - config.candidate_threshold))
     if raw_model is not None and config.probability_two_random_records_match is None:
         linker, predictions = _predict_with_refined_prior(
-            linker, make_linker, to_scoring, raw_model, record_count, candidate_bits
+            linker, make_linker, to_scoring, raw_model, record_count, candidate_bits, refine_u
         )
     else:
         predictions = linker.inference.predict(

@@ -8,7 +8,8 @@ all, went unweighed. Here:
 
 - **u of identifier levels follows from the values' frequencies**, over every pair and
   without sampling (`identifier_u`): how many pairs of records share a personal phone, or
-  only a shared one, out of all pairs of records with a phone;
+  only a shared one, out of all pairs of records with a phone; scoring then takes the
+  matches the model finds among those pairs out of them (`u_among_scored_non_matches`);
 - a level **still unseen by sampling** gets the rule-of-three bound ``3 / pairs sampled``:
   it is at most that common, so it weighs at least what the sample can vouch for;
 - **m is kept off 0**: no level takes less than `M_FLOOR` of the matches (EM on a base
@@ -41,6 +42,7 @@ from dedup_pipeline.schema import require_columns
 
 __all__ = [
     "COLD_START_RECORDS",
+    "MAX_U_FALL",
     "M_FLOOR",
     "TrainingReport",
     "UntrainedLevelError",
@@ -49,6 +51,7 @@ __all__ = [
     "identifier_u",
     "pair_counts",
     "train_model",
+    "u_among_scored_non_matches",
     "untrained_levels",
     "with_counted_u",
     "with_floored_m",
@@ -88,6 +91,9 @@ class TrainingReport:
         Levels EM never saw, whose m came from the default model.
     m_floored
         Levels whose m was raised to `M_FLOOR`.
+    identifier_pairs
+        Per counted identifier level (``comparison: label``), the pairs of records in the
+        base that fall in it, matches and non-matches alike.
     labelled_pairs_used
         Reviewer-approved pairs the m probabilities were also estimated from.
     names_veto
@@ -101,6 +107,7 @@ class TrainingReport:
     u_bounded: list[str] = field(default_factory=list)
     m_from_default: list[str] = field(default_factory=list)
     m_floored: list[str] = field(default_factory=list)
+    identifier_pairs: dict[str, float] = field(default_factory=dict)
     labelled_pairs_used: int = 0
     names_veto: bool | None = None
 
@@ -240,15 +247,68 @@ def with_counted_u(
     Changes ``model`` in place and returns it; the levels changed go into ``report``.
     """
     counted = {**identifier_u(match_input, "phones"), **identifier_u(match_input, "emails")}
+    holding_pairs = {
+        column: _pairs(match_input.get_column(column).drop_nulls().len())
+        for column in ("phones", "emails")
+    }
     bound = min(1.0, 3.0 / max(sampled_pairs, 1.0))
     for name, label, level in _levels(model):
         if label in counted:
             level["u_probability"] = counted[label]
             report.u_from_frequencies.append(f"{name}: {label}")
+            if name in holding_pairs:
+                report.identifier_pairs[f"{name}: {label}"] = counted[label] * holding_pairs[name]
         elif level.get("u_probability") is None:
             level["u_probability"] = bound
             report.u_bounded.append(f"{name}: {label}")
     return model
+
+
+def _pairs(records: int) -> float:
+    return records * (records - 1) / 2
+
+
+#: The most a counted identifier level's u may fall by once the matches among its pairs
+#: are taken out (2^10): no level becomes certain, whatever the model believes.
+MAX_U_FALL = 1024.0
+
+
+def u_among_scored_non_matches(
+    model: dict[str, Any], identifier_pairs: dict[str, float], expected: dict[str, float]
+) -> dict[str, float]:
+    """u of each counted identifier level among non-matches, from the model's own scores.
+
+    A level's counted u (`identifier_u`) is the share of all pairs of records that fall in
+    it, true matches included; in a large base nearly every pair sharing a personal phone
+    is one client, and the non-matches among them fall with the base's size faster than
+    a correction from the prior can follow. Here the pairs the model expects to be matches
+    (the sum of their match probabilities) are taken out of the level's pairs; pairs
+    scored too low to be fetched count wholly as non-matches, so the estimate errs on the
+    side of a weaker level.
+
+    Parameters
+    ----------
+    model
+        The model with counted u (`with_counted_u`).
+    identifier_pairs
+        Pairs of records per level, ``comparison: label`` (`TrainingReport.identifier_pairs`).
+    expected
+        The sum of match probabilities of the scored pairs in each level, same keys.
+
+    Returns
+    -------
+    dict
+        ``comparison: label`` -> u, at least the counted u over `MAX_U_FALL`.
+    """
+    found = {}
+    for name, label, level in _levels(model):
+        key = f"{name}: {label}"
+        pairs = identifier_pairs.get(key, 0.0)
+        if pairs <= 0 or level.get("u_probability") is None:
+            continue
+        non_matches = max(pairs - expected.get(key, 0.0), pairs / MAX_U_FALL, 1.0)
+        found[key] = level["u_probability"] * min(non_matches / pairs, 1.0)
+    return found
 
 
 def with_floored_m(
