@@ -32,6 +32,7 @@ from dedup_pipeline.match.prepare import MATCH_INPUT_SCHEMA, NAME_BLOCKS
 from dedup_pipeline.match.training import (
     TrainingReport,
     check_trained,
+    levels_by_key,
     pair_counts,
     train_model,
     u_among_scored_non_matches,
@@ -351,18 +352,9 @@ def names_veto(config: MatchConfig, model: dict[str, Any]) -> bool:
     return True
 
 
-def _levels_by_key(model: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every level of ``model`` keyed ``comparison: label``."""
-    return {
-        f"{comparison['output_column_name']}: {level.get('label_for_charts')}": level
-        for comparison in model["comparisons"]
-        for level in comparison["comparison_levels"]
-    }
-
-
 def _with_u(model: dict[str, Any], u: dict[str, float]) -> dict[str, Any]:
     """``model`` with the u of levels keyed ``comparison: label`` replaced (in place)."""
-    for key, level in _levels_by_key(model).items():
+    for key, level in levels_by_key(model).items():
         if key in u:
             level["u_probability"] = u[key]
     return model
@@ -532,7 +524,7 @@ def score_and_cluster(
             return False
         scoring_u = {
             key: level["u_probability"]
-            for key, level in _levels_by_key(to_scoring(raw_model)).items()
+            for key, level in levels_by_key(to_scoring(raw_model)).items()
             if key in training.identifier_pairs
         }
         weights = _level_weights(predictions, raw_model, training.identifier_pairs)

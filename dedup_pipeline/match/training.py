@@ -49,6 +49,7 @@ __all__ = [
     "check_trained",
     "default_model",
     "identifier_u",
+    "levels_by_key",
     "pair_counts",
     "train_model",
     "u_among_scored_non_matches",
@@ -140,6 +141,12 @@ def _levels(model: dict[str, Any]):
             yield comparison["output_column_name"], label, level
 
 
+def levels_by_key(model: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every level of ``model`` that is not null, keyed ``comparison: label`` as reports
+    name them."""
+    return {f"{name}: {label}": level for name, label, level in _levels(model)}
+
+
 def untrained_levels(model: dict[str, Any]) -> list[str]:
     """``comparison: level`` of every non-null level without an m or a u probability."""
     return [
@@ -194,6 +201,13 @@ def identifier_u(match_input: pl.DataFrame, column: str) -> dict[str, float]:
         labels. True matches are among these pairs;
         `dedup_pipeline.match.model.u_among_non_matches` takes them out.
     """
+    pairs, total = _identifier_pairs(match_input, column)
+    return {label: count / total for label, count in pairs.items()}
+
+
+def _identifier_pairs(match_input: pl.DataFrame, column: str) -> tuple[dict[str, float], float]:
+    """Pairs of records in each identifier level of ``column`` (at least one, see
+    `identifier_u`), and all pairs of records holding a value."""
     require_columns(
         match_input,
         ["record_id", column, f"{column}_personal", f"{column}_few"],
@@ -202,7 +216,7 @@ def identifier_u(match_input: pl.DataFrame, column: str) -> dict[str, float]:
     holding = match_input.filter(pl.col(column).is_not_null()).height
     total = holding * (holding - 1) / 2
     if total <= 0:
-        return {}
+        return {}, total
     personal = (
         match_input.select("record_id", value=pl.col(f"{column}_personal"))
         .explode("value")
@@ -230,13 +244,14 @@ def identifier_u(match_input: pl.DataFrame, column: str) -> dict[str, float]:
     few_pairs = float(holders.filter("few")["pairs"].sum())
     common_pairs = float(holders.filter(~pl.col("few"))["pairs"].sum())
     noun = "phone" if column == "phones" else "e-mail"
-    return {
-        PERSONAL_LABEL.format(noun=noun): max(personal_pairs, 1) / total,
-        FEW_LABEL.format(noun=noun): max(few_pairs, 1) / total,
+    counts = {
+        PERSONAL_LABEL.format(noun=noun): max(float(personal_pairs), 1.0),
+        FEW_LABEL.format(noun=noun): max(few_pairs, 1.0),
         # A switchboard is never stronger evidence than a family phone, even in a base
         # that has none yet (a nightly run or a lead check may meet one).
-        SHARED_LABEL.format(noun=noun): max(common_pairs, few_pairs, 1) / total,
+        SHARED_LABEL.format(noun=noun): max(common_pairs, few_pairs, 1.0),
     }
+    return counts, total
 
 
 def with_counted_u(
@@ -246,26 +261,22 @@ def with_counted_u(
 
     Changes ``model`` in place and returns it; the levels changed go into ``report``.
     """
-    counted = {**identifier_u(match_input, "phones"), **identifier_u(match_input, "emails")}
-    holding_pairs = {
-        column: _pairs(match_input.get_column(column).drop_nulls().len())
-        for column in ("phones", "emails")
-    }
+    pairs: dict[str, float] = {}
+    counted: dict[str, float] = {}
+    for column in ("phones", "emails"):
+        in_levels, total = _identifier_pairs(match_input, column)
+        pairs |= in_levels
+        counted |= {label: count / total for label, count in in_levels.items()}
     bound = min(1.0, 3.0 / max(sampled_pairs, 1.0))
     for name, label, level in _levels(model):
         if label in counted:
             level["u_probability"] = counted[label]
             report.u_from_frequencies.append(f"{name}: {label}")
-            if name in holding_pairs:
-                report.identifier_pairs[f"{name}: {label}"] = counted[label] * holding_pairs[name]
+            report.identifier_pairs[f"{name}: {label}"] = pairs[label]
         elif level.get("u_probability") is None:
             level["u_probability"] = bound
             report.u_bounded.append(f"{name}: {label}")
     return model
-
-
-def _pairs(records: int) -> float:
-    return records * (records - 1) / 2
 
 
 #: The most a counted identifier level's u may fall by once the matches among its pairs
