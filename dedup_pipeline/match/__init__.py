@@ -8,7 +8,6 @@ from dedup_pipeline.match.model import (
     MatchResult,
     build_settings,
     check_model_compatible,
-    expected_match_rate,
     name_conflict_sql,
     prediction_rules,
     score_and_cluster,
@@ -26,6 +25,7 @@ from dedup_pipeline.match.run import (
     placed_records,
 )
 from dedup_pipeline.match.saved import MODEL_FILE, load_model, save_model
+from dedup_pipeline.match.scoring import expected_match_rate
 
 __all__ = [
     "MATCH_INPUT_SCHEMA",

@@ -9,11 +9,9 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import polars as pl
 from splink import Linker, SettingsCreator, block_on
 from splink.internals.database_api import DatabaseAPI
@@ -29,13 +27,17 @@ from dedup_pipeline.match.conflicts import (
 from dedup_pipeline.match.frequencies import PersonFrequencies
 from dedup_pipeline.match.hygiene import split_conflicting_clusters
 from dedup_pipeline.match.prepare import MATCH_INPUT_SCHEMA, NAME_BLOCKS
+from dedup_pipeline.match.scoring import (
+    identifier_u_from_scores,
+    predict_with_refined_prior,
+    to_polars,
+)
 from dedup_pipeline.match.training import (
     TrainingReport,
     check_trained,
     levels_by_key,
     pair_counts,
     train_model,
-    u_among_scored_non_matches,
 )
 from dedup_pipeline.schema import require_columns
 
@@ -48,7 +50,6 @@ __all__ = [
     "build_settings",
     "check_model_compatible",
     "cluster_scored_pairs",
-    "expected_match_rate",
     "flag_and_fetch_pairs",
     "name_conflict_sql",
     "names_veto",
@@ -240,96 +241,6 @@ def _count_comparisons(table: Any, config: MatchConfig, record_count: int) -> pl
     )
 
 
-#: Bits below the candidate threshold scored when refining the prior (room for it to grow).
-_PRIOR_SLACK_BITS = 4.0
-
-
-def expected_match_rate(match_weights: pl.Series, prior: float, total_pairs: float) -> float:
-    """The prior that agrees with the model's own predictions (a fixed point).
-
-    Given each candidate pair's match weight *without* the prior, the expected number of
-    matches under a prior λ is the sum of the pairs' probabilities; dividing by all
-    possible pairs gives a new λ. Iterating converges to the λ at which the model expects
-    as many matches as its prior says. Pairs outside the candidates count as non-matches,
-    so a blocking scheme that misses matches errs on the cautious side.
-    """
-    if match_weights.is_empty():
-        return prior
-    bayes = (2.0 ** match_weights.cast(pl.Float64)).to_numpy()
-    rate = prior
-    for _ in range(100):
-        odds = rate / (1 - rate)
-        expected = float((bayes * odds / (1 + bayes * odds)).sum())
-        updated = min(max(expected / total_pairs, 1e-12), 0.5)
-        if abs(updated - rate) <= 1e-3 * rate:
-            return updated
-        rate = updated
-    return rate
-
-
-def _refine_prior(predictions: Any, prior: float, record_count: int) -> float | None:
-    """The self-consistent prior, or None when the model's estimate holds (±25 %)."""
-    # Predictions hold weights with the prior included; take it out again.
-    prior_bits = math.log2(prior / (1 - prior))
-    weights = _to_polars(predictions, ["match_weight"]).get_column("match_weight") - prior_bits
-    total = record_count * (record_count - 1) / 2
-    refined = expected_match_rate(weights, prior, total)
-    logger.info("prior %.3g, self-consistent %.3g", prior, refined)
-    if abs(refined - prior) <= 0.25 * prior:
-        return None
-    return refined
-
-
-_MAX_PRIOR_ROUNDS = 3
-_MAX_PRIOR_FACTOR = 4.0
-
-
-def _predict_with_refined_prior(
-    linker: Linker,
-    make_linker: Callable[[dict[str, Any]], Linker],
-    to_scoring: Callable[[dict[str, Any]], dict[str, Any]],
-    raw_model: dict[str, Any],
-    record_count: int,
-    candidate_bits: float,
-    refine_u: Callable[[Any], bool],
-) -> tuple[Linker, Any]:
-    """Predict, moving the prior towards the rate of matches the model itself expects.
-
-    Scores pairs a few bits below the candidate threshold so that the estimate can grow;
-    each round re-applies the u correction, which depends on the prior, and ``refine_u``
-    re-estimates identifier levels' u from the round's scores (true when one moved).
-    Updates ``raw_model`` in place and returns the final linker and its predictions at the
-    candidate threshold. The prior moves at most `_MAX_PRIOR_FACTOR` times away from the
-    estimate it starts from: a feature many pairs share (a mail domain everyone has) must
-    not talk the model into expecting matches everywhere.
-    """
-    estimate = raw_model["probability_two_random_records_match"]
-    for _ in range(_MAX_PRIOR_ROUNDS):
-        predictions = linker.inference.predict(
-            threshold_match_weight=candidate_bits - _PRIOR_SLACK_BITS, warning_mode="never"
-        )
-        prior = raw_model["probability_two_random_records_match"]
-        refined = _refine_prior(predictions, prior, record_count)
-        if refined is not None:
-            bounded = min(max(refined, estimate / _MAX_PRIOR_FACTOR), estimate * _MAX_PRIOR_FACTOR)
-            refined = None if bounded == prior else bounded
-        u_moved = refine_u(predictions)
-        if refined is None and not u_moved:
-            break
-        predictions.drop_table_from_database_and_remove_from_cache()
-        if refined is not None:
-            raw_model["probability_two_random_records_match"] = refined
-        linker = make_linker(to_scoring(raw_model))
-    else:
-        predictions = linker.inference.predict(
-            threshold_match_weight=candidate_bits - _PRIOR_SLACK_BITS, warning_mode="never"
-        )
-    candidates = predictions.query_sql(
-        f"select * from {{this}} where match_weight >= {candidate_bits}"
-    )
-    return linker, candidates
-
-
 #: Names of one client that disagree in more matches than this are too unreliable for a
 #: conflict of names to keep records apart (``match.name_conflicts: auto``).
 NAME_VETO_MAX_DISAGREEMENT = 0.05
@@ -360,69 +271,8 @@ def _with_u(model: dict[str, Any], u: dict[str, float]) -> dict[str, Any]:
     return model
 
 
-def _level_weights(
-    predictions: Any, model: dict[str, Any], levels: Collection[str]
-) -> dict[str, np.ndarray]:
-    """The match weights of the scored pairs in each of ``levels`` (``comparison: label``),
-    found by Splink's ``gamma_*`` columns."""
-    selects, keys = [], {}
-    for comparison in model["comparisons"]:
-        name = comparison["output_column_name"]
-        counted = [
-            level for level in comparison["comparison_levels"] if not level.get("is_null_level")
-        ]
-        for index, level in enumerate(counted):
-            key = f"{name}: {level.get('label_for_charts')}"
-            if key in levels:
-                # Splink numbers a comparison's levels from the top one down to 0.
-                cvv = len(counted) - 1 - index
-                keys[(name, cvv)] = key
-                selects.append(
-                    f"select '{name}' as comparison, {cvv} as level, match_weight "
-                    f"from {{this}} where gamma_{name} = {cvv}"
-                )
-    found = {key: np.empty(0) for key in keys.values()}
-    if not selects:
-        return found
-    union = predictions.query_sql(" union all ".join(selects))
-    try:
-        rows = _to_polars(union, ["comparison", "level", "match_weight"])
-    finally:
-        union.drop_table_from_database_and_remove_from_cache()
-    for (name, cvv), group in rows.group_by("comparison", "level"):
-        found[keys[(str(name), int(cvv))]] = group.get_column("match_weight").to_numpy()
-    return found
-
-
-def _settled_identifier_u(
-    raw_model: dict[str, Any],
-    identifier_pairs: dict[str, float],
-    weights: dict[str, np.ndarray],
-    scoring_u: dict[str, float],
-) -> dict[str, float]:
-    """`u_among_scored_non_matches` iterated to its fixed point on one round's scores.
-
-    Lowering a level's u raises the weight of its pairs, so more of them are expected
-    to match and u falls again; moving the fetched weights by the change of u settles
-    that without scoring every pair anew. ``scoring_u`` is the u the weights were scored
-    with.
-    """
-    u = dict(scoring_u)
-    for _ in range(_U_ROUNDS):
-        expected = {
-            key: float(np.sum(1 / (1 + np.exp2(-(values + math.log2(scoring_u[key] / u[key]))))))
-            for key, values in weights.items()
-            if key in scoring_u
-        }
-        settled = u_among_scored_non_matches(raw_model, identifier_pairs, expected)
-        if all(abs(math.log2(settled[key] / u[key])) < 0.01 for key in settled if key in u):
-            return settled
-        u.update(settled)
-    return u
-
-
-#: Rounds of `_settled_identifier_u`; each moves u less than the one before.
-_U_ROUNDS = 50
+#: Scorings of the identifier pairs per prior; each after the first moves u little.
+_U_SCORINGS = 3
 
 
 def u_among_non_matches(model: dict[str, Any]) -> dict[str, Any]:
@@ -519,19 +369,43 @@ def score_and_cluster(
             return copy.deepcopy(raw)
         return _with_u(u_among_non_matches(raw), scored_u)
 
-    def refine_u(predictions: Any) -> bool:
-        if raw_model is None or training is None or not training.identifier_pairs:
-            return False
-        scoring_u = {
-            key: level["u_probability"]
-            for key, level in levels_by_key(to_scoring(raw_model)).items()
-            if key in training.identifier_pairs
+    def identifier_pairs_only(scoring: dict[str, Any]) -> dict[str, Any]:
+        rules = prediction_rules(config)
+        dialect = db_api.sql_dialect.sql_dialect_str
+        return {
+            **scoring,
+            "blocking_rules_to_generate_predictions": [
+                rules[name].create_blocking_rule_dict(dialect)
+                for name in ("same phone", "same e-mail")
+            ],
         }
-        weights = _level_weights(predictions, raw_model, training.identifier_pairs)
-        found = _settled_identifier_u(raw_model, training.identifier_pairs, weights, scoring_u)
-        moved = any(not 0.8 <= u / scored_u.get(key, math.inf) <= 1.25 for key, u in found.items())
-        scored_u.update(found)
-        return moved
+
+    # Every pair that shares a phone or an e-mail, scored once, re-scored for each prior.
+    identifier_scores: Any = None
+
+    def settle_u() -> None:
+        nonlocal identifier_scores
+        if raw_model is None or training is None or not training.identifier_pairs:
+            return
+        if identifier_scores is None:
+            identifier_scores = make_linker(identifier_pairs_only(to_scoring(raw_model)))
+            identifier_scores = identifier_scores.inference.predict(warning_mode="never")
+        for _ in range(_U_SCORINGS):
+            scoring = to_scoring(raw_model)
+            found = identifier_u_from_scores(
+                identifier_scores,
+                make_linker(identifier_pairs_only(scoring)),
+                raw_model,
+                scoring,
+                training.identifier_pairs,
+            )
+            moved = any(
+                key not in scored_u or abs(math.log2(u / scored_u[key])) > 0.1
+                for key, u in found.items()
+            )
+            scored_u.update(found)
+            if not moved:
+                return
 
     linker = make_linker(model if model is not None else settings)
 
@@ -547,9 +421,18 @@ def score_and_cluster(
 
     candidate_bits = math.log2(config.candidate_threshold / (1 - config.candidate_threshold))
     if raw_model is not None and config.probability_two_random_records_match is None:
-        linker, predictions = _predict_with_refined_prior(
-            linker, make_linker, to_scoring, raw_model, record_count, candidate_bits, refine_u
-        )
+        try:
+            linker, predictions = predict_with_refined_prior(
+                make_linker,
+                to_scoring,
+                raw_model,
+                record_count=record_count,
+                candidate_bits=candidate_bits,
+                settle_u=settle_u,
+            )
+        finally:
+            if identifier_scores is not None:
+                identifier_scores.drop_table_from_database_and_remove_from_cache()
     else:
         predictions = linker.inference.predict(
             threshold_match_weight=candidate_bits, warning_mode="never"
@@ -692,7 +575,7 @@ def flag_and_fetch_pairs(
         "names_conflict",
         *(name for name in _column_names(predictions) if name.startswith("mw_")),
     ]
-    scored_pairs = _to_polars(flagged, pair_columns).with_columns(
+    scored_pairs = to_polars(flagged, pair_columns).with_columns(
         pl.col("match_key")
         .cast(pl.Int64)
         .replace_strict(dict(enumerate(prediction_rules(config))), return_dtype=pl.String)
@@ -739,7 +622,7 @@ def _cannot_link_within(
         """
     )
     try:
-        return pl.concat([empty, _to_polars(pairs, ["record_id_l", "record_id_r"])])
+        return pl.concat([empty, to_polars(pairs, ["record_id_l", "record_id_r"])])
     finally:
         pairs.drop_table_from_database_and_remove_from_cache()
         registered.drop_table_from_database_and_remove_from_cache(force_non_splink_table=True)
@@ -749,15 +632,6 @@ def _column_names(frame: Any) -> list[str]:
     return [column.unquote().name for column in frame.columns]
 
 
-def _to_polars(frame: Any, columns: list[str]) -> pl.DataFrame:
-    """Fetch columns of a Splink table as polars (Arrow end to end on DuckDB)."""
-    selected = frame.query_sql(f"select {', '.join(columns)} from {{this}}")
-    try:
-        return pl.from_arrow(selected.as_pyarrow_table())  # type: ignore[return-value]
-    finally:
-        selected.drop_table_from_database_and_remove_from_cache()
-
-
 def _cluster_frame(clustered: Any, name: str) -> pl.DataFrame:
-    frame = _to_polars(clustered, ["record_id", "cluster_id"])
+    frame = to_polars(clustered, ["record_id", "cluster_id"])
     return frame.rename({"cluster_id": name})
