@@ -46,6 +46,15 @@ CASES = [
                   phones=["+79035550707"], emails=["stepanova73@mail.ru"], city="Самара"),
     source_record("web", "s2", full_name="Елена Степанова",
                   phones=["+79035550708"], emails=["stepanova79@mail.ru"], city="Самара"),
+    # Namesakes in one city whose mailboxes differ by a dot, or by the provider.
+    source_record("crm", "k1", first_name="Кирилл", last_name="Козлов",
+                  phones=["+79035551111"], emails=["k.kozlov@yandex.ru"], city="Пермь"),
+    source_record("web", "k2", full_name="Кирилл Козлов",
+                  phones=["+79035551112"], emails=["kkozlov@yandex.ru"], city="Пермь"),
+    source_record("crm", "k3", first_name="Анна", last_name="Смирнова",
+                  phones=["+79035551113"], emails=["a.smirnova@bk.ru"], city="Пермь"),
+    source_record("web", "k4", full_name="Анна Смирнова",
+                  phones=["+79035551114"], emails=["a.smirnova@list.ru"], city="Пермь"),
     # The same client with a typo in the mailbox.
     source_record("crm", "e1", first_name="Lola", last_name="Taylor",
                   emails=["lolat86@bishop-giles.com"], city="London"),
@@ -117,6 +126,13 @@ def test_a_switchboard_and_an_info_mailbox_do_not_chain_a_company(run):
 def test_namesakes_with_numbered_mailboxes_are_not_merged(run):
     clusters, _, _ = run
     assert clusters["crm:s1"] != clusters["web:s2"]
+
+
+def test_namesakes_whose_mailboxes_differ_by_a_dot_or_provider_are_not_merged(run):
+    # Two typos apart, but no letter typed wrong: what namesakes' addresses look like.
+    clusters, _, _ = run
+    assert clusters["crm:k1"] != clusters["web:k2"]
+    assert clusters["crm:k3"] != clusters["web:k4"]
 
 
 def test_a_typo_in_a_mailbox_does_not_hide_a_duplicate(run):

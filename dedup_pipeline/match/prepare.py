@@ -26,6 +26,7 @@ from dedup_pipeline.normalize.companies import (
     company_compact_key,
     company_key,
     corporate_domain_labels,
+    is_free_mail_domain,
 )
 from dedup_pipeline.normalize.contacts import CONTACT_SCHEMA
 from dedup_pipeline.normalize.domains import correct_domain_typos, domain_typo_fixes
@@ -76,6 +77,8 @@ MATCH_INPUT_SCHEMA: dict[str, pl.DataType] = {
     "phone_key": pl.String(),
     "email_key": pl.String(),
     "email_key_digits": pl.String(),
+    "email_key_letters": pl.String(),
+    "email_key_provider": pl.String(),
     "name_key": pl.String(),
     "last_name_block": pl.String(),
     "first_name_city_block": pl.String(),
@@ -183,6 +186,26 @@ def name_block_keys(frame: pl.DataFrame) -> pl.DataFrame:
         variant_name_block=_joined_with_variants(frame, "last_name"),
         variant_patronymic_block=_joined_with_variants(frame, "middle_name"),
     ).select(block.column for block in NAME_BLOCKS)
+
+
+def email_key_fields() -> list[pl.Expr]:
+    """What of a record's first personal e-mail (``email_key``) a typo can change.
+
+    Two addresses within two typos are one mailbox typed twice only if letters changed:
+    namesakes get ``k.kozlov@``, ``kkozlov@`` and ``k_kozlov@`` from one provider, and
+    ``a.smirnova@bk.ru`` and ``a.smirnova@ya.ru`` are two mailboxes too. Hence the
+    digits (which must agree), the address without digits and separators (which must
+    differ), and the free-mail provider (two different ones are no typo).
+    """
+    local = pl.col("email_key").str.split("@").list.first()
+    domain = pl.col("email_key").str.split("@").list.last()
+    return [
+        pl.col("email_key").str.replace_all(r"\D", "").alias("email_key_digits"),
+        pl.concat_str(local.str.replace_all(r"[\d._+\-]", ""), domain, separator="@").alias(
+            "email_key_letters"
+        ),
+        pl.when(is_free_mail_domain(domain)).then(domain).alias("email_key_provider"),
+    ]
 
 
 def company_evidence() -> pl.Expr:
@@ -570,6 +593,6 @@ def prepare_match_input(
             phone_key=pl.col("phones_personal").list.first(),
             email_key=pl.col("emails_personal").list.first(),
         )
-        .with_columns(email_key_digits=pl.col("email_key").str.replace_all(r"\D", ""))
+        .with_columns(email_key_fields())
     )
     return match_input.select(match_input_columns(extra_fields)), shared
