@@ -52,6 +52,7 @@ from assets.run import RunFailedError, StepEvent, run_full_sweep  # noqa: E402
 from dedup_pipeline.config import ConfigError, load_config  # noqa: E402
 from dedup_pipeline.evaluate import (  # noqa: E402
     EVIDENCE_CLASSES,
+    UNIQUE_NAME,
     evaluate_warehouse,
     pairwise_scores,
     warehouse_recall_by_evidence,
@@ -248,20 +249,24 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 def evidence_table(rows: list[dict[str, Any]]) -> str:
     """Generator cases: true pairs by what joins them (share of pairs, recall)."""
-    names = list(EVIDENCE_CLASSES)
-    header = f"{'case':<44}" + "".join(f"{name:>26}" for name in names)
+    names = [*EVIDENCE_CLASSES, UNIQUE_NAME]
+    headings = {UNIQUE_NAME: "of which name unique"}
+    header = f"{'case':<44}" + "".join(f"{headings.get(name, name):>26}" for name in names)
     lines = [header, "-" * len(header)]
     for row in rows:
         classes = row.get("by_evidence")
         if not classes:
             continue
         cells = "".join(
-            f"{classes[n]['share']:>14.1%} found {classes[n]['recall']:>6.1%}" for n in names
+            f"{classes[n]['share']:>14.1%} found {classes[n]['recall']:>6.1%}"
+            for n in names
+            if n in classes
         )
         lines.append(f"{row['case']:<44}{cells}")
     lines.append(
         "share of the true pairs joined by a shared phone or e-mail, through other records' "
-        "identifiers, or by names only; found: recall of each"
+        "identifiers, or by names only (of which: the same full name, held by no other client "
+        "in the base); found: recall of each"
     )
     return "\n".join(lines)
 

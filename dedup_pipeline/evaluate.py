@@ -263,6 +263,9 @@ def warehouse_recall_by_evidence(
 
 #: Classes of true pairs by what joins them, in `recall_by_evidence`.
 EVIDENCE_CLASSES = ("shared identifier", "through other records", "names only")
+#: The names-only pairs whose one full name no other client in the base holds: the part
+#: of that class a name can decide without a namesake to tell apart.
+UNIQUE_NAME = "names only, name of one client"
 
 
 def recall_by_evidence(
@@ -274,12 +277,14 @@ def recall_by_evidence(
     shared identifiers of other records (``through other records``), or has nothing but
     names and the like (``names only``). Identifier-joined pairs should be found at any
     size of base; how many name-only pairs can be found at a given precision depends on
-    how often the names repeat.
+    how often the names repeat, so `UNIQUE_NAME` counts the names-only pairs that agree
+    on first and last name where no other client in the base has that name.
 
     Parameters
     ----------
     contacts
-        ``record_id``, ``phones_e164``, ``emails_normalized`` (the normalized contacts).
+        ``record_id``, ``phones_e164``, ``emails_normalized`` (the normalized contacts),
+        and ``first_name_key``, ``last_name_key`` where the names are to be counted.
     clusters
         ``record_id`` and ``cluster_id``.
     truth
@@ -288,10 +293,17 @@ def recall_by_evidence(
     from dedup_pipeline.graph import connected_components_of
 
     require_columns(contacts, ["record_id", "phones_e164", "emails_normalized"], table="contacts")
+    has_names = {"first_name_key", "last_name_key"} <= set(contacts.columns)
+    name = (
+        pl.concat_str("first_name_key", "last_name_key", separator=" ")
+        if has_names
+        else pl.lit(None, pl.String)
+    )
     records = (
-        contacts.select("record_id", "phones_e164", "emails_normalized")
+        contacts.select("record_id", "phones_e164", "emails_normalized", name=name)
         .join(truth.drop_nulls("entity_id"), on="record_id")
         .join(clusters.select("record_id", "cluster_id"), on="record_id")
+        .with_columns(name_holders=pl.col("entity_id").n_unique().over("name"))
     )
     values = pl.concat(
         [
@@ -322,18 +334,32 @@ def recall_by_evidence(
             .otherwise(pl.lit(EVIDENCE_CLASSES[2])),
             found=pl.col("cluster_id") == pl.col("cluster_id_r"),
         )
+        .with_columns(
+            evidence=pl.when(
+                (pl.col("evidence") == EVIDENCE_CLASSES[2])
+                & (pl.col("name") == pl.col("name_r"))
+                & (pl.col("name_holders") == 1)
+            )
+            .then(pl.lit(UNIQUE_NAME))
+            .otherwise("evidence")
+        )
     )
     total = max(pairs.height, 1)
-    by_class = pairs.group_by("evidence").agg(pairs=pl.len(), found=pl.col("found").mean())
-    found = {row["evidence"]: row for row in by_class.iter_rows(named=True)}
-    return {
-        name: {
-            "pairs": int(found[name]["pairs"]) if name in found else 0,
-            "share": (found[name]["pairs"] / total) if name in found else 0.0,
-            "recall": float(found[name]["found"]) if name in found else 0.0,
+    by_class = pairs.group_by("evidence").agg(pairs=pl.len(), found=pl.col("found").sum())
+    counts = {row[0]: (row[1], row[2]) for row in by_class.iter_rows()}
+    # The unique-name pairs are names-only pairs too: counted in both.
+    unique = counts.get(UNIQUE_NAME, (0, 0))
+    names_only = counts.get(EVIDENCE_CLASSES[2], (0, 0))
+    counts[EVIDENCE_CLASSES[2]] = (names_only[0] + unique[0], names_only[1] + unique[1])
+    result = {}
+    for name in (*EVIDENCE_CLASSES, UNIQUE_NAME):
+        pair_count, found_count = counts.get(name, (0, 0))
+        result[name] = {
+            "pairs": pair_count,
+            "share": pair_count / total,
+            "recall": found_count / pair_count if pair_count else 0.0,
         }
-        for name in EVIDENCE_CLASSES
-    }
+    return result
 
 
 @dataclass(frozen=True)

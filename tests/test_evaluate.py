@@ -186,19 +186,30 @@ def test_export_dataset_command(tmp_path):
 def test_true_pairs_are_classed_by_what_joins_them():
     contacts = pl.DataFrame(
         {
-            "record_id": ["a1", "a2", "a3", "b1", "b2"],
+            "record_id": ["a1", "a2", "a3", "b1", "b2", "c1", "c2", "d1"],
             # a1-a2 share a phone, a2-a3 an e-mail: a1-a3 are joined through a2.
-            "phones_e164": [["+1"], ["+1"], [], ["+2"], ["+3"]],
-            "emails_normalized": [[], ["a@x.ru"], ["a@x.ru"], [], []],
+            "phones_e164": [["+1"], ["+1"], [], ["+2"], ["+3"], [], [], []],
+            "emails_normalized": [[], ["a@x.ru"], ["a@x.ru"], [], [], [], [], []],
+            # B's name is B's alone; C's is D's too.
+            "first_name_key": ["anna", "anna", "anna", "ivan", "ivan", "olga", "olga", "olga"],
+            "last_name_key": ["gor", "gor", "gor", "orlov", "orlov", "orlova", "orlova", "orlova"],
+        }
+    )  # fmt: skip
+    truth = pl.DataFrame(
+        {
+            "record_id": ["a1", "a2", "a3", "b1", "b2", "c1", "c2", "d1"],
+            "entity_id": ["A", "A", "A", "B", "B", "C", "C", "D"],
         }
     )
-    truth = pl.DataFrame(
-        {"record_id": ["a1", "a2", "a3", "b1", "b2"], "entity_id": ["A", "A", "A", "B", "B"]}
-    )
     clusters = pl.DataFrame(
-        {"record_id": ["a1", "a2", "a3", "b1", "b2"], "cluster_id": ["1", "1", "2", "3", "3"]}
+        {
+            "record_id": ["a1", "a2", "a3", "b1", "b2", "c1", "c2", "d1"],
+            "cluster_id": ["1", "1", "2", "3", "3", "4", "5", "6"],
+        }
     )
     classes = recall_by_evidence(contacts, clusters, truth)
-    assert classes["shared identifier"] == {"pairs": 2, "share": 0.5, "recall": 0.5}
-    assert classes["through other records"] == {"pairs": 1, "share": 0.25, "recall": 0.0}
-    assert classes["names only"] == {"pairs": 1, "share": 0.25, "recall": 1.0}
+    assert classes["shared identifier"] == {"pairs": 2, "share": 0.4, "recall": 0.5}
+    assert classes["through other records"] == {"pairs": 1, "share": 0.2, "recall": 0.0}
+    assert classes["names only"] == {"pairs": 2, "share": 0.4, "recall": 0.5}
+    # Of the names-only pairs, B's alone has a name no other client holds.
+    assert classes["names only, name of one client"] == {"pairs": 1, "share": 0.2, "recall": 1.0}
