@@ -55,6 +55,11 @@ CASES = [
                   phones=["+79035551113"], emails=["a.smirnova@bk.ru"], city="Пермь"),
     source_record("web", "k4", full_name="Анна Смирнова",
                   phones=["+79035551114"], emails=["a.smirnova@list.ru"], city="Пермь"),
+    # ... or by a dot where a letter was mistyped too: "i.kozlov@" and "ikozlow@".
+    source_record("crm", "k5", first_name="Игорь", last_name="Козлов",
+                  phones=["+79035551115"], emails=["i.kozlov@gmail.com"], city="Пермь"),
+    source_record("web", "k6", full_name="Игорь Козлов",
+                  phones=["+79035551116"], emails=["ikozlow@gmail.com"], city="Пермь"),
     # The same client with a typo in the mailbox.
     source_record("crm", "e1", first_name="Lola", last_name="Taylor",
                   emails=["lolat86@bishop-giles.com"], city="London"),
@@ -128,11 +133,12 @@ def test_namesakes_with_numbered_mailboxes_are_not_merged(run):
     assert clusters["crm:s1"] != clusters["web:s2"]
 
 
-def test_namesakes_whose_mailboxes_differ_by_a_dot_or_provider_are_not_merged(run):
+def test_namesakes_whose_mailboxes_differ_in_format_or_provider_are_not_merged(run):
     # Two typos apart, but no letter typed wrong: what namesakes' addresses look like.
     clusters, _, _ = run
     assert clusters["crm:k1"] != clusters["web:k2"]
     assert clusters["crm:k3"] != clusters["web:k4"]
+    assert clusters["crm:k5"] != clusters["web:k6"]
 
 
 def test_a_typo_in_a_mailbox_does_not_hide_a_duplicate(run):

@@ -130,14 +130,15 @@ def identifier_comparison(column: str, noun: str) -> cl.CustomComparison:
     if column == "emails":
         # "lolat86@bishop-gilels.com" for "lolat86@bishop-giles.com": typed twice, typos
         # differ. What namesakes' mailboxes differ by is no typo (`email_key_fields`):
-        # digits ("stepanova73@", "stepanova79@"), separators ("k.kozlov@", "kkozlov@")
-        # or the provider ("@bk.ru", "@ya.ru"). Counted as a typo, that likeness of two
-        # namesakes' addresses would weigh again what their names already say.
+        # digits ("stepanova73@", "stepanova79@"), separators ("k.kozlov@", "kkozlov@",
+        # "e.rusova@" and "y.rusova@" typed "erusova@") or the provider ("@bk.ru",
+        # "@ya.ru"). Counted as a typo, that likeness of two namesakes' addresses would
+        # weigh again what their names already say.
         levels.append(
             cll.And(
                 cll.DamerauLevenshteinLevel("email_key", 2),
                 cll.ExactMatchLevel("email_key_digits"),
-                cll.CustomLevel("email_key_letters_l <> email_key_letters_r"),
+                cll.ExactMatchLevel("email_key_separators"),
                 cll.CustomLevel("coalesce(email_key_provider_l = email_key_provider_r, true)"),
             ).configure(label_for_charts="First personal e-mails within two typos")
         )

@@ -77,7 +77,7 @@ MATCH_INPUT_SCHEMA: dict[str, pl.DataType] = {
     "phone_key": pl.String(),
     "email_key": pl.String(),
     "email_key_digits": pl.String(),
-    "email_key_letters": pl.String(),
+    "email_key_separators": pl.String(),
     "email_key_provider": pl.String(),
     "name_key": pl.String(),
     "last_name_block": pl.String(),
@@ -189,21 +189,19 @@ def name_block_keys(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def email_key_fields() -> list[pl.Expr]:
-    """What of a record's first personal e-mail (``email_key``) a typo can change.
+    """What of a record's first personal e-mail (``email_key``) a typo leaves alone.
 
-    Two addresses within two typos are one mailbox typed twice only if letters changed:
-    namesakes get ``k.kozlov@``, ``kkozlov@`` and ``k_kozlov@`` from one provider, and
-    ``a.smirnova@bk.ru`` and ``a.smirnova@ya.ru`` are two mailboxes too. Hence the
-    digits (which must agree), the address without digits and separators (which must
-    differ), and the free-mail provider (two different ones are no typo).
+    Two addresses within two typos are one mailbox typed twice only if letters changed,
+    not the address's format: namesakes get ``k.kozlov@``, ``kkozlov@``, ``k_kozlov@``
+    and ``kozlov73@`` from one provider, and ``a.smirnova@bk.ru`` and
+    ``a.smirnova@ya.ru`` are two mailboxes too. Hence the digits, the separators of the
+    local part in order, and the free-mail provider: all must agree for a typo.
     """
     local = pl.col("email_key").str.split("@").list.first()
     domain = pl.col("email_key").str.split("@").list.last()
     return [
         pl.col("email_key").str.replace_all(r"\D", "").alias("email_key_digits"),
-        pl.concat_str(local.str.replace_all(r"[\d._+\-]", ""), domain, separator="@").alias(
-            "email_key_letters"
-        ),
+        local.str.replace_all(r"[^._+\-]", "").alias("email_key_separators"),
         pl.when(is_free_mail_domain(domain)).then(domain).alias("email_key_provider"),
     ]
 
