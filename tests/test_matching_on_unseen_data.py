@@ -387,6 +387,32 @@ def test_m_floor_limits_a_veto_but_never_makes_a_rare_level_evidence():
     assert same + rare + other == pytest.approx(1.0)
 
 
+def test_a_level_filled_from_the_default_model_takes_nothing_from_the_measured_ones():
+    # A base without written companies: EM saw only the mail-domain levels.
+    def company(same, domain, other):
+        levels = [
+            {"label_for_charts": label, "m_probability": m, "u_probability": u}
+            for label, m, u in [
+                ("same", same, 1e-3),
+                ("domain", domain, 2e-3),
+                ("else", other, 0.99),
+            ]
+        ]
+        null = {"is_null_level": True, "sql_condition": "null"}
+        return {
+            "comparisons": [{"output_column_name": "company", "comparison_levels": [null, *levels]}]
+        }
+
+    report = TrainingReport()
+    filled = with_floored_m(company(None, 0.76, 0.24), company(0.4, 0.1, 0.5), report)
+    same, domain, other = (
+        level["m_probability"] for level in filled["comparisons"][0]["comparison_levels"][1:]
+    )
+    assert report.m_from_default == ["company: same"]
+    assert same == 0.4  # the default model's, for a later record with a company
+    assert (domain, other) == (pytest.approx(0.76), pytest.approx(0.24))  # as measured
+
+
 def _people(names: list[tuple[str, int]]) -> pl.DataFrame:
     """Records with a first name: (name, records) per person; they share a phone."""
     rows = [
