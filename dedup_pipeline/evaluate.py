@@ -334,31 +334,24 @@ def recall_by_evidence(
             .otherwise(pl.lit(EVIDENCE_CLASSES[2])),
             found=pl.col("cluster_id") == pl.col("cluster_id_r"),
         )
-        .with_columns(
-            evidence=pl.when(
-                (pl.col("evidence") == EVIDENCE_CLASSES[2])
-                & (pl.col("name") == pl.col("name_r"))
-                & (pl.col("name_holders") == 1)
-            )
-            .then(pl.lit(UNIQUE_NAME))
-            .otherwise("evidence")
-        )
     )
     total = max(pairs.height, 1)
-    by_class = pairs.group_by("evidence").agg(pairs=pl.len(), found=pl.col("found").sum())
-    counts = {row[0]: (row[1], row[2]) for row in by_class.iter_rows()}
-    # The unique-name pairs are names-only pairs too: counted in both.
-    unique = counts.get(UNIQUE_NAME, (0, 0))
-    names_only = counts.get(EVIDENCE_CLASSES[2], (0, 0))
-    counts[EVIDENCE_CLASSES[2]] = (names_only[0] + unique[0], names_only[1] + unique[1])
-    result = {}
-    for name in (*EVIDENCE_CLASSES, UNIQUE_NAME):
-        pair_count, found_count = counts.get(name, (0, 0))
-        result[name] = {
-            "pairs": pair_count,
-            "share": pair_count / total,
-            "recall": found_count / pair_count if pair_count else 0.0,
+
+    def figures(selected: pl.DataFrame) -> dict[str, float | int]:
+        return {
+            "pairs": selected.height,
+            "share": selected.height / total,
+            "recall": float(selected.get_column("found").mean()) if selected.height else 0.0,
         }
+
+    result = {name: figures(pairs.filter(pl.col("evidence") == name)) for name in EVIDENCE_CLASSES}
+    result[UNIQUE_NAME] = figures(
+        pairs.filter(
+            pl.col("evidence") == EVIDENCE_CLASSES[2],
+            pl.col("name") == pl.col("name_r"),
+            pl.col("name_holders") == 1,
+        )
+    )
     return result
 
 

@@ -388,8 +388,8 @@ def score_and_cluster(
         if raw_model is None or training is None or not training.identifier_pairs:
             return
         if identifier_scores is None:
-            identifier_scores = make_linker(identifier_pairs_only(to_scoring(raw_model)))
-            identifier_scores = identifier_scores.inference.predict(warning_mode="never")
+            first = make_linker(identifier_pairs_only(to_scoring(raw_model)))
+            identifier_scores = first.inference.predict(warning_mode="never")
         for _ in range(_U_SCORINGS):
             scoring = to_scoring(raw_model)
             found = identifier_u_from_scores(

@@ -27,6 +27,7 @@ from dedup_pipeline.match.training import levels_by_key, u_among_scored_non_matc
 
 __all__ = [
     "expected_match_rate",
+    "identifier_u_from_scores",
     "largest_gain",
     "level_weights",
     "predict_with_refined_prior",
