@@ -65,6 +65,11 @@ CASES = [
                   emails=["lolat86@bishop-giles.com"], city="London"),
     source_record("hub", "e2", first_name="Lola", last_name="Taylor",
                   emails=["lolat86@bishop-gilels.com"], city="London"),
+    # ... with a digit typed into the company's domain, and no city to help.
+    source_record("crm", "e3", first_name="Maryam", last_name="Jones",
+                  emails=["maryam.j47@myers.com"]),
+    source_record("hub", "e4", first_name="Maryam", last_name="Jones",
+                  emails=["maryam.j47@myer7s.com"]),
     # A chain through a record without a surname: "Mary Smith" ~ "Mary" ~ "Mary Morris".
     source_record("hub", "m1", first_name="Mary", last_name="Smith",
                   phones=["+12125550505"], emails=["mary.smith@acme.com"]),
@@ -144,6 +149,8 @@ def test_namesakes_whose_mailboxes_differ_in_format_or_provider_are_not_merged(r
 def test_a_typo_in_a_mailbox_does_not_hide_a_duplicate(run):
     clusters, _, _ = run
     assert clusters["crm:e1"] == clusters["hub:e2"]
+    # Nor a digit typed into a company's domain: one mailbox, not two workplaces.
+    assert clusters["crm:e3"] == clusters["hub:e4"]
 
 
 def test_a_chain_through_a_record_without_surname_is_cut(run):

@@ -19,7 +19,7 @@ from splink import DuckDBAPI
 from assets.run import run_full_sweep
 from dedup_pipeline.config import MatchConfig
 from dedup_pipeline.match import check_model_compatible, score_and_cluster
-from dedup_pipeline.match.frequencies import term_frequency_tables
+from dedup_pipeline.match.frequencies import person_groups, term_frequency_tables
 from dedup_pipeline.match.training import (
     M_FLOOR,
     TrainingReport,
@@ -428,7 +428,10 @@ def _people(names: list[tuple[str, int]]) -> pl.DataFrame:
             "first_name": pl.String,
         },
         orient="row",
-    ).with_columns(emails_personal=pl.lit(None, dtype=pl.List(pl.String)))
+    ).with_columns(
+        emails_personal=pl.lit(None, dtype=pl.List(pl.String)),
+        last_name=pl.lit(None, dtype=pl.String),
+    )
 
 
 def test_a_name_counts_once_per_person_not_per_record():
@@ -443,6 +446,42 @@ def test_a_name_counts_once_per_person_not_per_record():
     # Two people holding it do, and it is rarer than one of five people's.
     assert tf([("ivan", 1), ("ivan", 1), *others]) > 1.5 * tf([("ivan", 1), *others])
     assert tf([("ivan", 1), ("ivan", 1), *others]) < tf([("ivan", 1)] * 5 + others)
+
+
+def _records(names: list[tuple[str, str]]) -> pl.DataFrame:
+    """One record per (first name, surname), each with a phone of its own."""
+    return pl.DataFrame(
+        {
+            "record_id": [str(i) for i in range(len(names))],
+            "phones_personal": [[f"+7916{i:07d}"] for i in range(len(names))],
+            "emails_personal": [None] * len(names),
+            "first_name": [first for first, _ in names],
+            "last_name": [last for _, last in names],
+        },
+        schema_overrides={"emails_personal": pl.List(pl.String)},
+    )
+
+
+def test_a_client_back_with_new_phones_is_one_person_where_the_name_is_rare():
+    others = [(f"first{i}", f"last{i}") for i in range(300)]
+    records = _records([("денис", "кузьмин")] * 3 + others)
+    people = records.join(person_groups(records), on="record_id")
+    # Three phones, one name nobody else has: one person, so the surname stays rare.
+    assert people.head(3).get_column("person").n_unique() == 1
+    assert people.get_column("person").n_unique() == 301
+    tf = term_frequency_tables(records, ["last_name"])["last_name"]
+    rare = tf.filter(pl.col("last_name") == "кузьмин").item(0, "tf_last_name")
+    assert rare == pytest.approx(tf.filter(pl.col("last_name") == "last0").item(0, "tf_last_name"))
+
+
+def test_a_common_name_stays_many_people():
+    # 40 Ivanovs, half of them Alexanders, among 300 others: the base expects
+    # 20 * 40 / 340 > 1 people named "Александр Иванов", so the name ties no records.
+    ivanovs = [("александр", "иванов")] * 20 + [(f"first{i}", "иванов") for i in range(20)]
+    others = [(f"first{i}", f"last{i}") for i in range(20, 320)]
+    records = _records(ivanovs + others)
+    people = person_groups(records)
+    assert people.get_column("person").n_unique() == records.height
 
 
 def test_a_five_record_file_merges_with_the_default_model(tmp_path: Path):

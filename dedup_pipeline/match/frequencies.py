@@ -6,7 +6,10 @@ and the more duplicates a person has, the less their agreeing names count: in a 
 base every duplicate pair's name looks like a namesake's. Here a value is counted once
 per *person*, read as the records tied by a personal phone or e-mail (a fair stand-in for
 a person before matching), so "Юлия Емельянова" held by three records of one client is as
-rare as it is. Every scoring path (the full run, the nightly run, the lead check)
+rare as it is. Records that share no identifier but a full name the base expects no two
+people to hold ("Денис Кузьмин" coming back with a new phone) are one person too:
+counted apart, a client returning with new phones would make their own name look common.
+Every scoring path (the full run, the nightly run, the lead check)
 registers these tables with Splink (`PersonFrequencies`) instead of letting it count
 records. A value's frequency counts the people holding it besides one: two records
 agreeing on a surname nobody else has share it with no one else, whether or not they are
@@ -52,19 +55,49 @@ def term_frequency_columns(model: dict[str, Any]) -> list[str]:
 
 
 def person_groups(match_input: pl.DataFrame) -> pl.DataFrame:
-    """``record_id`` and ``person``: records tied by personal phones and e-mails.
+    """``record_id`` and ``person``: records tied by personal phones and e-mails, or by a
+    full name rarer than one person.
 
-    A record with no personal identifier is a person of its own.
+    A full name ties its records when the base, counting first names and surnames by
+    identifier, expects fewer than one person to hold it: its first name's share of people
+    times its surname's holders is below one. "Денис Кузьмин" held by three records with
+    three phones is then one person; "Александр Иванов" in a million contacts stays the
+    many people it is. A record with nothing to tie is a person of its own.
     """
     require_columns(
-        match_input, ["record_id", "phones_personal", "emails_personal"], table="match input"
+        match_input,
+        ["record_id", "phones_personal", "emails_personal", "first_name", "last_name"],
+        table="match input",
     )
-    edges = pl.concat(
+    identifiers = pl.concat(
         [
             match_input.select("record_id", value=pl.col(column)).explode("value")
             for column in ("phones_personal", "emails_personal")
         ]
     ).drop_nulls()
+    by_identifiers = _connected(match_input, identifiers)
+    names = match_input.select("record_id", "first_name", "last_name").join(
+        by_identifiers, on="record_id"
+    )
+    people = max(by_identifiers.get_column("person").n_unique(), 1)
+    holders = {
+        column: names.drop_nulls(column)
+        .group_by(column)
+        .agg(pl.col("person").n_unique().alias(f"{column}_holders"))
+        for column in ("first_name", "last_name")
+    }
+    rare_names = (
+        names.join(holders["first_name"], on="first_name")
+        .join(holders["last_name"], on="last_name")
+        .filter(pl.col("first_name_holders") * pl.col("last_name_holders") < people)
+        .select("record_id", value=pl.concat_str("first_name", "last_name", separator="\x01"))
+    )
+    # A name node is keyed apart from any identifier by the separator no value holds.
+    return _connected(match_input, pl.concat([identifiers, rare_names]))
+
+
+def _connected(match_input: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:
+    """``record_id`` and ``person``: the components of records joined by shared values."""
     # A value node is keyed apart from record ids by a prefix no id starts with.
     values = edges.select(pl.lit("\x00") + pl.col("value")).to_series()
     components = connected_components_of(edges.get_column("record_id"), values)

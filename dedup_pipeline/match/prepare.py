@@ -195,12 +195,13 @@ def email_key_fields() -> list[pl.Expr]:
     not the address's format: namesakes get ``k.kozlov@``, ``kkozlov@``, ``k_kozlov@``
     and ``kozlov73@`` from one provider, and ``a.smirnova@bk.ru`` and
     ``a.smirnova@ya.ru`` are two mailboxes too. Hence the digits, the separators of the
-    local part in order, and the free-mail provider: all must agree for a typo.
+    local part in order, and the free-mail provider: all must agree for a typo. A digit
+    typed into a company's domain ("@myer7s.com") is a typo like any other.
     """
     local = pl.col("email_key").str.split("@").list.first()
     domain = pl.col("email_key").str.split("@").list.last()
     return [
-        pl.col("email_key").str.replace_all(r"\D", "").alias("email_key_digits"),
+        local.str.replace_all(r"\D", "").alias("email_key_digits"),
         local.str.replace_all(r"[^._+\-]", "").alias("email_key_separators"),
         pl.when(is_free_mail_domain(domain)).then(domain).alias("email_key_provider"),
     ]
