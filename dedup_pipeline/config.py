@@ -98,7 +98,7 @@ def _as_list(value: Any) -> Any:
 RESERVED_MATCH_COLUMNS: frozenset[str] = frozenset(
     {
         "record_id", "source", "first_name", "last_name", "first_name_variants", "full_name",
-        "middle_name", "first_initials", "middle_initial", "name_gender",
+        "first_name_listed", "middle_name", "first_initials", "middle_initial", "name_gender",
         "name_pair", "company_rare",
         "company", "city", "phones", "emails", "phones_block", "emails_block", "phone_key",
         "email_key", "name_key", "match_weight", "match_probability", "match_key",

@@ -185,12 +185,17 @@ def test_role_mailbox_is_not_evidence_of_identity():
     assert contacts.row(1, named=True)["emails_normalized"] == ["info@romashka.ru"]
 
 
+#: First names of `test_name_conflict_sql_flags_names_of_different_people` no table lists.
+_UNLISTED = {"toma", "ian", "mrya"}
+
+
 def _initials(side: tuple) -> tuple:
     """A side as the table holds it; a seventh item is a patronymic's initial alone."""
     first, last, variants, patronymic, initial, gender, *written = side
     initials = [initial] if isinstance(initial, str) else initial
     middle_initial = written[0] if written else (patronymic or "")[:1] or None
-    return first, last, variants, patronymic, initials, middle_initial, gender
+    listed = None if first is None else first not in _UNLISTED
+    return first, last, variants, listed, patronymic, initials, middle_initial, gender
 
 
 def test_name_conflict_sql_flags_names_of_different_people():
@@ -263,6 +268,17 @@ def test_name_conflict_sql_flags_names_of_different_people():
             ("dmitri", "sergeev", [], "petrovich", "d", "m"),
             False,
         ),
+        # a diminutive or a typo no table lists, starting like the other name: "Тома"
+        # for "Тамара", "Иан" for "Иван"
+        (
+            ("toma", "filippova", [], "vladislavovna", "t", "f"),
+            ("tamara", "filippova", [], "vladislavovna", "t", "f"),
+            False,
+        ),
+        (("ian", "chernov", [], None, "i", "m"), ("ivan", "chernov", [], None, "i", "m"), False),
+        # ... but an unlisted name starting otherwise, or two listed names, still differ
+        (("mrya", "petrova", [], None, "m", "f"), ("olga", "petrova", [], None, "o", "f"), True),
+        (("ivan", "petrov", [], None, "i", "m"), ("igor", "petrov", [], None, "i", "m"), True),
     ]
     connection = db.connect()
     sides = ", ".join(
@@ -272,6 +288,7 @@ def test_name_conflict_sql_flags_names_of_different_people():
             ("first_name", "text"),
             ("last_name", "text"),
             ("first_name_variants", "text[]"),
+            ("first_name_listed", "boolean"),
             ("middle_name", "text"),
             ("first_initials", "text[]"),
             ("middle_initial", "text"),
@@ -280,7 +297,7 @@ def test_name_conflict_sql_flags_names_of_different_people():
     )
     connection.execute(f"create table p ({sides}, expected boolean)")
     connection.executemany(
-        f"insert into p values ({', '.join(['?'] * 15)})",
+        f"insert into p values ({', '.join(['?'] * 17)})",
         [(*_initials(left), *_initials(right), expected) for left, right, expected in rows],
     )
     sql = name_conflict_sql("jaro_winkler_similarity", "duckdb")
@@ -377,6 +394,7 @@ def test_a_shared_person_identifier_overrides_a_name_conflict():
         "['h'] as first_initials_l, ['h'] as first_initials_r, "
         "'f' as name_gender_l, 'f' as name_gender_r, "
         "['hannah'] as first_name_variants_l, ['hannah'] as first_name_variants_r, "
+        "true as first_name_listed_l, true as first_name_listed_r, "
         "* from (values ('1605711', '1605711'), ('1605711', '2785166')) t(tax_id_l, tax_id_r)"
     )
     plain = name_conflict_sql("jaro_winkler_similarity")
@@ -410,8 +428,10 @@ def test_a_typo_on_a_letter_romanised_as_several_is_no_name_conflict():
                    null::text[] as first_initials_l, null::text[] as first_initials_r,
                    null::text as name_gender_l, null::text as name_gender_r,
                    [first_name_l] as first_name_variants_l,
-                   [first_name_r] as first_name_variants_r
+                   [first_name_r] as first_name_variants_r,
+                   true as first_name_listed_l, true as first_name_listed_r
             from p
+
         )
         """
     ).fetchall()

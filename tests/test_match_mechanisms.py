@@ -27,6 +27,12 @@ CASES = [
     source_record("crm", "l1", first_name="Ольга", last_name="Смирнова",
                   phones=["+79035550606"], emails=["olga.smirnova@yandex.ru"], city="Казань"),
     source_record("web", "l2", full_name="Оля", phones=["89035550606"]),
+    # A diminutive no table lists ("Тома" for "Тамара") on the client's own mobile.
+    source_record("crm", "u1", first_name="Тамара", last_name="Филиппова",
+                  middle_name="Владиславовна", phones=["+79035550505"],
+                  emails=["filippova82@ya.ru"], city="Екатеринбург"),
+    source_record("web", "u2", full_name="ТОМА ВЛАДИСЛАВОВНА ФИЛИППОВА",
+                  phones=["89035550505"], emails=["filippova82@ya.ru"]),
     # A family: one home phone and one surname, two people.
     source_record("crm", "f1", first_name="Иван", last_name="Соколов",
                   phones=["+74957770303", "+79035550303"], city="Москва"),
@@ -111,7 +117,15 @@ def test_a_diminutive_written_surname_first_merges(run):
     assert clusters["crm:n1"] == clusters["web:n2"]
 
 
+def test_a_diminutive_no_table_lists_does_not_split_a_client(run):
+    clusters, _, shared = run
+    assert clusters["crm:u1"] == clusters["web:u2"]
+    # ... nor make the client's own mobile look shared by two people.
+    assert "+79035550505" not in shared.get_column("value").to_list()
+
+
 def test_a_first_name_only_lead_with_the_clients_phone_merges(run):
+
     clusters, _, _ = run
     assert clusters["crm:l1"] == clusters["web:l2"]
 

@@ -92,7 +92,19 @@ def test_a_saved_model_is_reused_without_training(trained, tmp_path, monkeypatch
     assert all(copied[name].exists() for name in CHART_FILES)
 
 
+def test_a_model_saved_by_an_earlier_version_scores_with_todays_columns(trained, tmp_path):
+    contacts, first, written = trained
+    # Saved before the name guard read whether a first name is listed.
+    model = json.loads(written[MODEL_FILE].read_text(encoding="utf-8"))
+    model["additional_columns_to_retain"] = ["source", "first_initials", "middle_initial"]
+    older = tmp_path / MODEL_FILE
+    older.write_text(json.dumps(model), encoding="utf-8")
+    again = _match(contacts, tmp_path / "tmp", model=load_model(older, MatchConfig()))
+    assert_frame_equal(_sorted_pairs(again), _sorted_pairs(first))
+
+
 def test_a_model_of_other_comparisons_is_refused(trained, tmp_path):
+
     contacts, _, written = trained
     with_extra = MatchConfig(extra_fields={"birth_date": ExtraFieldConfig(comparison="date")})
     with pytest.raises(IncompatibleModelError) as refused:

@@ -44,7 +44,10 @@ def name_conflict_sql(
     - both records have a last name and the last names differ (colleagues on one
       switchboard, "Mary Smith" and "Mary Morris");
     - both have a first name and the first names are neither alike nor nicknames of one
-      another (family members on a home phone, "Валентина" and "Александр");
+      another (family members on a home phone, "Валентина" and "Александр"), unless one
+      is a name no table lists that starts like the other: "Тома" for "Тамара", "Мотя"
+      for "Матвей", "Иан" for "Иван" are a diminutive or a typo no table has, not proof
+      of another person;
     - a first name is missing on one side and the first initials differ ("Петров И." and
       "Петров Сергей"; "Е." stands for "Жека" too, the initials of a name's variants count);
 
@@ -76,9 +79,14 @@ def name_conflict_sql(
         .get_comparison_level(sql_dialect)
         .sql_condition
     )
+    unlisted_short_form = (
+        "((not coalesce(first_name_listed_l, true) or not coalesce(first_name_listed_r, true))"
+        " and substr(first_name_l, 1, 1) = substr(first_name_r, 1, 1))"
+    )
     first_names_differ = (
         f"({both('first_name')} "
-        f"and not ({alike('first_name_l', 'first_name_r')} or coalesce({nicknames}, false)))"
+        f"and not ({alike('first_name_l', 'first_name_r')} or coalesce({nicknames}, false)"
+        f" or {unlisted_short_form}))"
     )
     last_names_differ = f"({both('last_name')} and not {alike('last_name_l', 'last_name_r')})"
     initials = (
@@ -113,6 +121,7 @@ PERSON_COLUMNS: tuple[str, ...] = (
     "first_name",
     "last_name",
     "first_name_variants",
+    "first_name_listed",
     "middle_name",
     "first_initials",
     "middle_initial",

@@ -137,7 +137,13 @@ def build_settings(config: MatchConfig) -> SettingsCreator:
         blocking_rules_to_generate_predictions=list(prediction_rules(config).values()),
         comparisons=contact_comparisons(config),
         # The guard against conflicting names reads these beside the compared names.
-        additional_columns_to_retain=["source", "first_initials", "middle_initial", "name_gender"],
+        additional_columns_to_retain=[
+            "source",
+            "first_name_listed",
+            "first_initials",
+            "middle_initial",
+            "name_gender",
+        ],
         retain_intermediate_calculation_columns=True,
         # The guard against conflicting names reads the compared names of each pair.
         retain_matching_columns=True,

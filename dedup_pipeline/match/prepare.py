@@ -31,6 +31,7 @@ from dedup_pipeline.normalize.companies import (
 from dedup_pipeline.normalize.contacts import CONTACT_SCHEMA
 from dedup_pipeline.normalize.domains import correct_domain_typos, domain_typo_fixes
 from dedup_pipeline.normalize.extra import extra_field_columns
+from dedup_pipeline.normalize.nicknames import is_listed_first_name
 from dedup_pipeline.schema import require_columns
 
 __all__ = [
@@ -56,6 +57,7 @@ MATCH_INPUT_SCHEMA: dict[str, pl.DataType] = {
     "first_name": pl.String(),
     "last_name": pl.String(),
     "first_name_variants": _LIST,
+    "first_name_listed": pl.Boolean(),
     "middle_name": pl.String(),
     "first_initials": _LIST,
     "middle_initial": pl.String(),
@@ -226,6 +228,7 @@ def person_columns() -> list[pl.Expr]:
         pl.col("first_name_key").alias("first_name"),
         pl.col("last_name_key").alias("last_name"),
         pl.col("first_name_variants"),
+        is_listed_first_name(pl.col("first_name_key")).alias("first_name_listed"),
         pl.col("middle_name_key").alias("middle_name"),
         # The first name's initial, and those of the names it can stand for ("Жека": ж, е).
         # A record with initials only has no variants: a null list would null the whole.

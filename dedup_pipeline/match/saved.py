@@ -14,7 +14,7 @@ from typing import Any
 
 from dedup_pipeline.config import MatchConfig, read_model_file
 from dedup_pipeline.match.charts import write_model_charts
-from dedup_pipeline.match.model import check_model_compatible
+from dedup_pipeline.match.model import build_settings, check_model_compatible
 
 __all__ = ["MODEL_FILE", "load_model", "save_model"]
 
@@ -41,6 +41,10 @@ def load_model(path: Path, config: MatchConfig) -> dict[str, Any]:
     """
     model = read_model_file(path)
     check_model_compatible(model, config, source=str(path))
+    # Which record columns a scored pair carries is this version's business, not the
+    # model's: a model saved by an earlier one scores with the columns this one reads.
+    settings = build_settings(config).create_settings_dict("duckdb")
+    model["additional_columns_to_retain"] = settings["additional_columns_to_retain"]
     return model
 
 

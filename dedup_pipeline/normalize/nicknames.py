@@ -21,6 +21,7 @@ __all__ = [
     "RUSSIAN_DIMINUTIVES",
     "WESTERN_EQUIVALENTS",
     "first_name_variants",
+    "is_listed_first_name",
     "known_first_name_keys",
 ]
 
@@ -189,6 +190,20 @@ def known_first_name_keys() -> frozenset[str]:
         pl.Series(names).to_frame("name").select(transliterate_name(normalize_name(pl.col("name"))))
     )
     return frozenset(keys.to_series().drop_nulls().to_list())
+
+
+@cache
+def _listed_first_name_keys() -> pl.Series:
+    namer = _nick_namer()
+    english = pl.Series([*namer.nickname_lookup, *namer.canonical_lookup], dtype=pl.String)
+    keys = english.to_frame("name").select(transliterate_name(pl.col("name"))).to_series()
+    return pl.concat([pl.Series(sorted(known_first_name_keys())), keys]).drop_nulls().unique()
+
+
+def is_listed_first_name(keys: pl.Expr) -> pl.Expr:
+    """Whether first-name keys are names the tables list (Russian or English, full or
+    short): a name they do not list may be a typo or a diminutive of any name."""
+    return keys.is_in(_listed_first_name_keys().implode())
 
 
 @cache
