@@ -33,6 +33,14 @@ CASES = [
                   emails=["filippova82@ya.ru"], city="Екатеринбург"),
     source_record("web", "u2", full_name="ТОМА ВЛАДИСЛАВОВНА ФИЛИППОВА",
                   phones=["89035550505"], emails=["filippova82@ya.ru"]),
+    # A typo in a rare name and in a common one (both pairs share a mailbox).
+    source_record("crm", "r1", first_name="Всеволод", last_name="Ладломанов",
+                  emails=["ladlomanov@example.ru"]),
+    source_record("web", "r2", full_name="Всеволод Ладломманов",
+                  emails=["ladlomanov@example.ru"]),
+    source_record("crm", "r3", first_name="Иван", last_name="Петров",
+                  emails=["ipetrov@example.ru"]),
+    source_record("web", "r4", full_name="Иван Петтров", emails=["ipetrov@example.ru"]),
     # A family: one home phone and one surname, two people.
     source_record("crm", "f1", first_name="Иван", last_name="Соколов",
                   phones=["+74957770303", "+79035550303"], city="Москва"),
@@ -97,14 +105,34 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def run():
+def scored():
     background, _ = population()
     contacts = normalize_contacts(pl.concat([background, records_frame(*CASES)])).contacts
     match_input, shared = prepare_match_input(contacts, max_block_size=50)
-    result = score(match_input)
+    return score(match_input), shared
+
+
+@pytest.fixture(scope="module")
+def run(scored):
+    result, shared = scored
     clusters = dict(result.clusters.select("record_id", "strong_cluster_id").iter_rows())
     candidates = dict(result.clusters.select("record_id", "candidate_cluster_id").iter_rows())
     return clusters, candidates, shared
+
+
+def test_a_typo_in_a_rare_name_weighs_more_than_one_in_a_common_name(scored):
+    result, _ = scored
+    pairs = result.scored_pairs.with_columns(
+        name_weight=pl.col("mw_first_name_last_name") + pl.col("mw_tf_adj_first_name_last_name")
+    )
+
+    def weight(left: str, right: str) -> float:
+        pair = pairs.filter(pl.col("record_id_l") == left, pl.col("record_id_r") == right)
+        return pair.item(0, "name_weight")
+
+    # Two spellings of a name nobody else has, against two of "Иван Петров", which the
+    # base holds several times: the commoner spelling of each pair is weighed.
+    assert weight("crm:r1", "web:r2") > weight("crm:r3", "web:r4") + 2
 
 
 def test_a_transliterated_pair_merges(run):

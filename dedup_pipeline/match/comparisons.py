@@ -30,9 +30,13 @@ __all__ = [
 def name_comparison() -> cl.CustomComparison:
     """First and last name together: exact, swapped, alike, nicknames, one name missing.
 
-    Exact agreement weighs by how common the whole name is in the base ("Александр
-    Иванов" is weak evidence, "Всеволод Ладломанов" strong).
+    Agreement weighs by how common the whole name is in the base ("Александр Иванов" is
+    weak evidence, "Всеволод Ладломанов" strong), whether exact, swapped, with a typo or a
+    nickname: "Всеволод Ладломанов" and "Сева Ладломанов" are two spellings of a rare
+    name, and the commoner spelling of the two is the one weighed.
     """
+    rare_like_exact = {"tf_adjustment_column": "name_pair"}
+
     return cl.CustomComparison(
         output_column_name="first_name_last_name",
         comparison_levels=[
@@ -42,14 +46,19 @@ def name_comparison() -> cl.CustomComparison:
                 tf_adjustment_column="name_pair",
                 label_for_charts="Exact match on first_name and last_name",
             ),
-            cll.ColumnsReversedLevel("first_name", "last_name", symmetrical=True),
+            cll.ColumnsReversedLevel("first_name", "last_name", symmetrical=True).configure(
+                **rare_like_exact
+            ),
             cll.And(
                 cll.JaroWinklerLevel("first_name", 0.92), cll.JaroWinklerLevel("last_name", 0.92)
-            ),
+            ).configure(**rare_like_exact),
             cll.And(
                 cll.ArrayIntersectLevel("first_name_variants", 1),
                 cll.JaroWinklerLevel("last_name", 0.88),
-            ).configure(label_for_charts="First name a nickname of the other, last name alike"),
+            ).configure(
+                label_for_charts="First name a nickname of the other, last name alike",
+                **rare_like_exact,
+            ),
             cll.And(
                 cll.JaroWinklerLevel("first_name", 0.88), cll.JaroWinklerLevel("last_name", 0.88)
             ),
