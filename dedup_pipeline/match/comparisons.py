@@ -30,10 +30,11 @@ __all__ = [
 def name_comparison() -> cl.CustomComparison:
     """First and last name together: exact, swapped, alike, nicknames, one name missing.
 
-    Agreement weighs by how common the whole name is in the base ("Александр Иванов" is
-    weak evidence, "Всеволод Ладломанов" strong), whether exact, swapped, with a typo or a
-    nickname: "Всеволод Ладломанов" and "Сева Ладломанов" are two spellings of a rare
-    name, and the commoner spelling of the two is the one weighed.
+    Agreement on both names weighs by how common the whole name is in the base
+    ("Александр Иванов" is weak evidence, "Всеволод Ладломанов" strong), whether exact,
+    swapped, alike or a nickname: "Всеволод Ладломанов" and "Сева Ладломанов" are two
+    spellings of a rare name, and the commoner spelling of the two is the one weighed.
+
     """
     rare_like_exact = {"tf_adjustment_column": "name_pair"}
 
@@ -61,7 +62,7 @@ def name_comparison() -> cl.CustomComparison:
             ),
             cll.And(
                 cll.JaroWinklerLevel("first_name", 0.88), cll.JaroWinklerLevel("last_name", 0.88)
-            ),
+            ).configure(**rare_like_exact),
             # A lead form often has a first name only: "Оля" with the phone of "Ольга Петрова".
             cll.And(
                 cll.NullLevel("last_name"),
