@@ -186,18 +186,20 @@ def known_first_name_keys() -> frozenset[str]:
         *(west for wests in WESTERN_EQUIVALENTS.values() for west in wests),
         *OTHER_RUSSIAN_FIRST_NAMES,
     ]
-    keys = (
-        pl.Series(names).to_frame("name").select(transliterate_name(normalize_name(pl.col("name"))))
-    )
-    return frozenset(keys.to_series().drop_nulls().to_list())
+    return frozenset(_name_keys(names).to_list())
 
 
 @cache
 def _listed_first_name_keys() -> pl.Series:
     namer = _nick_namer()
-    english = pl.Series([*namer.nickname_lookup, *namer.canonical_lookup], dtype=pl.String)
-    keys = english.to_frame("name").select(transliterate_name(pl.col("name"))).to_series()
-    return pl.concat([pl.Series(sorted(known_first_name_keys())), keys]).drop_nulls().unique()
+    english = _name_keys([*namer.nickname_lookup, *namer.canonical_lookup])
+    return pl.concat([pl.Series(sorted(known_first_name_keys())), english]).unique()
+
+
+def _name_keys(names: list[str]) -> pl.Series:
+    """Transliteration keys of first names as written in a table (nulls dropped)."""
+    frame = pl.Series(names, dtype=pl.String).to_frame("name")
+    return frame.select(transliterate_name(normalize_name(pl.col("name")))).to_series().drop_nulls()
 
 
 def is_listed_first_name(keys: pl.Expr) -> pl.Expr:
