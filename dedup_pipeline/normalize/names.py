@@ -39,9 +39,11 @@ from dedup_pipeline.normalize.text import normalize_name, transliterate_name
 
 __all__ = [
     "PARSED_NAME_COLUMNS",
+    "is_listed_patronymic",
     "name_gender_table",
     "parse_names",
     "patronymic_forms",
+    "russian_name_spellings",
 ]
 
 #: Columns `parse_names` adds.
@@ -167,7 +169,42 @@ def _patronymic_keys() -> pl.DataFrame:
     return frame.select(key=transliterate_name(pl.col("name")), gender="gender").unique("key")
 
 
+def is_listed_patronymic(keys: pl.Expr) -> pl.Expr:
+    """Whether name keys are patronymics of the first names the tables list."""
+    return keys.is_in(_patronymic_keys().get_column("key").implode())
+
+
+@cache
+def russian_name_spellings() -> pl.DataFrame:
+    """The Cyrillic spelling of every first name, diminutive and patronymic the tables
+    list, by transliteration key (``key``, ``spelling``; title case, one per key).
+
+    How a name typed only in Latin ("Sergey", "Nikolaevich") is written on a profile
+    whose other names are Cyrillic.
+    """
+    names = sorted({*RUSSIAN_DIMINUTIVES, *OTHER_RUSSIAN_FIRST_NAMES})
+    names += sorted({short for shorts in RUSSIAN_DIMINUTIVES.values() for short in shorts})
+    names += [
+        form
+        for name in names
+        if _russian_gender(name) == "m"
+        for form in patronymic_forms(name)
+    ]
+    frame = pl.DataFrame({"spelling": names}, schema={"spelling": pl.String})
+    # "ё" is spelt out where the tables write it ("Лёша"); the first spelling of a key wins.
+    return (
+        frame.select(
+            key=transliterate_name(normalize_name(pl.col("spelling"))),
+            spelling=pl.col("spelling").str.to_titlecase(),
+        )
+        .sort(pl.col("spelling").str.contains("ё").not_())
+        .unique("key", keep="first", maintain_order=True)
+        .sort("key")
+    )
+
+
 def _near_keys(
+
     tokens: pl.DataFrame, known: pl.DataFrame, threshold: float, eligible: pl.Expr
 ) -> pl.DataFrame:
     """``eligible`` tokens of five letters or more -> the known key most like them

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import polars as pl
 
-__all__ = ["normalize_company", "normalize_name", "normalize_text", "transliterate_name"]
+__all__ = [
+    "CYRILLIC_TO_LATIN",
+    "normalize_company",
+    "normalize_name",
+    "normalize_text",
+    "transliterate_name",
+]
 
 
 def normalize_text(text: pl.Expr) -> pl.Expr:
@@ -31,8 +37,8 @@ def normalize_company(text: pl.Expr) -> pl.Expr:
     return normalize_text(text.str.replace_all(r"[\"'«»“”„`]", " "))
 
 
-# Russian letters in a practical romanisation (close to what CRMs and passports use).
-_CYRILLIC_TO_LATIN = {
+#: Russian letters in a practical romanisation (close to what CRMs and passports use).
+CYRILLIC_TO_LATIN = {
     "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh",
     "з": "z", "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
     "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts",
@@ -67,7 +73,7 @@ def transliterate_name(name: pl.Expr) -> pl.Expr:
     Cyrillic is romanised and spelling variants of romanisations are folded, so "юлия",
     "yulia" and "iuliia" give close keys ("yuliya", "yulia", "yuliya").
     """
-    key = name.str.replace_many(_CYRILLIC_TO_LATIN)
+    key = name.str.replace_many(CYRILLIC_TO_LATIN)
     for old, new in _LATIN_FOLDS:
         key = key.str.replace_all(old, new, literal=True)
     return key.str.replace_all(*_YO_AFTER_CONSONANT).str.replace_all(*_Y_CLOSING_A_SYLLABLE)

@@ -3,6 +3,10 @@
 Every rule is a sort order over the candidate values of a cluster; the first value wins.
 Ties are broken by source priority, then the most recent update, then the record id, so
 a run on the same input always builds the same profile.
+
+Rules compare values by key, not as typed: "Анттон", "Anton" and "Антон" are one value
+with three spellings, and the profile shows its best spelling in the profile's script
+(`dedup_pipeline.survivorship.spelling`).
 """
 
 from __future__ import annotations
@@ -19,12 +23,24 @@ from dedup_pipeline.config import (
 )
 from dedup_pipeline.normalize.contacts import CONTACT_SCHEMA
 from dedup_pipeline.schema import require_columns
+from dedup_pipeline.survivorship.spelling import (
+    NAME_PART_FIELDS,
+    SPELLING_RULES_VERSION,
+    best_spellings,
+    profile_scripts,
+    script_of,
+    spelling_key,
+    tidy_spelling,
+    typo_groups,
+    well_known_spelling,
+)
 
 __all__ = [
     "GOLDEN_PROFILE_SCHEMA",
     "TIE_BREAK",
     "build_golden_profiles",
     "display_value",
+    "name_spellings",
     "profile_versions",
     "record_rank_columns",
     "rule_sort_keys",
@@ -162,25 +178,227 @@ def _sorted_best_first(frame: pl.DataFrame, keys: list[tuple[str | pl.Expr, bool
     )
 
 
-def _scalar_field(ranked: pl.DataFrame, field: str, rule: SurvivorshipRule) -> pl.DataFrame:
+# The key a field's values are voted on by (null: the spelling's own key).
+_GROUP_KEY: dict[str, pl.Expr | None] = {
+    "first_name": pl.col("first_name_key"),
+    "middle_name": pl.col("middle_name_key"),
+    "last_name": pl.col("last_name_key"),
+    "full_name": None,
+    "company": None,
+    "city": pl.col("city_key"),
+}
+
+
+def _candidates(ranked: pl.DataFrame, field: str) -> pl.DataFrame:
+    """A field's values per record: spelling, key group, script, and how many of the
+    cluster's records share its group (``frequency``) and its spelling (``uses``)."""
+    value = pl.col("value")
+    own_key = spelling_key(field, pl.col(_KEY_COLUMN[field]))
+    group_key = _GROUP_KEY[field]
     candidates = (
         ranked.select(
             *_RANK_COLUMNS,
             display_value(field).alias("value"),
-            pl.col(_KEY_COLUMN[field]).alias("key"),
+            (pl.coalesce(group_key, own_key) if group_key is not None else own_key).alias("key"),
+            own_key.alias("own_key"),
         )
         .drop_nulls("value")
-        .with_columns(frequency=pl.len().over("cluster_id", "key"))
+        .with_columns(
+            pl.col("key").fill_null(pl.col("value").str.to_lowercase()),
+            script=script_of(value),
+        )
+        .with_columns(
+            known=well_known_spelling(field, pl.col("own_key"), value),
+            tidy=tidy_spelling(field, value),
+        )
     )
+    if field in NAME_PART_FIELDS:
+        candidates = typo_groups(candidates, by="cluster_id", key="key")
+    else:
+        candidates = candidates.with_columns(group=pl.col("key"))
+    return candidates.with_columns(
+        frequency=pl.len().over("cluster_id", "group"), uses=pl.len().over("cluster_id", "value")
+    )
+
+
+def _winners(candidates: pl.DataFrame, rule: SurvivorshipRule) -> pl.DataFrame:
+    """Per cluster, the candidate the rule ranks first (its key group wins); on a tie a
+    spelling a reference knows beats one it does not ("Christopher" over "Chrris")."""
     return (
-        _sorted_best_first(candidates, [*rule_sort_keys(rule), *TIE_BREAK])
+        _sorted_best_first(candidates, [*rule_sort_keys(rule), ("known", True), *TIE_BREAK])
         .group_by("cluster_id", maintain_order=True)
         .first()
-        .select(
-            "cluster_id",
-            pl.col("value").alias(field),
-            pl.col("record_id").alias(f"{field}_source_record_id"),
+        .select("cluster_id", "group", source_record_id="record_id")
+    )
+
+
+def _spelled_name(candidates: pl.DataFrame, field: str, rule: SurvivorshipRule) -> pl.DataFrame:
+    """The rule's winning name per cluster, in its best spelling for each script."""
+    winners = _winners(candidates, rule)
+    spellings = best_spellings(
+        candidates.join(winners.select("cluster_id", "group"), on=["cluster_id", "group"]),
+        [*rule_sort_keys(rule), *TIE_BREAK],
+        field=field,
+    )
+    return winners.select("cluster_id", "source_record_id").join(spellings, on="cluster_id")
+
+
+def name_spellings(
+    contacts: pl.DataFrame, clusters: pl.DataFrame, *, config: SurvivorshipConfig
+) -> pl.DataFrame:
+    """Each cluster's golden names as they are written in either script.
+
+    What a CRM card whose names are typed in the other script than the profile's receives
+    ("Сергей" on a Cyrillic card of a profile written "Sergey").
+
+    Returns
+    -------
+    polars.DataFrame
+        ``cluster_id`` and, per name field, ``<field>_cyrillic`` (null where neither the
+        records nor the name tables spell it in Cyrillic) and ``<field>_latin``.
+    """
+    ranked = record_rank_columns(
+        contacts.join(clusters.select("record_id", "cluster_id"), on="record_id", how="inner"),
+        config.source_priority,
+    )
+    spellings = ranked.select("cluster_id").unique()
+    for field in NAME_PART_FIELDS:
+        spelled = _spelled_name(_candidates(ranked, field), field, config.rule_for(field))
+        spellings = spellings.join(
+            spelled.select(
+                "cluster_id",
+                pl.col("cyrillic").alias(f"{field}_cyrillic"),
+                pl.col("latin").alias(f"{field}_latin"),
+            ),
+            on="cluster_id",
+            how="left",
         )
+    return spellings
+
+
+def _name_scripts(
+    candidates: dict[str, pl.DataFrame], names: dict[str, pl.DataFrame]
+) -> pl.DataFrame:
+    """The script of each cluster's name fields: the one most of its names are typed in
+    when every name the profile has can be written in it, else Latin."""
+    preferred = profile_scripts(
+        pl.concat([candidates[field].select("cluster_id", "script") for field in NAME_PART_FIELDS])
+    )
+    written = pl.concat(
+        [names[field].select("cluster_id", "cyrillic", "latin") for field in NAME_PART_FIELDS]
+    ).join(preferred, on="cluster_id")
+    gaps = (
+        written.filter(
+            pl.when(pl.col("script") == "cyrillic").then("cyrillic").otherwise("latin").is_null()
+        )
+        .select("cluster_id")
+        .unique()
+    )
+    return preferred.join(gaps, on="cluster_id", how="anti").vstack(
+        gaps.with_columns(script=pl.lit("latin"))
+    )
+
+
+def _written_in_profile_script(
+    candidates: pl.DataFrame, scripts: pl.DataFrame, rule: SurvivorshipRule
+) -> pl.DataFrame:
+    """A company or city: the rule's winning value, in the spelling a reference knows
+    ("Санкт-Петербург", not "СПб"), in the profile's script where a record has it."""
+    winners = _winners(candidates, rule)
+    spellings = candidates.join(winners.select("cluster_id", "group"), on=["cluster_id", "group"])
+    spellings = spellings.join(
+        scripts.rename({"script": "profile_script"}), on="cluster_id", how="left"
+    ).with_columns(in_script=pl.col("script") == pl.col("profile_script"))
+    order = [
+        ("known", True),
+        ("in_script", True),
+        ("tidy", True),
+        ("uses", True),
+        *rule_sort_keys(rule),
+        *TIE_BREAK,
+    ]
+    best = _sorted_best_first(spellings, order).group_by("cluster_id", maintain_order=True).first()
+    return winners.select("cluster_id", "source_record_id").join(
+        best.select("cluster_id", "value"), on="cluster_id"
+    )
+
+
+def _scalar_fields(ranked: pl.DataFrame, config: SurvivorshipConfig) -> pl.DataFrame:
+    """Every scalar golden field and the record it came from, one row per cluster."""
+    candidates = {field: _candidates(ranked, field) for field in GOLDEN_SCALAR_FIELDS}
+    names = {
+        field: _spelled_name(candidates[field], field, config.rule_for(field))
+        for field in NAME_PART_FIELDS
+    }
+    scripts = _name_scripts(candidates, names)
+    profiles = ranked.select("cluster_id").unique().join(scripts, on="cluster_id", how="left")
+    in_script = pl.when(pl.col("script") == "cyrillic").then("cyrillic").otherwise("latin")
+    for field in NAME_PART_FIELDS:
+        profiles = profiles.join(
+            names[field]
+            .join(scripts, on="cluster_id", how="left")
+            .select(
+                "cluster_id",
+                in_script.alias(field),
+                pl.col("source_record_id").alias(f"{field}_source_record_id"),
+            ),
+            on="cluster_id",
+            how="left",
+        )
+    profiles = profiles.join(
+        _full_names(candidates["full_name"], profiles, config.rule_for("full_name")),
+        on="cluster_id",
+        how="left",
+    )
+    for field in ("company", "city"):
+        written = _written_in_profile_script(candidates[field], scripts, config.rule_for(field))
+        profiles = profiles.join(
+            written.select(
+                "cluster_id",
+                pl.col("value").alias(field),
+                pl.col("source_record_id").alias(f"{field}_source_record_id"),
+            ),
+            on="cluster_id",
+            how="left",
+        )
+    return profiles.drop("script")
+
+
+def _full_names(
+    candidates: pl.DataFrame, names: pl.DataFrame, rule: SurvivorshipRule
+) -> pl.DataFrame:
+    """The profile's full name: its name fields in the order a record typed them (the
+    rule picks among such records), else composed as first, middle and last name.
+
+    A full name typed with other words than the profile's name fields ("Анттон Иванов"
+    beside the first name "Антон", or in the other script) is not shown beside them.
+    """
+
+    def words(value: pl.Expr) -> pl.Expr:
+        return value.str.to_lowercase().str.split(" ").list.sort()
+
+    parts = names.select(
+        "cluster_id",
+        parts=words(pl.concat_str(list(NAME_PART_FIELDS), separator=" ", ignore_nulls=True)),
+        composed=pl.concat_str(list(NAME_PART_FIELDS), separator=" ", ignore_nulls=True),
+        fallback_source=pl.coalesce(*(f"{field}_source_record_id" for field in NAME_PART_FIELDS)),
+    )
+    typed = candidates.join(parts, on="cluster_id").filter(
+        words(pl.col("value")) == pl.col("parts")
+    )
+    written = (
+        _sorted_best_first(typed, [*rule_sort_keys(rule), *TIE_BREAK])
+        .group_by("cluster_id", maintain_order=True)
+        .first()
+    )
+    return parts.join(
+        written.select("cluster_id", full_name="value", written_by="record_id"),
+        on="cluster_id",
+        how="left",
+    ).select(
+        "cluster_id",
+        full_name=pl.coalesce("full_name", pl.col("composed").replace("", None)),
+        full_name_source_record_id=pl.coalesce("written_by", "fallback_source"),
     )
 
 
@@ -257,10 +475,7 @@ def build_golden_profiles(
             last_updated_at=pl.coalesce("updated_at", "created_at").max(),
         )
     )
-    for field in GOLDEN_SCALAR_FIELDS:
-        profiles = profiles.join(
-            _scalar_field(ranked, field, config.rule_for(field)), on="cluster_id", how="left"
-        )
+    profiles = profiles.join(_scalar_fields(ranked, config), on="cluster_id", how="left")
     for field in GOLDEN_LIST_FIELDS:
         profiles = profiles.join(
             _list_field(ranked, field, config.rule_for(field)), on="cluster_id", how="left"
@@ -295,7 +510,10 @@ def profile_versions(
         ``cluster_id`` and ``profile_version`` (``<rules>-<members>``: 16 hex digits of
         the rules' SHA-256, then the members' hash).
     """
-    rules = hashlib.sha256(config.model_dump_json().encode("utf-8")).hexdigest()[:16]
+    rules = hashlib.sha256(
+        (SPELLING_RULES_VERSION + config.model_dump_json()).encode("utf-8")
+    ).hexdigest()[:16]
+
     members = clusters.select("record_id", "cluster_id", "outcome").join(
         contacts.select(list(_PROFILE_INPUTS)), on="record_id"
     )

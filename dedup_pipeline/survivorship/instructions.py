@@ -21,12 +21,23 @@ from dedup_pipeline.config import (
     SurvivorshipConfig,
 )
 from dedup_pipeline.normalize.contacts import CONTACT_SCHEMA
+from dedup_pipeline.normalize.nicknames import first_name_variants
+from dedup_pipeline.normalize.text import normalize_name
 from dedup_pipeline.review.decide import Outcome
 from dedup_pipeline.schema import require_columns
 from dedup_pipeline.survivorship.golden import (
     display_value,
+    name_spellings,
     record_rank_columns,
     rule_sort_keys,
+)
+from dedup_pipeline.survivorship.spelling import (
+    NAME_PART_FIELDS,
+    is_typo_of,
+    script_of,
+    tidy_spelling,
+    value_keys,
+    well_known_spelling,
 )
 
 __all__ = [
@@ -184,21 +195,20 @@ def build_merge_instructions(
             for field in (*GOLDEN_SCALAR_FIELDS, *GOLDEN_LIST_FIELDS)
         ],
     )
-    changes = []
-    for field in GOLDEN_SCALAR_FIELDS:
-        golden_value, current = pl.col(f"golden_{field}"), pl.col(f"current_{field}")
-        changes.append(
-            pl.when(golden_value.is_not_null() & (current.is_null() | (golden_value != current)))
-            .then(golden_value)
-            .alias(field)
-        )
+    cards = _in_card_script(
+        per_source.join(golden, on="cluster_id"),
+        name_spellings(contacts, merged_clusters, config=config),
+    )
+    per_source = _scalar_changes(cards)
+    changes = [
+        pl.when(pl.col(f"write_{field}")).then(pl.col(f"golden_{field}")).alias(field)
+        for field in GOLDEN_SCALAR_FIELDS
+    ]
     for field in GOLDEN_LIST_FIELDS:
         golden_value, current = pl.col(f"golden_{field}"), pl.col(f"current_{field}")
         lacking = golden_value.list.set_difference(current).list.len() > 0
         changes.append(pl.when(lacking).then(golden_value).alias(field))
-    with_changes = per_source.join(golden, on="cluster_id").with_columns(
-        set_fields=pl.struct(changes)
-    )
+    with_changes = per_source.with_columns(set_fields=pl.struct(changes))
     any_change = pl.any_horizontal(
         [
             pl.col("set_fields").struct.field(field).is_not_null()
@@ -217,6 +227,120 @@ def build_merge_instructions(
         .filter((pl.col("action") == "merge") | any_change)
         .select(list(MERGE_INSTRUCTION_SCHEMA))
         .sort("instruction_id")
+    )
+
+
+_NAME_FIELDS = (*NAME_PART_FIELDS, "full_name")
+
+
+def _in_card_script(cards: pl.DataFrame, spellings: pl.DataFrame) -> pl.DataFrame:
+    """Golden names respelt in the script of each card's names ("Сергей" for a profile's
+    "Sergey" on a card that says "Иванов"), so a write never mixes scripts on a card.
+
+    A card without names, or in the profile's script, gets the profile's names; a name
+    with no spelling in the card's script is not written.
+    """
+    parts = [pl.col(f"current_{field}") for field in NAME_PART_FIELDS]
+    cyrillic = pl.sum_horizontal((script_of(part) == "cyrillic").fill_null(False) for part in parts)
+    latin = pl.sum_horizontal((script_of(part) == "latin").fill_null(False) for part in parts)
+    golden_names = pl.concat_str(
+        [pl.col(f"golden_{field}") for field in NAME_PART_FIELDS], separator=" ", ignore_nulls=True
+    )
+    cards = cards.join(spellings, on="cluster_id", how="left").with_columns(
+        card_script=pl.when(cyrillic + latin == 0)
+        .then(None)
+        .when(latin > cyrillic)
+        .then(pl.lit("latin"))
+        .otherwise(pl.lit("cyrillic")),
+        profile_script=script_of(golden_names),
+    )
+    as_profile = pl.col("card_script").is_null() | (
+        pl.col("card_script") == pl.col("profile_script")
+    )
+    respelt = cards.with_columns(
+        pl.when(as_profile)
+        .then(pl.col(f"golden_{field}"))
+        .when(pl.col("card_script") == "cyrillic")
+        .then(pl.col(f"{field}_cyrillic"))
+        .otherwise(pl.col(f"{field}_latin"))
+        .alias(f"golden_{field}")
+        for field in NAME_PART_FIELDS
+    )
+    composed = pl.concat_str(
+        [pl.col(f"golden_{field}") for field in NAME_PART_FIELDS], separator=" ", ignore_nulls=True
+    )
+    return respelt.with_columns(
+        golden_full_name=pl.when(as_profile)
+        .then(pl.col("golden_full_name"))
+        .otherwise(composed.replace("", None))
+    )
+
+
+def _short_form_of(
+    cards: pl.DataFrame, field: str, golden_key: pl.Series, current_key: pl.Series
+) -> pl.Expr:
+    """Whether the golden first name is a short form of the card's ("Кирюша" of
+    "Кирилл"): a diminutive never replaces the full name a card holds."""
+    if field != "first_name":
+        return pl.lit(False)
+    variants = first_name_variants(
+        cards.select(normalize_name(pl.col("golden_first_name"))).to_series()
+    )
+    return pl.lit(variants).list.contains(pl.lit(current_key)).fill_null(False) & pl.lit(
+        golden_key
+    ).ne_missing(pl.lit(current_key))
+
+
+def _scalar_changes(cards: pl.DataFrame) -> pl.DataFrame:
+    """Add ``write_<field>``: whether the golden value of each scalar field is written on
+    the survivor card.
+
+    A card's value is never replaced by a shorter one ("Санкт-Петербург" stays whatever
+    the profile says), except a typo the name tables can tell ("Анттон" -> "Антон").
+    Another spelling of the value the card holds (the same key) is written only when it
+    is better: known where the card's is not ("СПб"), or tidier ("москва"). Names move
+    together: when one of the card's names changes, the others take the profile's
+    spelling too, so a card never ends up with "Anton" beside "Иванов".
+    """
+    columns = []
+    for field in GOLDEN_SCALAR_FIELDS:
+        golden, current = pl.col(f"golden_{field}"), pl.col(f"current_{field}")
+        golden_key = value_keys(cards.get_column(f"golden_{field}"), field)
+        current_key = value_keys(cards.get_column(f"current_{field}"), field)
+        golden_known = well_known_spelling(field, pl.lit(golden_key), golden)
+        current_known = well_known_spelling(field, pl.lit(current_key), current)
+        # Only Cyrillic names: Latin ones have too many romanisations ("Yelena") for
+        # a name the tables miss to count as a typo.
+        typo_fixed = (
+            pl.lit(is_typo_of(cards, f"current_{field}", f"golden_{field}"))
+            & golden_known
+            & ~current_known
+            & (script_of(current) == "cyrillic")
+        )
+        not_shorter = ~(golden.str.len_chars() < current.str.len_chars()).fill_null(False)
+        better = (golden_known & ~current_known) | (
+            tidy_spelling(field, golden) & ~tidy_spelling(field, current)
+        )
+        other_value = ~pl.lit(golden_key).eq_missing(pl.lit(current_key)) | current.is_null()
+        respell = (
+            golden.is_not_null()
+            & current.ne_missing(golden)
+            & (not_shorter | typo_fixed)
+            & ~_short_form_of(cards, field, golden_key, current_key)
+            # The same value is not rewritten in another script ("СПб" stays Cyrillic).
+            & (other_value | current.is_null() | (script_of(golden) == script_of(current)))
+        )
+        columns += [
+            respell.alias(f"respell_{field}"),
+            (respell & (other_value | better.fill_null(False))).alias(f"write_{field}"),
+        ]
+    decided = cards.with_columns(columns)
+    names_change = pl.any_horizontal(f"write_{field}" for field in _NAME_FIELDS)
+    return decided.with_columns(
+        (pl.col(f"write_{field}") | (pl.col(f"respell_{field}") & names_change)).alias(
+            f"write_{field}"
+        )
+        for field in _NAME_FIELDS
     )
 
 
