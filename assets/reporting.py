@@ -229,7 +229,8 @@ def run_report(
         stage_seconds=stats,
         outputs=outputs,
         model=_match_metadata(context, "model_training"),
-        **outcome_counts(clusters, review_queue),
+        # The queue is an input so the report follows it; its size is read from clusters.
+        **outcome_counts(clusters),
     )
     report.write(report_path)
     history = pl.concat(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from dedup_pipeline.review.decide import Outcome
+from dedup_pipeline.review.decide import Outcome, review_workload
 from dedup_pipeline.schema import require_columns
 
 if TYPE_CHECKING:
@@ -151,8 +151,9 @@ class RunEvaluation:
     review_share
         ``clusters_in_review / clusters`` (0.0 when there are no clusters).
     review_proposals
-        Distinct review proposals (``review_cluster_id``); the run report counts the same
-        as ``clusters_to_review``. A proposal may also touch ``auto_merge`` clusters.
+        Review proposals (`dedup_pipeline.review.review_workload`), the figure every report
+        shows as "to review". A proposal may also touch ``auto_merge`` clusters.
+
     """
 
     overall: PairwiseScores
@@ -202,7 +203,6 @@ def evaluate_run(clusters: pl.DataFrame, truth: pl.DataFrame) -> RunEvaluation:
     counts = clusters.select(
         clusters=pl.col("cluster_id").n_unique(),
         in_review=pl.col("cluster_id").filter(pl.col("outcome") == Outcome.REVIEW).n_unique(),
-        proposals=pl.col("review_cluster_id").drop_nulls().n_unique(),
     ).row(0, named=True)
     n_clusters = int(counts["clusters"])
     in_review = int(counts["in_review"])
@@ -212,7 +212,8 @@ def evaluate_run(clusters: pl.DataFrame, truth: pl.DataFrame) -> RunEvaluation:
         clusters=n_clusters,
         clusters_in_review=in_review,
         review_share=in_review / n_clusters if n_clusters else 0.0,
-        review_proposals=int(counts["proposals"]),
+        review_proposals=review_workload(clusters).proposals,
+
     )
 
 

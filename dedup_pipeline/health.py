@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from dedup_pipeline.review.decide import ReviewWorkload, review_workload
 from dedup_pipeline.schema import require_columns
 
 __all__ = ["HEALTH_FIELDS", "DataHealth", "data_health"]
@@ -45,6 +46,9 @@ class DataHealth:
     flag_reasons
         ``source``, ``reason`` and ``records`` flagged for it, most frequent first (a
         record flagged for two reasons counts under each).
+    review
+        The proposals to review and the records in them (`review_workload`), when the
+        clusters say which proposal each record is in.
     """
 
     per_source: pl.DataFrame
@@ -52,6 +56,7 @@ class DataHealth:
     outcomes: pl.DataFrame
     quarantine_reasons: pl.DataFrame
     flag_reasons: pl.DataFrame
+    review: ReviewWorkload | None = None
 
     def overall(self) -> dict[str, float | int]:
         """The ``all`` row as a dict (for plotting across runs)."""
@@ -179,4 +184,5 @@ def data_health(
         .agg(records=pl.len().cast(pl.UInt32))
         .sort(["records", "source", "reason"], descending=[True, False, False])
     )
-    return DataHealth(per_source, cluster_sizes, outcomes, reasons, flag_reasons)
+    review = review_workload(clusters) if "review_cluster_id" in clusters.columns else None
+    return DataHealth(per_source, cluster_sizes, outcomes, reasons, flag_reasons, review)

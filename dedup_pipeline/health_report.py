@@ -41,7 +41,7 @@ FIELD_LABELS: dict[str, str] = {
 OUTCOME_LABELS: dict[str, str] = {
     "auto_merge": "auto-merged",
     "approved": "approved by a reviewer",
-    "review": "to review",
+    "review": "unmerged, in a review proposal",
     "keep_apart": "kept apart",
     "flagged": "flagged",
     "unique": "unique",
@@ -800,6 +800,13 @@ def _clients_section(health: DataHealth, charts: list[_Chart]) -> str:
     else:
         parts.append(_none("No client."))
     parts.append("</div>\n<div>\n<h3>Outcomes</h3>")
+    if health.review is not None:
+        parts.append(
+            f'<p class="to-review">To review: {_e(_count(health.review.proposals))} '
+            f"proposal{'s' if health.review.proposals != 1 else ''} holding "
+            f"{_e(_count(health.review.records))} records (the review queue).</p>"
+        )
+
     outcomes = {row["outcome"]: row for row in health.outcomes.iter_rows(named=True)}
     if outcomes:
         order = _outcome_order(outcomes)

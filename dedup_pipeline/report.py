@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 from pydantic import BaseModel, Field
 
-from dedup_pipeline.review.decide import Outcome
+from dedup_pipeline.review.decide import Outcome, review_workload
 
 __all__ = [
     "AccountingError",
@@ -61,8 +61,12 @@ class RunReport(BaseModel):
     clusters_auto_merged: int
     clusters_approved: int = 0
     records_auto_merged: int
-    clusters_to_review: int
-    records_to_review: int
+    clusters_to_review: int = Field(
+        description="Review proposals waiting for a person (`review_workload`), each one "
+        "decision; the review queue has one row per proposal."
+    )
+    records_to_review: int = Field(description="Records in those proposals.")
+
     records_kept_apart: int
     records_flagged: int = Field(
         default=0, description="Blacklisted or junk records, each kept out of merges."
@@ -71,6 +75,12 @@ class RunReport(BaseModel):
         default_factory=dict, description="Flagged records per reason (blacklisted_phone, junk…)."
     )
     golden_profiles: int
+    profiles_with_time_zone: int = Field(
+        default=0,
+        description="Golden profiles with a local time zone from their phones (more with "
+        "the numbering plan loaded: `dedup numbering-plan load`).",
+    )
+
     value_issues: int = Field(
         default=0, description="Unusable values in kept records (e.g. bad timestamps)."
     )
@@ -136,16 +146,22 @@ def account_for_records(
     return accounting
 
 
-def outcome_counts(clusters: pl.DataFrame, review_queue: pl.DataFrame) -> dict[str, int]:
-    """Cluster and record counts per outcome, for the report and the CLI summary."""
+def outcome_counts(clusters: pl.DataFrame) -> dict[str, int]:
+    """Cluster and record counts per outcome, for the report and the CLI summary.
+
+    ``clusters_to_review`` and ``records_to_review`` are the run's `review_workload`:
+    review proposals and the records in them.
+    """
+
     per_cluster = clusters.unique("cluster_id")
+    workload = review_workload(clusters)
     return {
         "clusters": per_cluster.height,
         "clusters_auto_merged": per_cluster.filter(pl.col("outcome") == Outcome.AUTO_MERGE).height,
         "records_auto_merged": clusters.filter(pl.col("outcome") == Outcome.AUTO_MERGE).height,
         "clusters_approved": per_cluster.filter(pl.col("outcome") == Outcome.APPROVED).height,
-        "clusters_to_review": review_queue.height,
-        "records_to_review": clusters.filter(pl.col("review_cluster_id").is_not_null()).height,
+        "clusters_to_review": workload.proposals,
+        "records_to_review": workload.records,
         "records_kept_apart": clusters.filter(pl.col("outcome") == Outcome.KEEP_APART).height,
         "records_flagged": clusters.filter(pl.col("outcome") == Outcome.FLAGGED).height,
     }

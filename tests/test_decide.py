@@ -52,7 +52,33 @@ def test_pair_in_review_band_is_not_merged_but_queued():
     assert queue["confidence"] == 0.9
 
 
+def test_a_proposal_shows_the_weakest_pair_it_would_merge():
+    # a1-a2 are one client; b joins them at 0.9 through a1, but scores 0.56 with a2.
+    # Approving the proposal merges that 0.56 pair too, so the queue must not say 0.999.
+    decisions = decide_clusters(
+        match_clusters([("a1", "a1", "a1"), ("a2", "a1", "a1"), ("b", "b", "a1")]),
+        pairs(("a1", "a2", 0.999), ("a1", "b", 0.9), ("a2", "b", 0.56)),
+        config=CONFIG,
+    )
+    queue = decisions.review_queue.row(0, named=True)
+    assert queue["client_cluster_count"] == 2
+    assert queue["confidence"] == 0.56
+
+
+def test_the_review_workload_is_the_queue_and_its_records():
+    from dedup_pipeline.review import review_workload
+
+    decisions = decide_clusters(
+        match_clusters([("a1", "a1", "a1"), ("a2", "a1", "a1"), ("b", "b", "a1"), ("c", "c", "c")]),
+        pairs(("a1", "a2", 0.999), ("a1", "b", 0.9)),
+        config=CONFIG,
+    )
+    workload = review_workload(decisions.clusters)
+    assert (workload.proposals, workload.records) == (decisions.review_queue.height, 3)
+
+
 def test_weak_candidates_are_kept_apart():
+
     decisions = decide_clusters(
         match_clusters([("a", "a", "a"), ("b", "b", "b")]),
         pairs(("a", "b", 0.6)),

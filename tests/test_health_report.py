@@ -49,6 +49,8 @@ def _health(*, quarantined: bool = True, flagged: bool = True) -> DataHealth:
             "cluster_id": ["A", "B", "C", "A", "E"],
             "cluster_size": [2, 1, 1, 2, 1],
             "outcome": ["auto_merge", "review", "unique", "auto_merge", "flagged"],
+            # One proposal: crm:2 with the auto-merged client A.
+            "review_cluster_id": ["R1", "R1", None, "R1", None],
         }
     )
     quarantine = pl.DataFrame(
@@ -123,7 +125,10 @@ def test_report_shows_sources_figures_and_escapes(tmp_path: Path) -> None:
     assert "нет идентификатора" in page
     assert "blacklisted source" in page and "junk" in page
     assert "21\N{EN DASH}50" in page  # 25 and 40 records per client share a bar
-    assert "auto-merged" in page and "to review" in page and "flagged" in page
+    assert "auto-merged" in page and "in a review proposal" in page and "flagged" in page
+    # The one "to review" figure: proposals and the records in them, as the run report.
+    assert "To review: 1 proposal holding 3 records" in page
+
     # Self-contained: nothing loaded from anywhere.
     assert not re.search(r"(?:src|href)\s*=\s*[\"']?\s*(?:https?:)?//", page, re.IGNORECASE)
     assert not re.search(r"<link\b", page, re.IGNORECASE)

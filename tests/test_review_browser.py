@@ -57,7 +57,23 @@ def served(tmp_path_factory):
     thread.join(timeout=10)
 
 
+def _scored_pairs_within(config_path: Path, review_cluster_id: str) -> float:
+    """The weakest scored pair between two client clusters of a proposal (inside its one
+    cluster for a proposal of a single held-back cluster)."""
+    tables = warehouse_tables(config_path, "clusters", "scored_pairs")
+    members = tables["clusters"].filter(pl.col("review_cluster_id") == review_cluster_id)
+    ends = members.select("record_id", "cluster_id")
+    crossing = (
+        tables["scored_pairs"]
+        .join(ends, left_on="record_id_l", right_on="record_id")
+        .join(ends, left_on="record_id_r", right_on="record_id", suffix="_r")
+    )
+    between = crossing.filter(pl.col("cluster_id") != pl.col("cluster_id_r"))
+    return (between if between.height else crossing).get_column("match_probability").min()
+
+
 def _record_ids(page) -> list[str]:
+
     return sorted(
         page.locator("input[name=record_id]").evaluate_all("els => els.map(e => e.value)")
     )
@@ -76,6 +92,23 @@ def test_a_reviewer_approves_and_rejects_in_chromium(served, tmp_path):
         page.fill("input[name=password]", "correct horse battery")
         page.click("button[type=submit]")
         page.wait_for_url(base + "/")
+
+        # Sorted by weakest link, the least certain proposal comes first: a proposal's
+        # figure is the weakest pair it would merge, read from the run's scored pairs.
+        page.select_option("select[name=sort]", label="weakest link")
+        page.click("form.filter button[type=submit]")
+        page.wait_for_url("**sort=confidence**")
+        assert page.locator("#queue thead").inner_text().count("Weakest link") == 1
+        shown = [
+            float(text)
+            for text in page.locator("#queue td.weakest-link").all_inner_texts()
+            if text.strip()
+        ]
+        assert len(shown) > 1 and shown == sorted(shown)
+        first_id = page.locator("#queue tbody tr").first.locator("a").inner_text()
+        pairs = _scored_pairs_within(config_path, first_id)
+        assert shown[0] == pytest.approx(pairs, abs=5e-4)
+        page.goto(base + "/")
 
         # A proposal with a Bitrix24 card, so that the approval must reach a CRM.
         page.fill("#search", "bitrix24")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -80,6 +81,37 @@ def _write_exports(directory: Path, proposals: dict[str, list[str]]) -> None:
             "mw_phones": [8.0, -1.5, 0.0],
         }
     )
+
+    # The run's model: the weight of each level, as Splink computes it (log2 m/u).
+    def level(label, weight):
+        return {"label_for_charts": label, "m_probability": 0.5, "u_probability": 0.5 / 2**weight}
+
+    model = {
+        "comparisons": [
+            {
+                "output_column_name": "first_name_last_name",
+                "comparison_levels": [
+                    {"label_for_charts": "(first_name is NULL)", "is_null_level": True},
+                    level("Exact match on first_name and last_name", 6.0),
+                    level(
+                        "(Jaro-Winkler distance of first_name >= 0.92) AND "
+                        "(Jaro-Winkler distance of last_name >= 0.92)",
+                        5.5,
+                    ),
+                    level("All other comparisons", -3.25),
+                ],
+            },
+            {
+                "output_column_name": "phones",
+                "comparison_levels": [
+                    {"label_for_charts": "phones is NULL", "is_null_level": True},
+                    level("A personal phone in common", 8.0),
+                    level("All other comparisons", -1.5),
+                ],
+            },
+        ]
+    }
+    (directory / "splink_model.json").write_text(json.dumps(model), encoding="utf-8")
     for name, frame in {
         "contacts": contacts,
         "review_queue": queue,
@@ -194,8 +226,16 @@ def test_contact_values_are_escaped(logged_in):
     assert "<script>alert(1)" not in page.text
     # Side by side, differences highlighted, and why the records matched.
     assert '<td class="diff">Moscow</td>' in page.text
-    assert "same first and last name" in page.text
-    assert "mw_phones" in page.text and "-1.50" in page.text
+    assert "same first and last name" in page.text  # the blocking rule that found it
+    # Each comparison in words, with what it weighed, read from the run's model.
+    assert "<th>Name</th>" in page.text and "<th>Phones</th>" in page.text
+    assert "same first name and last name" in page.text
+    assert re.search(r"different <span class=\"weight\">\N{MINUS SIGN}1\.5</span>", page.text)
+    assert "mw_" not in page.text and "names_conflict" not in page.text
+    other = logged_in.get("/proposals/crm:1").text
+    assert "first name and last name alike" in other
+    assert re.search(r"A personal phone in common <span class=\"weight\">\+8\.0</span>", other)
+
     queue = logged_in.get("/", params={"q": "script"}).text
     assert "&lt;script&gt;" in queue and "<script>alert(1)" not in queue
 

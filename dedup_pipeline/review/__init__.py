@@ -5,7 +5,9 @@ from dedup_pipeline.review.decide import (
     REVIEW_QUEUE_SCHEMA,
     ClusterDecisions,
     Outcome,
+    ReviewWorkload,
     decide_clusters,
+    review_workload,
 )
 from dedup_pipeline.review.store import (
     DECISION_SCHEMA,
@@ -22,6 +24,8 @@ __all__ = [
     "DecisionStore",
     "Outcome",
     "ReviewDecision",
+    "ReviewWorkload",
     "decide_clusters",
     "make_cluster_key",
+    "review_workload",
 ]

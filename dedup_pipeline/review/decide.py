@@ -50,8 +50,10 @@ __all__ = [
     "REVIEW_QUEUE_SCHEMA",
     "ClusterDecisions",
     "Outcome",
+    "ReviewWorkload",
     "decide_clusters",
     "rank_review_queue",
+    "review_workload",
 ]
 
 
@@ -97,6 +99,32 @@ class ClusterDecisions:
     review_queue: pl.DataFrame
 
 
+@dataclass(frozen=True)
+class ReviewWorkload:
+    """What a run leaves to a person: the one "to review" figure every report shows.
+
+    Attributes
+    ----------
+    proposals
+        Review proposals (rows of the review queue), each one decision.
+    records
+        Records in those proposals, whatever their outcome (a proposal may join
+        auto-merged clusters).
+    """
+
+    proposals: int
+    records: int
+
+
+def review_workload(clusters: pl.DataFrame) -> ReviewWorkload:
+    """The proposals to review and the records in them, from a run's ``clusters``."""
+    require_columns(clusters, ["record_id", "review_cluster_id"], table="clusters")
+    in_review = clusters.filter(pl.col("review_cluster_id").is_not_null())
+    return ReviewWorkload(
+        proposals=in_review.get_column("review_cluster_id").n_unique(), records=in_review.height
+    )
+
+
 def _strong_without_identifiers(scored_pairs: pl.DataFrame, threshold: float) -> pl.Expr:
     """Whether a pair reaches ``threshold`` on everything but its phones and e-mails.
 
@@ -134,6 +162,28 @@ def _weakest_member_tie(members: pl.DataFrame, pairs: pl.DataFrame, group: str) 
     )
     strongest = ends.group_by("record_id", group).agg(pl.col("match_probability").max())
     return strongest.group_by(group).agg(confidence=pl.col("match_probability").min())
+
+
+def _weakest_link_between_clients(members: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+    """Per review proposal, the weakest scored pair it would merge.
+
+    Pairs between two of the proposal's client clusters count (within one they are
+    merged already); a proposal of one held-back cluster counts the pairs inside it.
+    A proposal whose clients are joined at 0.998 one way and 0.56 another shows 0.56:
+    approving it merges the 0.56 pair too.
+    """
+    ends = members.select("record_id", "cluster_id", "review_cluster_id")
+    within = (
+        pairs.join(ends, left_on="record_id_l", right_on="record_id")
+        .join(ends, left_on="record_id_r", right_on="record_id", suffix="_r")
+        .filter(pl.col("review_cluster_id") == pl.col("review_cluster_id_r"))
+        .with_columns(between=pl.col("cluster_id") != pl.col("cluster_id_r"))
+    )
+    return within.group_by("review_cluster_id").agg(
+        confidence=pl.when(pl.col("between").any())
+        .then(pl.col("match_probability").filter(pl.col("between")).min())
+        .otherwise(pl.col("match_probability").min())
+    )
 
 
 def _regrouped(
@@ -392,10 +442,11 @@ def decide_clusters(
         .rename({"candidate_cluster_id": "review_cluster_id"})
     )
     proposals = _not_yet_decided(proposals, constraints.decided)
-    review_confidence = _weakest_member_tie(
-        assigned.select("record_id", pl.col("candidate_cluster_id").alias("review_cluster_id")),
+    review_confidence = _weakest_link_between_clients(
+        assigned.select(
+            "record_id", "cluster_id", pl.col("candidate_cluster_id").alias("review_cluster_id")
+        ),
         pairs,
-        "review_cluster_id",
     )
     review_queue = (
         proposals.join(review_confidence, on="review_cluster_id", how="left")

@@ -36,7 +36,7 @@ from dedup_pipeline.review.store import DecisionStore, ReviewAction, ReviewDecis
 from dedup_pipeline.review.versions import record_versions
 from dedup_pipeline.review.web.data import (
     FLAG_LABELS,
-    SORT_KEYS,
+    SORT_LABELS,
     ExportedRun,
     ExportsUnavailable,
     Proposal,
@@ -103,6 +103,15 @@ def _number(value: float | None, digits: int = 4) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
 
+def _signed(value: float | None, digits: int = 1) -> str:
+    """A weight in bits with its sign ("+18.8", "−3.1"); 0 reads "0"."""
+    if value is None:
+        return ""
+    if round(value, digits) == 0:
+        return "0"
+    return f"{value:+.{digits}f}".replace("-", "\N{MINUS SIGN}")
+
+
 def _templates() -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
@@ -114,6 +123,7 @@ def _templates() -> Jinja2Templates:
     env.filters["quote_id"] = _quote_id
     env.filters["weight_class"] = _weight_class
     env.filters["number"] = _number
+    env.filters["signed"] = _signed
     env.globals["csrf_field"] = CSRF_FIELD
     return Jinja2Templates(env=env)
 
@@ -236,7 +246,7 @@ def queue_page(request: Request) -> Response:
             "rows": state.shown.rows(named=True),
             "view": view,
             "view_query": view.query(),
-            "sort_keys": list(SORT_KEYS),
+            "sort_keys": SORT_LABELS,
             "flag_labels": FLAG_LABELS,
             "total": total,
             "undecided": total - len(state.decided),

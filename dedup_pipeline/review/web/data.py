@@ -22,8 +22,10 @@ from urllib.parse import urlencode
 
 import polars as pl
 
+from dedup_pipeline.match.saved import MODEL_FILE
 from dedup_pipeline.review.decide import CLUSTER_SCHEMA, REVIEW_QUEUE_SCHEMA
 from dedup_pipeline.review.shapes import Shape
+from dedup_pipeline.review.web.levels import LevelReader, read_levels
 from dedup_pipeline.schema import SchemaMismatchError, require_columns
 
 __all__ = [
@@ -74,6 +76,13 @@ SORT_KEYS: dict[str, tuple[str, bool]] = {
     "confidence": ("confidence", False),
 }
 
+#: How the sort keys read in the queue's menu.
+SORT_LABELS: dict[str, str] = {
+    "priority": "priority",
+    "size": "size",
+    "confidence": "weakest link",
+}
+
 #: Queue filters by why a proposal was flagged: query value -> label.
 FLAG_LABELS: dict[str, str] = {
     Shape.DISJOINT_IDENTIFIERS: "no shared phone or e-mail",
@@ -106,12 +115,15 @@ class RunSnapshot:
         The normalized contacts (one row per source record).
     scored_pairs
         Scored candidate pairs with their comparison weights (``mw_*``).
+    levels
+        The run's model levels, to read those weights back in words.
     """
 
     review_queue: pl.DataFrame
     clusters: pl.DataFrame
     contacts: pl.DataFrame
     scored_pairs: pl.DataFrame
+    levels: LevelReader = field(default_factory=lambda: LevelReader({}))
 
 
 def _display_name() -> pl.Expr:
@@ -229,6 +241,7 @@ class ExportedRun:
                 clusters=frames["clusters"],
                 contacts=frames["contacts"],
                 scored_pairs=frames["scored_pairs"],
+                levels=read_levels(self.directory / MODEL_FILE),
             )
             self._snapshot, self._snapshot_stamps = snapshot, stamps
             return snapshot
@@ -298,7 +311,8 @@ class QueueView:
         Show only proposals with this flag (a key of `FLAG_LABELS`), or all when empty.
     sort
         ``priority`` (ascending), ``size`` (records, descending) or ``confidence``
-        (ascending); ties keep the priority order.
+        (the proposal's weakest link, weakest first); ties keep the priority order.
+
     order
         ``asc`` or ``desc`` to override the sort key's default direction.
     """
@@ -412,10 +426,12 @@ class FieldRow:
 class PairTable:
     """The scored pairs inside a proposal, strongest first.
 
-    ``weight_columns`` are the ``mw_*`` comparison weights present in the export.
+    ``comparisons`` are (comparison, column header) of the comparisons the export
+    weighs; each row's ``levels`` holds a `PairLevel` per comparison: its level in words
+    and what it weighed.
     """
 
-    weight_columns: list[str]
+    comparisons: list[tuple[str, str]]
     rows: list[dict[str, Any]]
     has_match_key: bool = False
     has_names_conflict: bool = False
@@ -472,15 +488,21 @@ def _field_rows(record_ids: Sequence[str], contacts: pl.DataFrame) -> list[Field
     return rows
 
 
-def _pair_table(record_ids: Sequence[str], scored_pairs: pl.DataFrame) -> PairTable:
+def _pair_table(
+    record_ids: Sequence[str], scored_pairs: pl.DataFrame, levels: LevelReader
+) -> PairTable:
     inside = scored_pairs.filter(
         pl.col("record_id_l").is_in(list(record_ids))
         & pl.col("record_id_r").is_in(list(record_ids))
     ).sort(["match_probability", "record_id_l", "record_id_r"], descending=[True, False, False])
-    weights = [name for name in scored_pairs.columns if name.startswith("mw_")]
+    comparisons = levels.headers([name for name in scored_pairs.columns if name.startswith("mw_")])
+    rows = [
+        {**row, "levels": {name: levels.read(name, row) for name, _ in comparisons}}
+        for row in inside.rows(named=True)
+    ]
     return PairTable(
-        weight_columns=weights,
-        rows=inside.rows(named=True),
+        comparisons=comparisons,
+        rows=rows,
         has_match_key="match_key" in scored_pairs.columns,
         has_names_conflict="names_conflict" in scored_pairs.columns,
         has_match_weight="match_weight" in scored_pairs.columns,
@@ -536,5 +558,5 @@ def load_proposal(snapshot: RunSnapshot, review_cluster_id: str) -> Proposal | N
         priority=row["priority"],
         records=records,
         fields=_field_rows(record_ids, contacts),
-        pairs=_pair_table(record_ids, snapshot.scored_pairs),
+        pairs=_pair_table(record_ids, snapshot.scored_pairs, snapshot.levels),
     )
