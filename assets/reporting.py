@@ -212,6 +212,9 @@ def run_report(
         sources=sources,
         accounting=accounting,
         golden_profiles=golden_profiles.height,
+        profiles_with_time_zone=int(golden_profiles["time_zone"].is_not_null().sum())
+        if "time_zone" in golden_profiles.columns
+        else 0,
         value_issues=value_issues.height,
         merge_instructions=merge_instructions.height,
         scored_pairs=scored_pairs.height,

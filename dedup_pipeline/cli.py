@@ -125,9 +125,11 @@ def _summary(report) -> None:
         ("auto-merged clusters", report.clusters_auto_merged),
         ("clusters approved by reviewers", report.clusters_approved),
         ("records auto-merged", report.records_auto_merged),
-        ("clusters to review", report.clusters_to_review),
+        ("proposals to review", report.clusters_to_review),
+        ("records in them", report.records_to_review),
         ("records flagged (blacklist, junk)", report.records_flagged),
         ("golden profiles", report.golden_profiles),
+        ("  with a time zone", report.profiles_with_time_zone),
         ("merge instructions", report.merge_instructions),
     ):
         table.add_row(label, f"{value:,}")
@@ -352,6 +354,65 @@ def generate_benchmark_command(
         diminutive=diminutive,
     )
     console.print(f"written: {escape(str(generate_benchmark(out, settings)))}")
+
+
+plan_app = typer.Typer(
+    help="The Russian numbering plan: region and time zone of mobile numbers.",
+    no_args_is_help=True,
+)
+app.add_typer(plan_app, name="numbering-plan")
+
+
+@plan_app.command("load")
+def numbering_plan_load(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="The regulator's range files (ABC-3xx.csv, ABC-4xx.csv, ABC-8xx.csv, "
+            "DEF-9xx.csv from opendata.digital.gov.ru).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    config: ConfigOption = Path("configs/sample.yaml"),
+) -> None:
+    """Read the plan's range files and store them where enrich.numbering_plan says; the
+    next run describes Russian mobile numbers with them."""
+    import polars as pl
+
+    from dedup_pipeline.enrich.numbering_plan import (
+        NumberingPlanError,
+        read_numbering_plan,
+        write_numbering_plan,
+    )
+
+    settings = _review_config(config)
+    target = settings.enrich.numbering_plan
+
+    if target is None:
+        err_console.print(
+            f"[red]error:[/red] {escape(str(config))}: set enrich.numbering_plan (where to "
+            "store the plan) first"
+        )
+        raise typer.Exit(2)
+    try:
+        plan = read_numbering_plan(files)
+    except NumberingPlanError as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    write_numbering_plan(plan, target)
+    placed = plan.filter(pl.col("time_zone").is_not_null())
+    unplaced = sorted(set(plan.filter(pl.col("time_zone").is_null())["territory"].to_list()))
+    console.print(
+        f"numbering plan: {plan.height:,} ranges from {len(files)} file(s), "
+        f"{placed.height:,} with a region and time zone -> {escape(str(target))}"
+    )
+    if unplaced:
+        console.print(
+            f"territories without a time zone ({len(unplaced)}): "
+            + escape("; ".join(unplaced[:10]))
+            + (" ..." if len(unplaced) > 10 else "")
+        )
 
 
 review_app = typer.Typer(

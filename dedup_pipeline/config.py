@@ -793,6 +793,17 @@ class JunkConfig(_Model):
     )
 
 
+class EnrichConfig(_Model):
+    """Reference data the enrichment reads beyond the bundled libraries."""
+
+    numbering_plan: Path | None = Field(
+        default=None,
+        description="The Russian numbering plan as `dedup numbering-plan load` writes it "
+        "(Parquet): region and time zone of mobile numbers. Unset or not loaded yet: "
+        "libphonenumber alone.",
+    )
+
+
 class OutputConfig(_Model):
     """Where exported tables and the run report go."""
 
@@ -808,6 +819,7 @@ class PipelineConfig(_Model):
     survivorship: SurvivorshipConfig = Field(default_factory=SurvivorshipConfig)
     warehouse: WarehouseConfig = Field(default_factory=WarehouseConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    enrich: EnrichConfig = Field(default_factory=EnrichConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     blacklist: BlacklistConfig = Field(default_factory=BlacklistConfig)
     junk: JunkConfig = Field(default_factory=JunkConfig)
@@ -876,6 +888,9 @@ class PipelineConfig(_Model):
         blacklist = self.blacklist
         if blacklist.file is not None:
             blacklist = blacklist.model_copy(update={"file": anchor(blacklist.file)})
+        enrich = self.enrich
+        if enrich.numbering_plan is not None:
+            enrich = enrich.model_copy(update={"numbering_plan": anchor(enrich.numbering_plan)})
         return self.model_copy(
             update={
                 "sources": sources,
@@ -884,8 +899,10 @@ class PipelineConfig(_Model):
                 "match": match,
                 "review": review,
                 "blacklist": blacklist,
+                "enrich": enrich,
             }
         )
+
 
 
 def read_model_file(path: Path) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import polars as pl
 from phonenumbers import carrier, geocoder, timezone
 from phonenumbers.geodata.locale import LOCALE_DATA
 
+from dedup_pipeline.enrich.numbering_plan import plan_descriptions
 from dedup_pipeline.normalize._parallel import map_values
 
 __all__ = ["PHONE_ENRICHMENT_SCHEMA", "enrich_phones"]
@@ -79,7 +80,9 @@ def _describe(e164: str) -> tuple:
     )
 
 
-def enrich_phones(phones: pl.Series, *, known: pl.DataFrame | None = None) -> pl.DataFrame:
+def enrich_phones(
+    phones: pl.Series, *, known: pl.DataFrame | None = None, plan: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Describe each distinct phone number.
 
     Parameters
@@ -89,7 +92,12 @@ def enrich_phones(phones: pl.Series, *, known: pl.DataFrame | None = None) -> pl
         allowed.
     known
         Descriptions from an earlier run (`PHONE_ENRICHMENT_SCHEMA`): numbers found there,
-        described with this version of phonenumbers' data, are not looked up again.
+        described with this version of phonenumbers' data (and of the plan), are not
+        looked up again.
+    plan
+        The Russian numbering plan (`NUMBERING_PLAN_SCHEMA`), when loaded: a Russian
+        number whose region libphonenumber does not know (a mobile range) gets the
+        region and time zone of the plan's range that holds it.
 
     Returns
     -------
@@ -99,11 +107,14 @@ def enrich_phones(phones: pl.Series, *, known: pl.DataFrame | None = None) -> pl
         number in a country with several time zones has all of them and no ``time_zone``.
     """
     distinct = phones.drop_nulls().unique().sort()
+    described_with = phonenumbers.__version__
+    if plan is not None and plan.height:
+        described_with += f"+plan:{plan.get_column('plan_version').first()}"
     reused = pl.DataFrame(schema=PHONE_ENRICHMENT_SCHEMA)
     if known is not None:
         reused = known.select(list(PHONE_ENRICHMENT_SCHEMA)).filter(
             pl.col("phone_e164").is_in(distinct.implode()),
-            pl.col("described_with") == phonenumbers.__version__,
+            pl.col("described_with") == described_with,
         )
         distinct = distinct.filter(~distinct.is_in(reused["phone_e164"].implode()))
     # Python runs once per distinct number, spread over the cores.
@@ -113,8 +124,29 @@ def enrich_phones(phones: pl.Series, *, known: pl.DataFrame | None = None) -> pl
         {
             "phone_e164": distinct,
             **{c: [r[i] for r in rows] for i, c in enumerate(columns)},
-            "described_with": [phonenumbers.__version__] * len(rows),
+            "described_with": [described_with] * len(rows),
         },
         schema=PHONE_ENRICHMENT_SCHEMA,
     )
+    if plan is not None and plan.height:
+        described = _with_plan_regions(described, plan)
+
     return pl.concat([reused.cast(PHONE_ENRICHMENT_SCHEMA), described]).sort("phone_e164")  # type: ignore[arg-type]
+
+
+def _with_plan_regions(described: pl.DataFrame, plan: pl.DataFrame) -> pl.DataFrame:
+    """Fill a Russian number's region and time zone from the numbering plan where
+    libphonenumber names none (its own, a city for landlines, is finer and kept)."""
+    from_plan = plan_descriptions(described.get_column("phone_e164"), plan).rename(
+        {"region_ru": "plan_ru", "region_en": "plan_en", "time_zone": "plan_zone"}
+    )
+    unknown = pl.col("region_ru").is_null() & pl.col("plan_ru").is_not_null()
+    return (
+        described.join(from_plan, on="phone_e164", how="left")
+        .with_columns(
+            region_ru=pl.when(unknown).then("plan_ru").otherwise("region_ru"),
+            region_en=pl.when(unknown).then("plan_en").otherwise("region_en"),
+            time_zone=pl.coalesce("time_zone", "plan_zone"),
+        )
+        .select(list(PHONE_ENRICHMENT_SCHEMA))
+    )
