@@ -7,6 +7,8 @@ directory. Invalid files raise `ConfigError` naming the file and the offending f
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import re
 from enum import StrEnum
@@ -579,6 +581,16 @@ class SurvivorshipRule(StrEnum):
     MOST_FREQUENT = "most_frequent"
     LONGEST = "longest"
     UNION = "union"
+    VALID_FIRST = "valid_first"
+    TRUST = "trust"
+    CUSTOM = "custom"
+
+
+#: Rules that compare one field's values (a survivor is a whole record; list fields are
+#: valid values already, and trust or a custom rule reads a scalar value's record).
+_VALUE_RULES = frozenset(
+    {SurvivorshipRule.VALID_FIRST, SurvivorshipRule.TRUST, SurvivorshipRule.CUSTOM}
+)
 
 
 GOLDEN_SCALAR_FIELDS: tuple[str, ...] = (
@@ -599,6 +611,53 @@ class FieldRule(_Model):
     """The rule for one golden field."""
 
     rule: SurvivorshipRule
+    source_priority: list[str] | None = Field(
+        default=None,
+        description="This field's own order of sources, most trusted first (ties and the "
+        "source_priority rule); otherwise survivorship.source_priority.",
+    )
+    function: str | None = Field(
+        default=None,
+        description="custom: 'module:function' taking the field's candidates (a polars "
+        "DataFrame: cluster_id, record_id, source, value, recency, trust, known, ...) and "
+        "returning cluster_id and record_id of the value each cluster keeps.",
+    )
+
+    @model_validator(mode="after")
+    def _function_for_custom(self) -> FieldRule:
+        if self.rule is SurvivorshipRule.CUSTOM:
+            module, _, attribute = (self.function or "").rpartition(":")
+            if not module or not attribute:
+                raise ValueError(
+                    "a custom rule needs function: 'package.module:function' or 'rules.py:function'"
+                )
+        elif self.function is not None:
+            raise ValueError("function applies to the custom rule only")
+        return self
+
+
+def resolve_rule_function(reference: str) -> Any:
+    """The callable a custom survivorship rule names: 'package.module:function', or
+    'path/to/rules.py:function' (a relative path is read from the configuration's
+    directory once the configuration is loaded)."""
+    module_name, _, attribute = reference.rpartition(":")
+    try:
+        if module_name.endswith(".py"):
+            spec = importlib.util.spec_from_file_location(Path(module_name).stem, module_name)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"no Python file at {module_name}")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_name)
+        function = getattr(module, attribute)
+    except (ImportError, AttributeError, OSError) as error:
+        raise ValueError(
+            f"custom rule function {reference!r} cannot be imported: {error}"
+        ) from None
+    if not callable(function):
+        raise ValueError(f"custom rule function {reference!r} is not callable")
+    return function
 
 
 def _rule_shorthand(value: Any) -> Any:
@@ -623,6 +682,17 @@ class SurvivorshipConfig(_Model):
     )
     default_rule: SurvivorshipRule = SurvivorshipRule.MOST_COMPLETE
     fields: dict[GoldenField, Annotated[FieldRule, Field()]] = Field(default_factory=dict)
+    trust: dict[str, float | dict[str, float]] = Field(
+        default_factory=dict,
+        description="The trust rule's trust in each source, 0..1: one figure, or one per "
+        "field with 'default' for the others. Unlisted sources: 0.5.",
+    )
+    trust_half_life_days: float = Field(
+        default=365.0,
+        gt=0,
+        description="The trust rule: a value's trust halves with every this many days "
+        "between its update and the newest update in the input.",
+    )
 
     @field_validator("fields", mode="before")
     @classmethod
@@ -639,16 +709,43 @@ class SurvivorshipConfig(_Model):
             SurvivorshipRule.UNION,
             SurvivorshipRule.LONGEST,
             SurvivorshipRule.MOST_FREQUENT,
+            *_VALUE_RULES,
         ):
             raise ValueError(f"{value.value!r} cannot choose a survivor record")
         return value
 
     @model_validator(mode="after")
     def _rules_fit_fields(self) -> SurvivorshipConfig:
+        if self.default_rule in _VALUE_RULES:
+            raise ValueError(
+                f"default_rule: {self.default_rule.value!r} is set per field (fields.<name>)"
+            )
         for field_name, field_rule in self.fields.items():
             if field_rule.rule is SurvivorshipRule.UNION and field_name not in GOLDEN_LIST_FIELDS:
                 raise ValueError(f"fields.{field_name}: 'union' applies to phones and emails only")
+            if field_rule.rule in _VALUE_RULES and field_name in GOLDEN_LIST_FIELDS:
+                raise ValueError(
+                    f"fields.{field_name}: {field_rule.rule.value!r} applies to single-value "
+                    "fields (names, company, city)"
+                )
+        for source, trust in self.trust.items():
+            figures = trust.values() if isinstance(trust, dict) else [trust]
+            if any(not 0 <= figure <= 1 for figure in figures):
+                raise ValueError(f"trust.{source}: trust is a figure from 0 to 1")
         return self
+
+    def field_rule(self, field_name: str) -> FieldRule:
+        """The configured rule of a golden field, with its options."""
+        if field_name in self.fields:
+            return self.fields[field_name]  # type: ignore[index]
+        return FieldRule(rule=self.rule_for(field_name))
+
+    def trust_in(self, source: str, field_name: str) -> float:
+        """The trust rule's trust in ``source`` for ``field_name`` (0.5 when unlisted)."""
+        trust = self.trust.get(source, 0.5)
+        if isinstance(trust, dict):
+            return trust.get(field_name, trust.get("default", 0.5))
+        return trust
 
     def rule_for(self, field_name: str) -> SurvivorshipRule:
         """Return the configured rule of a golden field (union for lists by default)."""
@@ -843,11 +940,20 @@ class PipelineConfig(_Model):
                 "columns.extra maps field(s) that match.extra_fields does not compare: "
                 + ", ".join(unused)
             )
-        unknown = [name for name in self.survivorship.source_priority if name not in names]
-        if unknown:
-            raise ValueError(
-                "survivorship.source_priority names undeclared source(s): " + ", ".join(unknown)
-            )
+        survivorship = self.survivorship
+        named = {
+            "survivorship.source_priority": survivorship.source_priority,
+            "survivorship.trust": list(survivorship.trust),
+            **{
+                f"survivorship.fields.{field}.source_priority": rule.source_priority or []
+                for field, rule in survivorship.fields.items()
+            },
+        }
+        for where, sources in named.items():
+            unknown = [name for name in sources if name not in names]
+            if unknown:
+                raise ValueError(f"{where} names undeclared source(s): " + ", ".join(unknown))
+
         unknown = [name for name in self.blacklist.sources if name not in names]
         if unknown:
             raise ValueError("blacklist.sources names undeclared source(s): " + ", ".join(unknown))
@@ -888,6 +994,15 @@ class PipelineConfig(_Model):
         blacklist = self.blacklist
         if blacklist.file is not None:
             blacklist = blacklist.model_copy(update={"file": anchor(blacklist.file)})
+        survivorship = self.survivorship
+        fields = dict(survivorship.fields)
+        for name, rule in survivorship.fields.items():
+            file, _, attribute = (rule.function or "").rpartition(":")
+            if file.endswith(".py"):
+                fields[name] = rule.model_copy(
+                    update={"function": f"{anchor(Path(file))}:{attribute}"}
+                )
+        survivorship = survivorship.model_copy(update={"fields": fields})
         enrich = self.enrich
         if enrich.numbering_plan is not None:
             enrich = enrich.model_copy(update={"numbering_plan": anchor(enrich.numbering_plan)})
@@ -900,9 +1015,9 @@ class PipelineConfig(_Model):
                 "review": review,
                 "blacklist": blacklist,
                 "enrich": enrich,
+                "survivorship": survivorship,
             }
         )
-
 
 
 def read_model_file(path: Path) -> dict[str, Any]:
@@ -988,6 +1103,12 @@ def load_config(path: str | Path) -> PipelineConfig:
         problems = [f"  {_format_location(error['loc'])}: {error['msg']}" for error in exc.errors()]
         raise ConfigError(f"{path}: invalid configuration\n" + "\n".join(problems)) from None
     config = config.resolve_paths(path.resolve().parent)
+    for field_name, field_rule in config.survivorship.fields.items():
+        if field_rule.function is not None:
+            try:
+                resolve_rule_function(field_rule.function)
+            except ValueError as exc:
+                raise ConfigError(f"{path}: survivorship.fields.{field_name}: {exc}") from None
     if config.match.model is not None:
         try:
             read_model_file(config.match.model)

@@ -213,7 +213,6 @@ def evaluate_run(clusters: pl.DataFrame, truth: pl.DataFrame) -> RunEvaluation:
         clusters_in_review=in_review,
         review_share=in_review / n_clusters if n_clusters else 0.0,
         review_proposals=review_workload(clusters).proposals,
-
     )
 
 

@@ -221,3 +221,24 @@ def test_is_typo_of_needs_exactly_one_extra_letter():
         }
     )
     assert is_typo_of(pairs, "value", "other").to_list() == [True, False, True, False]
+
+
+def test_two_listed_names_a_letter_apart_are_two_names_not_a_typo():
+    candidates = pl.DataFrame(
+        {
+            "cluster_id": ["a"] * 4,
+            "key": ["olya", "olga", "olga", "antton"],
+            "known": [True, True, True, False],
+        }
+    )
+    grouped = typo_groups(candidates, by="cluster_id", key="key", known="known")
+    assert grouped.get_column("group").to_list() == ["olya", "olga", "olga", "antton"]
+
+
+def test_surname_typos_vote_together():
+    contacts, clusters = one_client(
+        source_record("bitrix24", "1", first_name="Иван", last_name="Сидоров"),
+        source_record("hubspot", "2", first_name="Иван", last_name="Иванов"),
+        source_record("hubspot", "3", first_name="Иван", last_name="Ивановв"),
+    )
+    assert profile(contacts, clusters)["last_name"] == "Иванов"

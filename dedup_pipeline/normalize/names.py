@@ -185,11 +185,9 @@ def russian_name_spellings() -> pl.DataFrame:
     names = sorted({*RUSSIAN_DIMINUTIVES, *OTHER_RUSSIAN_FIRST_NAMES})
     names += sorted({short for shorts in RUSSIAN_DIMINUTIVES.values() for short in shorts})
     names += [
-        form
-        for name in names
-        if _russian_gender(name) == "m"
-        for form in patronymic_forms(name)
+        form for name in names if _russian_gender(name) == "m" for form in patronymic_forms(name)
     ]
+
     frame = pl.DataFrame({"spelling": names}, schema={"spelling": pl.String})
     # "ё" is spelt out where the tables write it ("Лёша"); the first spelling of a key wins.
     return (

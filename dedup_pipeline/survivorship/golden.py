@@ -20,6 +20,7 @@ from dedup_pipeline.config import (
     GOLDEN_SCALAR_FIELDS,
     SurvivorshipConfig,
     SurvivorshipRule,
+    resolve_rule_function,
 )
 from dedup_pipeline.normalize.contacts import CONTACT_SCHEMA
 from dedup_pipeline.schema import require_columns
@@ -166,6 +167,9 @@ def rule_sort_keys(
         SurvivorshipRule.LONGEST: [
             (length if length is not None else pl.col("value").str.len_chars(), True)
         ],
+        SurvivorshipRule.VALID_FIRST: [("known", True), ("tidy", True), ("recency", True)],
+        SurvivorshipRule.TRUST: [("trust", True)],
+        SurvivorshipRule.CUSTOM: [("custom_choice", True)],
     }
     if rule not in keys:  # pragma: no cover - union is handled by _list_field
         raise ValueError(f"{rule} does not pick a single value")
@@ -189,15 +193,17 @@ _GROUP_KEY: dict[str, pl.Expr | None] = {
 }
 
 
-def _candidates(ranked: pl.DataFrame, field: str) -> pl.DataFrame:
-    """A field's values per record: spelling, key group, script, and how many of the
-    cluster's records share its group (``frequency``) and its spelling (``uses``)."""
+def _candidates(ranked: pl.DataFrame, field: str, config: SurvivorshipConfig) -> pl.DataFrame:
+    """A field's values per record: spelling, key group, script, how many of the cluster's
+    records share its group (``frequency``) and its spelling (``uses``), and what the
+    field's rule reads (its own source order, ``trust``, a custom rule's choice)."""
     value = pl.col("value")
     own_key = spelling_key(field, pl.col(_KEY_COLUMN[field]))
     group_key = _GROUP_KEY[field]
     candidates = (
         ranked.select(
             *_RANK_COLUMNS,
+            "source",
             display_value(field).alias("value"),
             (pl.coalesce(group_key, own_key) if group_key is not None else own_key).alias("key"),
             own_key.alias("own_key"),
@@ -213,12 +219,98 @@ def _candidates(ranked: pl.DataFrame, field: str) -> pl.DataFrame:
         )
     )
     if field in NAME_PART_FIELDS:
-        candidates = typo_groups(candidates, by="cluster_id", key="key")
+        # Surnames have no reference: every spelling "knows" itself, which proves nothing.
+        reference = "known" if field in ("first_name", "middle_name") else None
+        candidates = typo_groups(candidates, by="cluster_id", key="key", known=reference)
     else:
         candidates = candidates.with_columns(group=pl.col("key"))
-    return candidates.with_columns(
+    candidates = candidates.with_columns(
         frequency=pl.len().over("cluster_id", "group"), uses=pl.len().over("cluster_id", "value")
     )
+    return _rule_inputs(candidates, field, config)
+
+
+def _rule_inputs(candidates: pl.DataFrame, field: str, config: SurvivorshipConfig) -> pl.DataFrame:
+    """Add what the field's rule reads beyond the record's rank columns.
+
+    ``source_rank`` follows the field's own source order when it has one. ``trust`` is the
+    source's trust for the field, halved for every ``trust_half_life_days`` between the
+    value's update and the client's latest one (per client, so a run on more records does
+    not change an untouched client's profile). ``custom_choice`` marks the candidate a
+    custom rule's function chose.
+    """
+    field_rule = config.field_rule(field)
+    if field_rule.source_priority is not None:
+        order = field_rule.source_priority
+        candidates = candidates.with_columns(
+            source_rank=pl.col("source")
+            .replace_strict(order, list(range(len(order))), default=len(order))
+            .cast(pl.Int32)
+        )
+    sources = candidates.get_column("source").unique().to_list()
+    trust = {source: config.trust_in(source, field) for source in sources}
+    latest = pl.col("recency").max().over("cluster_id")
+    age_days = (latest - pl.col("recency")).dt.total_seconds() / 86_400
+    candidates = candidates.with_columns(
+        trust=pl.col("source").replace_strict(
+            list(trust), list(trust.values()), default=0.5, return_dtype=pl.Float64
+        )
+        * pl.lit(0.5).pow(
+            age_days.fill_null(age_days.max().over("cluster_id")).fill_null(0.0)
+            / config.trust_half_life_days
+        )
+    )
+    if field_rule.rule is SurvivorshipRule.CUSTOM:
+        candidates = _custom_choice(candidates, field, field_rule.function or "")
+    return candidates
+
+
+#: What a custom rule's function receives, per candidate value.
+CUSTOM_RULE_COLUMNS = (
+    "cluster_id",
+    "record_id",
+    "source",
+    "value",
+    "key",
+    "recency",
+    "age",
+    "completeness",
+    "source_rank",
+    "frequency",
+    "known",
+    "tidy",
+    "trust",
+)
+
+
+class CustomRuleError(ValueError):
+    """A custom survivorship rule's function answered something else than one chosen
+    candidate per client."""
+
+
+def _custom_choice(candidates: pl.DataFrame, field: str, reference: str) -> pl.DataFrame:
+    function = resolve_rule_function(reference)
+    offered = candidates.select(CUSTOM_RULE_COLUMNS)
+    chosen = function(offered)
+    where = f"survivorship.fields.{field}: custom rule {reference!r}"
+    if not isinstance(chosen, pl.DataFrame) or not {"cluster_id", "record_id"} <= set(
+        chosen.columns
+    ):
+        raise CustomRuleError(f"{where} must return a DataFrame with cluster_id and record_id")
+    chosen = chosen.select("cluster_id", "record_id")
+    if chosen.get_column("cluster_id").is_duplicated().any():
+        raise CustomRuleError(f"{where} chose more than one value for a client")
+    strangers = chosen.join(offered, on=["cluster_id", "record_id"], how="anti")
+    if strangers.height:
+        row = strangers.row(0, named=True)
+        raise CustomRuleError(
+            f"{where} chose record {row['record_id']!r}, which holds no {field} of client "
+            f"{row['cluster_id']!r}"
+        )
+    # A client the function left out falls back to the tie-breaks.
+    return candidates.join(
+        chosen.with_columns(custom_choice=pl.lit(True)), on=["cluster_id", "record_id"], how="left"
+    ).with_columns(pl.col("custom_choice").fill_null(False))
 
 
 def _winners(candidates: pl.DataFrame, rule: SurvivorshipRule) -> pl.DataFrame:
@@ -263,7 +355,7 @@ def name_spellings(
     )
     spellings = ranked.select("cluster_id").unique()
     for field in NAME_PART_FIELDS:
-        spelled = _spelled_name(_candidates(ranked, field), field, config.rule_for(field))
+        spelled = _spelled_name(_candidates(ranked, field, config), field, config.rule_for(field))
         spellings = spellings.join(
             spelled.select(
                 "cluster_id",
@@ -325,7 +417,7 @@ def _written_in_profile_script(
 
 def _scalar_fields(ranked: pl.DataFrame, config: SurvivorshipConfig) -> pl.DataFrame:
     """Every scalar golden field and the record it came from, one row per cluster."""
-    candidates = {field: _candidates(ranked, field) for field in GOLDEN_SCALAR_FIELDS}
+    candidates = {field: _candidates(ranked, field, config) for field in GOLDEN_SCALAR_FIELDS}
     names = {
         field: _spelled_name(candidates[field], field, config.rule_for(field))
         for field in NAME_PART_FIELDS
@@ -371,7 +463,8 @@ def _full_names(
     rule picks among such records), else composed as first, middle and last name.
 
     A full name typed with other words than the profile's name fields ("Анттон Иванов"
-    beside the first name "Антон", or in the other script) is not shown beside them.
+    beside the first name "Антон", or in the other script), or carelessly ("ИВАНОВА
+    Оля"), is not shown beside them.
     """
 
     def words(value: pl.Expr) -> pl.Expr:
@@ -384,8 +477,9 @@ def _full_names(
         fallback_source=pl.coalesce(*(f"{field}_source_record_id" for field in NAME_PART_FIELDS)),
     )
     typed = candidates.join(parts, on="cluster_id").filter(
-        words(pl.col("value")) == pl.col("parts")
+        (words(pl.col("value")) == pl.col("parts")) & pl.col("tidy")
     )
+
     written = (
         _sorted_best_first(typed, [*rule_sort_keys(rule), *TIE_BREAK])
         .group_by("cluster_id", maintain_order=True)

@@ -56,7 +56,7 @@ Script = Literal["cyrillic", "latin"]
 #: Name fields written in one script on a profile (the full name follows them).
 NAME_PART_FIELDS: tuple[str, ...] = ("first_name", "middle_name", "last_name")
 
-# Keys shorter than this are never grouped as typos: "иван" / "иана" are two names.
+# Keys shorter than this are never grouped as typos: "иван" / "иана" may be two names.
 _MIN_TYPO_KEY = 4
 
 
@@ -121,21 +121,30 @@ def tidy_spelling(field: str, value: pl.Expr) -> pl.Expr:
     letters = value.str.replace_all(r"[^\p{L}]", "")
     one_case = (letters == letters.str.to_lowercase()) | (letters == letters.str.to_uppercase())
     tidy = ~one_case | (letters.str.len_chars() <= 1)
+    if field == "full_name":
+        # A name typed with one word in capitals ("ИВАНОВА Оля") is not written with care.
+        tidy = tidy & ~value.str.contains(r"\b\p{Lu}{2,}\b")
+
     if field == "city":
         tidy = tidy & ~value.str.contains(r"(?i)^(г\.|г\s|город\s)|,")
     return tidy
 
 
-def typo_groups(candidates: pl.DataFrame, *, by: str, key: str) -> pl.DataFrame:
+def typo_groups(
+    candidates: pl.DataFrame, *, by: str, key: str, known: str | None = None
+) -> pl.DataFrame:
     """Add ``group``: ``key``, or the commonest key within one typo of it in the same
     ``by`` group, so misspellings vote with the spelling they miss.
 
     Two keys are a typo apart when deleting at most one character from each makes them
     equal (one letter substituted, added, dropped or two letters swapped). Keys shorter
-    than four letters stand alone. The commonest key is the one most candidates hold;
-    ties go to the alphabetically first key, so every key of a pair picks the same.
+    than four letters stand alone, and so do two keys that are both well-known spellings
+    (column ``known``): "Оля" and "Ольга", "Саша" and "Паша" are a letter apart and two
+    names, not one name misspelt. The commonest key is the one most candidates hold; ties
+    go to the alphabetically first key, so every key of a pair picks the same.
     """
-    counts = candidates.group_by(by, key).agg(count=pl.len())
+    listed = pl.col(known).any() if known is not None else pl.lit(False)
+    counts = candidates.group_by(by, key).agg(count=pl.len(), listed=listed)
     variable = counts.filter(pl.len().over(by) > 1)
     deletions = (
         variable.with_columns(
@@ -147,16 +156,21 @@ def typo_groups(candidates: pl.DataFrame, *, by: str, key: str) -> pl.DataFrame:
             by,
             key,
             "count",
+            "listed",
             variant=pl.col(key).str.slice(0, pl.col("position"))
             + pl.col(key).str.slice(pl.col("position") + 1),
         )
     )
     # A key is its own zero-deletion variant, so "anton" meets "antton" minus a "t".
     variants = pl.concat(
-        [variable.select(by, key, "count", variant=pl.col(key)), deletions]
+        [variable.select(by, key, "count", "listed", variant=pl.col(key)), deletions]
     ).unique()
-    neighbours = variants.join(variants, on=[by, "variant"], suffix="_other").select(
-        by, key, other=f"{key}_other", count="count_other"
+    neighbours = (
+        variants.join(variants, on=[by, "variant"], suffix="_other")
+        .filter(
+            (pl.col(key) == pl.col(f"{key}_other")) | ~(pl.col("listed") & pl.col("listed_other"))
+        )
+        .select(by, key, other=f"{key}_other", count="count_other")
     )
     group = (
         neighbours.unique([by, key, "other"])
