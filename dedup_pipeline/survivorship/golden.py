@@ -198,26 +198,28 @@ def _candidates(ranked: pl.DataFrame, field: str, config: SurvivorshipConfig) ->
     records share its group (``frequency``) and its spelling (``uses``), and what the
     field's rule reads (its own source order, ``trust``, a custom rule's choice)."""
     value = pl.col("value")
-    own_key = spelling_key(field, pl.col(_KEY_COLUMN[field]))
+    norm = _KEY_COLUMN[field]
     group_key = _GROUP_KEY[field]
-    candidates = (
-        ranked.select(
-            *_RANK_COLUMNS,
-            "source",
-            display_value(field).alias("value"),
-            (pl.coalesce(group_key, own_key) if group_key is not None else own_key).alias("key"),
-            own_key.alias("own_key"),
-        )
-        .drop_nulls("value")
-        .with_columns(
-            pl.col("key").fill_null(pl.col("value").str.to_lowercase()),
-            script=script_of(value),
-        )
+    candidates = ranked.select(
+        *_RANK_COLUMNS,
+        "source",
+        display_value(field).alias("value"),
+        pl.col(norm).alias("norm"),
+        (group_key if group_key is not None else pl.lit(None, dtype=pl.String)).alias("key"),
+    ).drop_nulls("value")
+    # Keys, script and spelling checks are computed once per distinct spelling.
+    spellings = (
+        candidates.select("value", "norm")
+        .unique()
+        .with_columns(own_key=spelling_key(field, pl.col("norm")), script=script_of(value))
         .with_columns(
             known=well_known_spelling(field, pl.col("own_key"), value),
             tidy=tidy_spelling(field, value),
         )
     )
+    candidates = candidates.join(
+        spellings, on=["value", "norm"], how="left", nulls_equal=True
+    ).with_columns(pl.coalesce("key", "own_key", pl.col("value").str.to_lowercase()).alias("key"))
     if field in NAME_PART_FIELDS:
         # Surnames have no reference: every spelling "knows" itself, which proves nothing.
         reference = "known" if field in ("first_name", "middle_name") else None
@@ -247,6 +249,8 @@ def _rule_inputs(candidates: pl.DataFrame, field: str, config: SurvivorshipConfi
             .replace_strict(order, list(range(len(order))), default=len(order))
             .cast(pl.Int32)
         )
+    if field_rule.rule not in (SurvivorshipRule.TRUST, SurvivorshipRule.CUSTOM):
+        return candidates.with_columns(trust=pl.lit(None, dtype=pl.Float64))
     sources = candidates.get_column("source").unique().to_list()
     trust = {source: config.trust_in(source, field) for source in sources}
     latest = pl.col("recency").max().over("cluster_id")

@@ -98,7 +98,14 @@ def value_keys(values: pl.Series, field: str) -> pl.Series:
     "Санкт-Петербург" share one)."""
     if field == "city":
         return city_key(values)
-    return values.to_frame("value").select(spelling_key(field, pl.col("value"))).to_series()
+    distinct = (
+        values.unique().to_frame("value").with_columns(key=spelling_key(field, pl.col("value")))
+    )
+    return (
+        values.to_frame("value")
+        .join(distinct, on="value", how="left", nulls_equal=True, maintain_order="left")
+        .get_column("key")
+    )
 
 
 def well_known_spelling(field: str, key: pl.Expr, value: pl.Expr) -> pl.Expr:
@@ -186,10 +193,13 @@ def typo_groups(
 def is_typo_of(frame: pl.DataFrame, value: str, other: str) -> pl.Series:
     """Per row, whether column ``value`` is column ``other`` with one letter too many
     (keys of four letters or more): "Анттон" of "Антон", not "Александр" of "Саша"."""
-    keys = frame.select(
-        value=transliterate_name(normalize_name(pl.col(value))),
-        other=transliterate_name(normalize_name(pl.col(other))),
+    keys = pl.DataFrame(
+        {
+            "value": value_keys(frame.get_column(value), "first_name"),
+            "other": value_keys(frame.get_column(other), "first_name"),
+        }
     ).with_row_index("row")
+
     candidates = keys.filter(
         (pl.col("other").str.len_chars() >= _MIN_TYPO_KEY)
         & (pl.col("value").str.len_chars() == pl.col("other").str.len_chars() + 1)
