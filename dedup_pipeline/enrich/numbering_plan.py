@@ -163,12 +163,14 @@ def region_of_territory(territory: str | None) -> tuple[str, str, str] | None:
     return None
 
 
-def _read_file(path: Path) -> pl.DataFrame:
+def _read_file(path: Path, raw: bytes) -> pl.DataFrame:
+    """The ranges of one file (its bytes ``raw``): lines split and checked as columns,
+    a problem reported with its row number as the file counts it."""
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         # Older extracts were published in Windows-1251.
-        text = path.read_bytes().decode("cp1251")
+        text = raw.decode("cp1251")
     lines = text.splitlines()
     header = lines[0] if lines else ""
     if not all(marker in header for marker in _HEADER_MARKERS):
@@ -177,34 +179,36 @@ def _read_file(path: Path) -> pl.DataFrame:
             f"[;Территория ГАР;ИНН]', found {header[:80]!r}"
         )
     columns = [name.strip() for name in header.split(";")]
-    territory_at = columns.index("Территория ГАР") if "Территория ГАР" in columns else None
-    rows = []
-    for number, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
-        fields = [field.strip() for field in line.split(";")]
-        if len(fields) < 6:
-            raise NumberingPlanError(
-                f"{path}: row {number}: {len(fields)} fields, expected at least 6"
-            )
-        for name, value in (("АВС/ DEF", fields[0]), ("От", fields[1]), ("До", fields[2])):
-            if not value.isdigit():
-                raise NumberingPlanError(f"{path}: row {number}: field {name!r} is {value!r}")
-        territory = fields[territory_at] if territory_at is not None else ""
+    territory_at = columns.index("Территория ГАР") if "Территория ГАР" in columns else 5
+    rows = (
+        pl.DataFrame({"line": lines[1:]}, schema={"line": pl.String})
+        .with_row_index("row", offset=2)
+        .filter(pl.col("line").str.strip_chars() != "")
+        .select(
+            "row",
+            fields=pl.col("line").str.split(";").list.eval(pl.element().str.strip_chars()),
+        )
+    )
+    short = rows.filter(pl.col("fields").list.len() < 6)
+    if short.height:
+        row, fields = short.row(0)
+        raise NumberingPlanError(f"{path}: row {row}: {len(fields)} fields, expected at least 6")
+    for index, name in enumerate(("АВС/ DEF", "От", "До")):
+        value = pl.col("fields").list.get(index)
+        wrong = rows.filter(~value.str.contains(r"^\d+$")).select("row", value.alias("value"))
+        if wrong.height:
+            row, text_value = wrong.row(0)
+            raise NumberingPlanError(f"{path}: row {row}: field {name!r} is {text_value!r}")
+    territory = pl.col("fields").list.get(territory_at, null_on_oob=True)
+    return rows.select(
+        code=pl.col("fields").list.get(0).cast(pl.Int32),
+        range_start=pl.col("fields").list.get(1).cast(pl.Int64),
+        range_end=pl.col("fields").list.get(2).cast(pl.Int64),
+        operator=pl.col("fields").list.get(4),
         # "Регион" is a dash in some rows; "Территория ГАР" is always filled.
-        if not territory or territory == "-":
-            territory = fields[5]
-        rows.append((int(fields[0]), int(fields[1]), int(fields[2]), fields[4], territory))
-    return pl.DataFrame(
-        rows,
-        schema={
-            "code": pl.Int32,
-            "range_start": pl.Int64,
-            "range_end": pl.Int64,
-            "operator": pl.String,
-            "territory": pl.String,
-        },
-        orient="row",
+        territory=pl.when(territory.is_in(["", "-"]) | territory.is_null())
+        .then(pl.col("fields").list.get(5))
+        .otherwise(territory),
     )
 
 
@@ -220,10 +224,11 @@ def read_numbering_plan(paths: Iterable[Path]) -> pl.DataFrame:
     paths = sorted(Path(path) for path in paths)
     if not paths:
         raise NumberingPlanError("no numbering plan files given")
+    contents = {path: path.read_bytes() for path in paths}
     digest = hashlib.sha256()
-    for path in paths:
-        digest.update(path.read_bytes())
-    ranges = pl.concat([_read_file(path) for path in paths])
+    for raw in contents.values():
+        digest.update(raw)
+    ranges = pl.concat([_read_file(path, raw) for path, raw in contents.items()])
     territories = ranges.get_column("territory").unique().drop_nulls().to_list()
     regions = pl.DataFrame(
         [(t, *(region_of_territory(t) or (None, None, None))) for t in territories],

@@ -26,8 +26,10 @@ from dedup_pipeline.normalize.contacts import CONTACT_SCHEMA
 from dedup_pipeline.schema import require_columns
 from dedup_pipeline.survivorship.spelling import (
     NAME_PART_FIELDS,
+    NAME_TABLE_FIELDS,
     SPELLING_RULES_VERSION,
     best_spellings,
+    joined_names,
     profile_scripts,
     script_of,
     spelling_key,
@@ -84,7 +86,7 @@ _PROFILE_INPUTS = (
     "updated_at",
 )
 
-# Which normalised column decides "the same value" for most_frequent.
+# Each field's normalised column: spelling keys and completeness are read from it.
 _KEY_COLUMN = {
     "first_name": "first_name_norm",
     "middle_name": "middle_name_norm",
@@ -222,7 +224,7 @@ def _candidates(ranked: pl.DataFrame, field: str, config: SurvivorshipConfig) ->
     ).with_columns(pl.coalesce("key", "own_key", pl.col("value").str.to_lowercase()).alias("key"))
     if field in NAME_PART_FIELDS:
         # Surnames have no reference: every spelling "knows" itself, which proves nothing.
-        reference = "known" if field in ("first_name", "middle_name") else None
+        reference = "known" if field in NAME_TABLE_FIELDS else None
         candidates = typo_groups(candidates, by="cluster_id", key="key", known=reference)
     else:
         candidates = candidates.with_columns(group=pl.col("key"))
@@ -476,10 +478,9 @@ def _full_names(
 
     parts = names.select(
         "cluster_id",
-        parts=words(pl.concat_str(list(NAME_PART_FIELDS), separator=" ", ignore_nulls=True)),
-        composed=pl.concat_str(list(NAME_PART_FIELDS), separator=" ", ignore_nulls=True),
+        composed=joined_names(),
         fallback_source=pl.coalesce(*(f"{field}_source_record_id" for field in NAME_PART_FIELDS)),
-    )
+    ).with_columns(parts=words(pl.col("composed")))
     typed = candidates.join(parts, on="cluster_id").filter(
         (words(pl.col("value")) == pl.col("parts")) & pl.col("tidy")
     )

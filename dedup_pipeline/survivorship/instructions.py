@@ -33,7 +33,9 @@ from dedup_pipeline.survivorship.golden import (
 )
 from dedup_pipeline.survivorship.spelling import (
     NAME_PART_FIELDS,
+    NAME_TABLE_FIELDS,
     is_typo_of,
+    joined_names,
     script_of,
     tidy_spelling,
     value_keys,
@@ -243,16 +245,13 @@ def _in_card_script(cards: pl.DataFrame, spellings: pl.DataFrame) -> pl.DataFram
     parts = [pl.col(f"current_{field}") for field in NAME_PART_FIELDS]
     cyrillic = pl.sum_horizontal((script_of(part) == "cyrillic").fill_null(False) for part in parts)
     latin = pl.sum_horizontal((script_of(part) == "latin").fill_null(False) for part in parts)
-    golden_names = pl.concat_str(
-        [pl.col(f"golden_{field}") for field in NAME_PART_FIELDS], separator=" ", ignore_nulls=True
-    )
     cards = cards.join(spellings, on="cluster_id", how="left").with_columns(
         card_script=pl.when(cyrillic + latin == 0)
         .then(None)
         .when(latin > cyrillic)
         .then(pl.lit("latin"))
         .otherwise(pl.lit("cyrillic")),
-        profile_script=script_of(golden_names),
+        profile_script=script_of(joined_names("golden_")),
     )
     as_profile = pl.col("card_script").is_null() | (
         pl.col("card_script") == pl.col("profile_script")
@@ -266,13 +265,10 @@ def _in_card_script(cards: pl.DataFrame, spellings: pl.DataFrame) -> pl.DataFram
         .alias(f"golden_{field}")
         for field in NAME_PART_FIELDS
     )
-    composed = pl.concat_str(
-        [pl.col(f"golden_{field}") for field in NAME_PART_FIELDS], separator=" ", ignore_nulls=True
-    )
     return respelt.with_columns(
         golden_full_name=pl.when(as_profile)
         .then(pl.col("golden_full_name"))
-        .otherwise(composed.replace("", None))
+        .otherwise(joined_names("golden_").replace("", None))
     )
 
 
@@ -309,13 +305,17 @@ def _scalar_changes(cards: pl.DataFrame) -> pl.DataFrame:
         current_key = value_keys(cards.get_column(f"current_{field}"), field)
         golden_known = well_known_spelling(field, pl.lit(golden_key), golden)
         current_known = well_known_spelling(field, pl.lit(current_key), current)
-        # Only Cyrillic names: Latin ones have too many romanisations ("Yelena") for
-        # a name the tables miss to count as a typo.
+        # Only names the tables list, and only Cyrillic ones: Latin names have too many
+        # romanisations ("Yelena") for a name the tables miss to count as a typo.
         typo_fixed = (
-            pl.lit(is_typo_of(cards, f"current_{field}", f"golden_{field}"))
-            & golden_known
-            & ~current_known
-            & (script_of(current) == "cyrillic")
+            (
+                pl.lit(is_typo_of(cards, f"current_{field}", f"golden_{field}"))
+                & golden_known
+                & ~current_known
+                & (script_of(current) == "cyrillic")
+            )
+            if field in NAME_TABLE_FIELDS
+            else pl.lit(False)
         )
         not_shorter = ~(golden.str.len_chars() < current.str.len_chars()).fill_null(False)
         better = (golden_known & ~current_known) | (
@@ -328,7 +328,7 @@ def _scalar_changes(cards: pl.DataFrame) -> pl.DataFrame:
             & (not_shorter | typo_fixed)
             & ~_short_form_of(cards, field, golden_key, current_key)
             # The same value is not rewritten in another script ("СПб" stays Cyrillic).
-            & (other_value | current.is_null() | (script_of(golden) == script_of(current)))
+            & (other_value | (script_of(golden) == script_of(current)))
         )
         columns += [
             respell.alias(f"respell_{field}"),

@@ -34,10 +34,12 @@ from dedup_pipeline.normalize.text import (
 
 __all__ = [
     "NAME_PART_FIELDS",
+    "NAME_TABLE_FIELDS",
     "SPELLING_RULES_VERSION",
     "Script",
     "best_spellings",
     "is_typo_of",
+    "joined_names",
     "profile_scripts",
     "romanize",
     "script_of",
@@ -56,6 +58,9 @@ Script = Literal["cyrillic", "latin"]
 #: Name fields written in one script on a profile (the full name follows them).
 NAME_PART_FIELDS: tuple[str, ...] = ("first_name", "middle_name", "last_name")
 
+#: Name fields the name tables list spellings of (surnames are an open class).
+NAME_TABLE_FIELDS: tuple[str, ...] = ("first_name", "middle_name")
+
 # Keys shorter than this are never grouped as typos: "иван" / "иана" may be two names.
 _MIN_TYPO_KEY = 4
 
@@ -72,6 +77,13 @@ def script_of(text: pl.Expr) -> pl.Expr:
         .then(pl.lit("cyrillic"))
         .when(latin)
         .then(pl.lit("latin"))
+    )
+
+
+def joined_names(prefix: str = "") -> pl.Expr:
+    """The name fields ``<prefix>first_name`` ... ``<prefix>last_name`` as one full name."""
+    return pl.concat_str(
+        [pl.col(f"{prefix}{field}") for field in NAME_PART_FIELDS], separator=" ", ignore_nulls=True
     )
 
 
@@ -199,7 +211,6 @@ def is_typo_of(frame: pl.DataFrame, value: str, other: str) -> pl.Series:
             "other": value_keys(frame.get_column(other), "first_name"),
         }
     ).with_row_index("row")
-
     candidates = keys.filter(
         (pl.col("other").str.len_chars() >= _MIN_TYPO_KEY)
         & (pl.col("value").str.len_chars() == pl.col("other").str.len_chars() + 1)
@@ -284,7 +295,7 @@ def best_spellings(
             on="cluster_id",
             how="left",
         ).rename({"known": f"{script}_known"})
-    if field in ("first_name", "middle_name"):
+    if field in NAME_TABLE_FIELDS:
         tables = russian_name_spellings().rename({"spelling": "table_spelling"})
         spellings = spellings.join(tables, on="key", how="left")
     else:
